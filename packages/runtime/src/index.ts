@@ -1,0 +1,5 @@
+export * from "./Rng.ts"
+export * from "./Runtime.ts"
+export * from "./RuntimeError.ts"
+export * from "./selectBackend.ts"
+export * from "./atomicWrite.ts"
