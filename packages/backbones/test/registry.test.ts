@@ -1,0 +1,64 @@
+import * as tf from "@tensorflow/tfjs"
+import { Rng } from "@bingo/runtime"
+import { beforeAll, describe, expect, it } from "vitest"
+import { createBackbone, listBackbones } from "../src/registry.ts"
+import { disposeNetwork, parameterCount } from "../src/Network.ts"
+import { useCpu } from "./setup.ts"
+
+beforeAll(useCpu)
+
+describe("backbone registry", () => {
+  it("lists the expected families", () => {
+    expect(listBackbones()).toEqual(expect.arrayContaining(["mlp", "convnet-small", "convnet", "resnet18", "resnet34", "resnet50"]))
+  })
+
+  it("rejects an unknown name with the list of known ones", () => {
+    expect(() => createBackbone("resnet1000", { inputShape: [8, 8, 1], rng: Rng.fromSeed(0) })).toThrow(/unknown backbone 'resnet1000'.*resnet18/)
+  })
+
+  for (const name of listBackbones()) {
+    it(`${name}: forward shape, finite values, train/eval modes, no tensor leak`, () => {
+      const widthMultiplier = name.startsWith("resnet") ? 0.125 : 0.5
+      const net = createBackbone(name, { inputShape: [16, 16, 3], rng: Rng.fromSeed(1), widthMultiplier })
+      expect(parameterCount(net)).toBeGreaterThan(0)
+      const x = tf.randomUniform([2, 16, 16, 3], 0, 1, "float32", 3) as tf.Tensor4D
+      const before = tf.memory().numTensors
+      for (const mode of ["train", "eval", "batch-stats"] as const) {
+        const y = net.apply(x, mode)
+        expect(y.shape).toEqual([2, net.outputDim])
+        expect(y.dataSync().every(Number.isFinite)).toBe(true)
+        y.dispose()
+      }
+      expect(tf.memory().numTensors).toBe(before)
+      x.dispose()
+      disposeNetwork(net)
+    })
+  }
+
+  it("the same seed builds the same weights", () => {
+    const a = createBackbone("convnet-small", { inputShape: [8, 8, 1], rng: Rng.fromSeed(5) })
+    const b = createBackbone("convnet-small", { inputShape: [8, 8, 1], rng: Rng.fromSeed(5) })
+    for (const [k, v] of a.params) expect(Array.from(v.dataSync())).toEqual(Array.from(b.params.get(k)!.dataSync()))
+    disposeNetwork(a)
+    disposeNetwork(b)
+  })
+
+  it("resnet18 uses torchvision parameter names and widths", () => {
+    const net = createBackbone("resnet18", { inputShape: [32, 32, 3], rng: Rng.fromSeed(0), stem: "imagenet" })
+    expect(net.params.get("conv1.weight")!.shape).toEqual([7, 7, 3, 64])
+    expect(net.params.get("layer2.0.downsample.0.weight")!.shape).toEqual([1, 1, 64, 128])
+    expect(net.params.get("layer4.1.bn2.running_var")!.trainable).toBe(false)
+    expect(net.outputDim).toBe(512)
+    // 11,176,512 = torchvision resnet18 without its fc layer (11,689,512 - 513,000)
+    expect(parameterCount(net)).toBe(11_176_512)
+    disposeNetwork(net)
+  })
+
+  it("resnet50 has torchvision's parameter count", () => {
+    const net = createBackbone("resnet50", { inputShape: [64, 64, 3], rng: Rng.fromSeed(0) })
+    // 25,557,032 (torchvision resnet50) - 2,049,000 (fc 2048x1000 + 1000) = 23,508,032
+    expect(parameterCount(net)).toBe(23_508_032)
+    expect(net.outputDim).toBe(2048)
+    disposeNetwork(net)
+  })
+})
