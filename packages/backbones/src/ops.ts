@@ -7,19 +7,129 @@ export const BN_MOMENTUM = 0.1
 export const BN_EPSILON = 1e-5
 
 /**
- * 2-D convolution with PyTorch-style symmetric zero padding (explicit pad + 'valid'), so
- * stride-2 layers match torchvision weights exactly. Kernel layout HWIO.
+ * 2-D convolution with PyTorch-style symmetric zero padding, so stride-2 layers match
+ * torchvision weights exactly. Kernel layout HWIO.
+ *
+ * Computed as im2col + one matMul (patches gathered with slices and a concat). On the pure-JS
+ * cpu backend this is far faster than the stock Conv2D kernels, whose backward passes are
+ * naive loops (see docs/benchmarks.md); on native backends the stock kernel is used.
  */
-export const conv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D => {
-  const padded = padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x
-  return tf.conv2d(padded, kernel, stride, "valid")
+export const conv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
+  useIm2col() ? conv2dIm2col(x, kernel, stride, padding) : conv2dStock(x, kernel, stride, padding)
+
+/** The JS/wasm backends: cpu's stock conv gradients are naive loops, wasm has no Conv2DBackpropFilter. */
+const useIm2col = (): boolean => {
+  const backend = tf.getBackend()
+  return backend === "cpu" || backend === "wasm"
+}
+
+/** The stock TF.js convolution with explicit symmetric padding. */
+export const conv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
+  tf.tidy(() => {
+    const padded = padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x
+    return tf.conv2d(padded, kernel, stride, "valid")
+  })
+
+/**
+ * Convolution as im2col + matMul. The patch matrix is built, and its gradient scattered back,
+ * by plain loops over the cpu backend's Float32Arrays (a custom gradient), so padding, strides
+ * and the backward pass cost one pass over memory each; the heavy work is one matMul.
+ */
+export const conv2dIm2col = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
+  tf.tidy(() => {
+    const [b, h, w, c] = x.shape
+    const [kh, kw, , o] = kernel.shape
+    const oh = Math.floor((h + 2 * padding - kh) / stride) + 1
+    const ow = Math.floor((w + 2 * padding - kw) / stride) + 1
+    const cols = kh === 1 && kw === 1 && padding === 0 && stride === 1
+      ? x.reshape([b * h * w, c])
+      : im2col(x, { kh, kw, stride, padding, oh, ow })
+    return tf.matMul(cols as tf.Tensor2D, kernel.reshape([kh * kw * c, o])).reshape([b, oh, ow, o])
+  })
+
+interface PatchGeometry {
+  readonly kh: number
+  readonly kw: number
+  readonly stride: number
+  readonly padding: number
+  readonly oh: number
+  readonly ow: number
+}
+
+/**
+ * For each output pixel and tap (ky, kx), the input pixel it reads (row-major, per image),
+ * or -1 in the padding. Cached per geometry.
+ */
+const tapSourceCache = new Map<string, Int32Array>()
+const tapSources = (h: number, w: number, g: PatchGeometry): Int32Array => {
+  const key = `${h},${w},${g.kh},${g.kw},${g.stride},${g.padding}`
+  const cached = tapSourceCache.get(key)
+  if (cached !== undefined) return cached
+  const idx = new Int32Array(g.oh * g.ow * g.kh * g.kw)
+  let n = 0
+  for (let oy = 0; oy < g.oh; oy++) {
+    for (let ox = 0; ox < g.ow; ox++) {
+      for (let ky = 0; ky < g.kh; ky++) {
+        for (let kx = 0; kx < g.kw; kx++) {
+          const iy = oy * g.stride - g.padding + ky
+          const ix = ox * g.stride - g.padding + kx
+          idx[n++] = iy < 0 || ix < 0 || iy >= h || ix >= w ? -1 : iy * w + ix
+        }
+      }
+    }
+  }
+  tapSourceCache.set(key, idx)
+  return idx
+}
+
+/** [B, H, W, C] -> [B * oh * ow, kh * kw * C] patch matrix, with a scatter-add gradient. */
+const im2col = (x: tf.Tensor4D, g: PatchGeometry): tf.Tensor2D => {
+  const [b, h, w, c] = x.shape
+  const src = tapSources(h, w, g)
+  const taps = src.length
+  const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([])
+    const xs = input.dataSync() as Float32Array
+    const out = new Float32Array(b * taps * c)
+    for (let n = 0; n < b; n++) {
+      const xBase = n * h * w * c
+      const oBase = n * taps * c
+      for (let t = 0; t < taps; t++) {
+        const s = src[t]!
+        if (s < 0) continue
+        const from = xBase + s * c
+        out.set(xs.subarray(from, from + c), oBase + t * c)
+      }
+    }
+    return {
+      value: tf.tensor2d(out, [b * g.oh * g.ow, g.kh * g.kw * c]),
+      gradFunc: (dy: tf.Tensor) => {
+        const dys = dy.dataSync() as Float32Array
+        const dx = new Float32Array(b * h * w * c)
+        for (let n = 0; n < b; n++) {
+          const xBase = n * h * w * c
+          const oBase = n * taps * c
+          for (let t = 0; t < taps; t++) {
+            const s = src[t]!
+            if (s < 0) continue
+            const to = xBase + s * c
+            const from = oBase + t * c
+            for (let k = 0; k < c; k++) dx[to + k]! += dys[from + k]!
+          }
+        }
+        return tf.tensor4d(dx, [b, h, w, c])
+      }
+    }
+  }) as never)
+  return f(x) as tf.Tensor2D
 }
 
 /** Depthwise convolution with explicit symmetric padding. Kernel [kh, kw, in, 1]. */
-export const depthwiseConv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D => {
-  const padded = padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x
-  return tf.depthwiseConv2d(padded, kernel, stride, "valid")
-}
+export const depthwiseConv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
+  tf.tidy(() => {
+    const padded = padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x
+    return tf.depthwiseConv2d(padded, kernel, stride, "valid")
+  })
 
 /**
  * Batch norm over all axes but the last. In "train" mode the running statistics are updated

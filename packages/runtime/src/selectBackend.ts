@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs"
 import { createRequire } from "node:module"
 
 /** Backends bingo can run on, fastest first. */
-export const backendPreference = ["tensorflow-gpu", "tensorflow", "cpu", "wasm"] as const
+export const backendPreference = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const
 export type BackendName = (typeof backendPreference)[number]
 export type BackendChoice = BackendName | "auto"
 
@@ -42,11 +42,11 @@ const tryLoad = (name: BackendName): string | undefined => {
 
 /**
  * Choose and activate a TF.js backend. `auto` tries tensorflow-gpu (tfjs-node-gpu), then
- * tensorflow (tfjs-node), then the pure-JS cpu backend. wasm is only used when asked for:
- * TF.js 4.22's wasm backend has no Conv2DBackpropFilter kernel, so it cannot train conv nets.
+ * tensorflow (tfjs-node), then wasm (XNNPACK matMul; bingo's convolutions run as im2col +
+ * matMul there, since TF.js 4.22's wasm has no Conv2DBackpropFilter), then the pure-JS cpu.
  */
 export const selectBackend = async (choice: BackendChoice): Promise<BackendSelection | { readonly error: string }> => {
-  const candidates: ReadonlyArray<BackendName> = choice === "auto" ? ["tensorflow-gpu", "tensorflow", "cpu"] : [choice]
+  const candidates: ReadonlyArray<BackendName> = choice === "auto" ? backendPreference : [choice]
   const skipped: Array<string> = []
   for (const name of candidates) {
     const loadError = tryLoad(name)
@@ -63,7 +63,7 @@ export const selectBackend = async (choice: BackendChoice): Promise<BackendSelec
     // The cpu backend prints a banner suggesting tfjs-node on first use; our log line says it.
     if (name === "cpu") (tf.backend() as unknown as { firstUse: boolean }).firstUse = false
     const why = skipped.length === 0 ? "" : ` (skipped ${skipped.join("; ")})`
-    const hint = name === "cpu" ? "; for speed run `pnpm gpu:enable` or `pnpm cpu-native:enable`" : ""
+    const hint = name === "cpu" || name === "wasm" ? "; for speed run `pnpm gpu:enable` or `pnpm cpu-native:enable`" : ""
     return { backend: name, reason: `TF.js backend: ${name}${why}${hint}` }
   }
   return { error: skipped.join("; ") }

@@ -9,14 +9,15 @@ import { Runtime } from "../src/Runtime.ts"
 import { selectBackend } from "../src/selectBackend.ts"
 
 describe("Runtime", () => {
-  it.effect("auto falls back to cpu when tfjs-node(-gpu) are not installed, and says why", () =>
+  it.effect("auto falls back to wasm when tfjs-node(-gpu) are not installed, and says why", () =>
     Effect.gen(function*() {
       const sel = yield* Effect.promise(() => selectBackend("auto"))
       expect("error" in sel).toBe(false)
       if ("error" in sel) return
-      expect(sel.backend).toBe("cpu")
+      expect(sel.backend).toBe("wasm")
       expect(sel.reason).toMatch(/tensorflow-gpu: @tensorflow\/tfjs-node-gpu not installed/)
-      expect(tf.getBackend()).toBe("cpu")
+      expect(sel.reason).toMatch(/tensorflow: @tensorflow\/tfjs-node not installed/)
+      expect(tf.getBackend()).toBe("wasm")
     }))
 
   it.effect("asking for an unavailable backend is a typed BackendUnavailable error", () =>
