@@ -1,0 +1,110 @@
+import type * as tf from "@tensorflow/tfjs"
+
+/**
+ * The embeddings of one training step, as the trainer hands them to a loss. Every embedding is
+ * [B, D] and L2-normalised; queues are [Q, D]. A loss reads only the views it lists in
+ * {@link DistillationLoss.needs}; the trainer computes the optional ones only when asked.
+ */
+export interface DistillationViews {
+  /** s_a: student embedding of q = aug(anchor) [B, D]. */
+  readonly studentAnchor: tf.Tensor2D
+  /** s_p: student embedding of pq = aug(bag positive) [B, D]. */
+  readonly studentPositive?: tf.Tensor2D
+  /** s_m: student embedding of CutMix(q, pq) [B, D]. */
+  readonly studentMix?: tf.Tensor2D
+  /** t_a: teacher embedding of k = aug(anchor) [B, D]. */
+  readonly teacherAnchor: tf.Tensor2D
+  /** t_p: teacher embedding of pk = aug(bag positive) [B, D]. */
+  readonly teacherPositive?: tf.Tensor2D
+  /** Momentum-student embedding of the key view k [B, D]. */
+  readonly studentKey?: tf.Tensor2D
+  /** FIFO of past teacher anchor embeddings t_a [Q, D]. */
+  readonly teacherQueue: tf.Tensor2D
+  /** FIFO of past momentum-student keys [Q, D]. */
+  readonly studentKeyQueue?: tf.Tensor2D
+  /** λ: fraction of the mixed image that comes from q. */
+  readonly mixLambda?: number
+  /** 0-based epoch. */
+  readonly epoch: number
+}
+
+/** A group of optional views a loss can ask the trainer for (see {@link viewFields}). */
+export type LossView = "positive" | "mix" | "studentKey" | "teacher"
+
+/** The fields of {@link DistillationViews} each {@link LossView} stands for. */
+export const viewFields: { readonly [V in LossView]: ReadonlyArray<keyof DistillationViews> } = {
+  positive: ["studentPositive", "teacherPositive"],
+  mix: ["studentMix", "mixLambda"],
+  studentKey: ["studentKey", "studentKeyQueue"],
+  teacher: ["teacherAnchor", "teacherQueue"]
+}
+
+/** The views every trainer provides whatever the loss needs. */
+export const alwaysProvided: ReadonlyArray<keyof DistillationViews> = ["studentAnchor", "teacherAnchor", "teacherQueue", "epoch"]
+
+/**
+ * A distillation objective the trainer can pick by name. Builtins and user plugins alike are
+ * values of this type; a plugin file default-exports one built with {@link defineLoss}.
+ */
+export interface DistillationLoss<Options = any> {
+  /** The name a config selects it by (`loss.name`). */
+  readonly name: string
+  /** One line for `bingo losses` listings. */
+  readonly description: string
+  /** Which optional views the trainer must compute for it. */
+  readonly needs: ReadonlyArray<LossView>
+  /** The options used when the config gives none. */
+  readonly defaults: Options
+  /**
+   * Decode user options (from YAML) merged over the defaults; return `{ error }` naming the key
+   * on an unknown key, a wrong type or a bad value. `undefined` means "no options".
+   */
+  readonly decodeOptions: (raw: unknown) => Options | { readonly error: string }
+  /** The loss of one step: a scalar, computed purely from the views (no hidden state). */
+  readonly compute: (views: DistillationViews, options: Options) => tf.Scalar
+}
+
+/** Identity with type inference for the options: how builtins and plugins declare a loss. */
+export const defineLoss = <O>(def: DistillationLoss<O>): DistillationLoss<O> => def
+
+/** True for a `decodeOptions` result that is a failure, `{ error: string }`. */
+export const isOptionsError = (decoded: unknown): decoded is { readonly error: string } =>
+  typeof decoded === "object" && decoded !== null && Object.keys(decoded).length === 1 &&
+  typeof (decoded as { readonly error?: unknown }).error === "string"
+
+const lossViews: ReadonlyArray<string> = Object.keys(viewFields)
+
+/** A structural check for values loaded from plugin files. Returns what is wrong, or undefined. */
+export const checkDistillationLoss = (u: unknown): string | undefined => {
+  if (typeof u !== "object" || u === null) return "expected an object built with defineLoss({...})"
+  const d = u as Record<string, unknown>
+  if (typeof d.name !== "string" || d.name.length === 0) return "'name' must be a non-empty string"
+  if (typeof d.description !== "string") return `loss '${d.name}': 'description' must be a string`
+  if (!Array.isArray(d.needs) || !d.needs.every((v) => lossViews.includes(v))) {
+    return `loss '${d.name}': 'needs' must be an array of ${lossViews.map((v) => `"${v}"`).join(" | ")}`
+  }
+  if (!("defaults" in d)) return `loss '${d.name}': 'defaults' is missing`
+  if (typeof d.decodeOptions !== "function") return `loss '${d.name}': 'decodeOptions' must be a function`
+  if (typeof d.compute !== "function") return `loss '${d.name}': 'compute' must be a function`
+  return undefined
+}
+
+/** Type guard form of {@link checkDistillationLoss}. */
+export const isDistillationLoss = (u: unknown): u is DistillationLoss => checkDistillationLoss(u) === undefined
+
+/**
+ * An optional view, or a thrown error saying which `needs` entry is missing: a loss asking for a
+ * view it did not declare is a programmer error in the loss (or the trainer).
+ */
+export const requireView = <K extends keyof DistillationViews>(
+  views: DistillationViews,
+  key: K,
+  loss: string
+): NonNullable<DistillationViews[K]> => {
+  const value = views[key]
+  if (value === undefined || value === null) {
+    const group = (Object.keys(viewFields) as Array<LossView>).find((v) => viewFields[v].includes(key))
+    throw new RangeError(`loss '${loss}' needs the view '${String(key)}'${group ? ` (declare "${group}" in needs)` : ""}`)
+  }
+  return value as NonNullable<DistillationViews[K]>
+}

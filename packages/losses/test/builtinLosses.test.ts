@@ -1,0 +1,111 @@
+import * as tf from "@tensorflow/tfjs"
+import { describe, expect, it } from "vitest"
+import { builtinLosses } from "../src/builtinLosses.ts"
+import { alwaysProvided, type DistillationViews, isOptionsError, viewFields } from "../src/DistillationLoss.ts"
+import {
+  expectFinite,
+  expectNoLeak,
+  grad2d,
+  makeRng,
+  randomUnitRows,
+  t2,
+  useCpuBackend
+} from "./helpers.ts"
+
+useCpuBackend()
+
+/** Every view, random unit embeddings: B = 4, D = 8, Q = 16. */
+const allViews = (seed: number, epoch: number): DistillationViews => {
+  const rng = makeRng(seed)
+  const m = (rows: number) => t2(randomUnitRows(rng, rows, 8))
+  return {
+    studentAnchor: m(4),
+    studentPositive: m(4),
+    studentMix: m(4),
+    teacherAnchor: m(4),
+    teacherPositive: m(4),
+    studentKey: m(4),
+    teacherQueue: m(16),
+    studentKeyQueue: m(16),
+    mixLambda: 0.4,
+    epoch
+  }
+}
+
+/** Only the views every trainer provides plus those the loss declares in `needs`. */
+const onlyNeeded = (views: DistillationViews, needs: ReadonlyArray<keyof typeof viewFields>): DistillationViews => {
+  const keep = new Set([...alwaysProvided, ...needs.flatMap((v) => viewFields[v])])
+  return Object.fromEntries(Object.entries(views).filter(([k]) => keep.has(k as keyof DistillationViews))) as unknown as DistillationViews
+}
+
+const disposeViews = (v: DistillationViews) => tf.dispose(Object.values(v).filter((x) => x instanceof tf.Tensor))
+
+describe("builtinLosses", () => {
+  it("has unique names, including the five methods of the paper's comparison", () => {
+    const names = builtinLosses.map((l) => l.name)
+    expect(new Set(names).size).toBe(names.length)
+    expect(names).toEqual(expect.arrayContaining(["bingo", "moco", "seed", "compress", "disco", "infonce", "infonce-multi"]))
+  })
+
+  describe.each(builtinLosses.map((loss) => [loss.name, loss] as const))("%s", (_, loss) => {
+    it("computes a finite scalar with a finite, non-zero gradient for the student, before and after warm-up", () => {
+      for (const epoch of [0, 40]) {
+        const views = allViews(91, epoch)
+        const value = loss.compute(views, loss.defaults)
+        expect(value.rank).toBe(0)
+        expectFinite(value.dataSync()[0]!)
+        const grad = grad2d((s: tf.Tensor2D) => loss.compute({ ...views, studentAnchor: s }, loss.defaults))(views.studentAnchor)
+        const g = Array.from(grad.dataSync())
+        expectFinite(g)
+        expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0)
+        tf.dispose([value, grad])
+        disposeViews(views)
+      }
+    })
+
+    it("reads only the views it declares in `needs`", () => {
+      const views = allViews(92, 20)
+      const value = loss.compute(onlyNeeded(views, loss.needs), loss.defaults)
+      expectFinite(value.dataSync()[0]!)
+      tf.dispose(value)
+      disposeViews(views)
+    })
+
+    it("leaks no tensor (loss and gradient)", () => {
+      const views = allViews(93, 20)
+      expectNoLeak(() => loss.compute(views, loss.defaults))
+      expectNoLeak(() => grad2d((s: tf.Tensor2D) => loss.compute({ ...views, studentAnchor: s }, loss.defaults))(views.studentAnchor))
+      disposeViews(views)
+    })
+
+    it("decodes no options to its defaults and the defaults to themselves", () => {
+      expect(loss.decodeOptions(undefined)).toEqual(loss.defaults)
+      expect(loss.decodeOptions({})).toEqual(loss.defaults)
+      expect(loss.decodeOptions(loss.defaults)).toEqual(loss.defaults)
+    })
+
+    it("rejects an unknown key and a wrong type, naming the key", () => {
+      const unknown = loss.decodeOptions({ notAnOption: 1 })
+      expect(isOptionsError(unknown) && unknown.error).toMatch(/\["notAnOption"\]/)
+      for (const key of Object.keys(loss.defaults as object)) {
+        const wrong = loss.decodeOptions({ [key]: { nested: true } })
+        expect(isOptionsError(wrong) && wrong.error).toMatch(new RegExp(`\\["${key}"\\]`))
+      }
+    })
+  })
+
+  it("bingo decodes user options over its defaults and rejects a bad form and a negative temperature", () => {
+    const bingo = builtinLosses.find((l) => l.name === "bingo")!
+    expect(bingo.decodeOptions({ form: "paper", temperature: 0.12 }))
+      .toEqual({ form: "paper", temperature: 0.12, warmupEpochs: 11, selfWeight: 0.5, crossWeight: 0.5 })
+    const bad = bingo.decodeOptions({ form: "other", temperature: -1 })
+    expect(isOptionsError(bad) && bad.error).toMatch(/"code" \| "paper"\n {2}at \["form"\]/)
+    expect(isOptionsError(bad) && bad.error).toMatch(/greater than 0\n {2}at \["temperature"\]/)
+  })
+
+  it("infonce-multi rejects weights that are both 0", () => {
+    const multi = builtinLosses.find((l) => l.name === "infonce-multi")!
+    const bad = multi.decodeOptions({ anchorWeight: 0, positiveWeight: 0 })
+    expect(isOptionsError(bad) && bad.error).toMatch(/anchorWeight \+ positiveWeight must be > 0/)
+  })
+})
