@@ -42,6 +42,9 @@ export const copyWeights = (from: Network, to: Network): void => {
   }
 }
 
-/** Number of trainable scalars. */
+/** Number of learned scalars (weights and biases; batch-norm running statistics excluded), frozen or not. */
 export const parameterCount = (net: Network): number =>
-  trainableVariables(net).reduce((n, v) => n + v.size, 0)
+  [...net.params].reduce((n, [name, v]) => (isRunningStatistic(name) ? n : n + v.size), 0)
+
+/** Batch-norm running statistics: state, not parameters. */
+export const isRunningStatistic = (name: string): boolean => name.endsWith(".running_mean") || name.endsWith(".running_var")

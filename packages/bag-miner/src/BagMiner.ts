@@ -1,0 +1,206 @@
+import { Runtime } from "@bingo/runtime"
+import * as tf from "@tensorflow/tfjs"
+import { Context, Effect, Layer } from "effect"
+import { bagPurity } from "./bagPurity.ts"
+import { type Bags, makeBags } from "./Bags.ts"
+import {
+  BagFileError,
+  BagShapeMismatch,
+  type BagValidationError,
+  InvalidMinerInput,
+  InvalidMinerOptions,
+  type NpyReadError
+} from "./BagMinerError.ts"
+import { kmeansBagsSteps } from "./kmeansBags.ts"
+import { knnBagsSteps } from "./knnBags.ts"
+import { labelBags } from "./labelBags.ts"
+import { readBagsNpy, writeBagsNpy } from "./npy.ts"
+import type { MiningSteps } from "./runSteps.ts"
+
+/** How bags are formed (the paper's three kinds; kNN is BINGO's default). */
+export type BagMethod = "knn" | "kmeans" | "labels"
+
+export interface BagMinerOptions {
+  readonly method: BagMethod
+  /** Neighbours per anchor (reference K = 5). */
+  readonly k: number
+  /** Number of k-means clusters (required for "kmeans"). */
+  readonly clusters?: number
+  /** Lloyd iterations for "kmeans" (default 20). */
+  readonly iterations?: number
+  /** Seed of k-means and of the label/cluster draws (default: the Runtime's seed). */
+  readonly seed?: number
+  /** Query rows per kNN similarity block (default 1024). */
+  readonly chunkSize?: number
+}
+
+export interface MineInput {
+  /** Teacher embeddings, N x dim row-major (normalised inside; scale does not matter).
+   * Label bags ignore them and accept an empty array. */
+  readonly features: Float32Array
+  readonly dim: number
+  /** Ground-truth labels (N): required by "labels"; otherwise used to log bag purity. */
+  readonly labels?: Int32Array
+}
+
+/**
+ * Stage 1 of BINGO as a service: mine the bag of every training sample once, save it as an
+ * N x K int64 .npy file (the reference format), load it back for distillation.
+ *
+ * `layer(options)` is the real miner; it needs the `Runtime` (the TF.js backend it computes
+ * on). `layerTest` is a deterministic fake for other packages' tests (see there).
+ */
+export class BagMiner extends Context.Service<BagMiner, {
+  mine(input: MineInput): Effect.Effect<Bags, InvalidMinerInput>
+  /** Read an N x K bag file and check it fits a dataset of `n` samples. */
+  load(path: string, n: number): Effect.Effect<Bags, NpyReadError | BagValidationError>
+  /** Write bags as an int64 .npy file, atomically. */
+  save(path: string, bags: Bags): Effect.Effect<void, BagFileError>
+}>()("@bingo/bag-miner/BagMiner") {
+  static readonly layer = (options: BagMinerOptions): Layer.Layer<BagMiner, InvalidMinerOptions, Runtime> =>
+    Layer.effect(
+      BagMiner,
+      Effect.gen(function*() {
+        const runtime = yield* Runtime
+        const problem = optionsProblem(options)
+        if (problem !== undefined) return yield* new InvalidMinerOptions({ method: options.method, reason: problem })
+        const seed = options.seed ?? runtime.seed
+
+        const mine = Effect.fn("BagMiner.mine")(function*(input: MineInput) {
+          const n = yield* checkInput(options, input)
+          const started = performance.now()
+          yield* Effect.logInfo(`mining ${options.method} bags: N=${n}, D=${input.dim}, K=${options.k} on the ${tf.getBackend()} backend`)
+          if (options.method === "knn" && tf.getBackend() === "cpu" && n * n * input.dim > 1e12) {
+            yield* Effect.logInfo("the TF.js cpu backend takes ~75 min for 60k x 512 here, wasm ~6 min (Runtime backend 'wasm')")
+          }
+          const bags = options.method === "labels"
+            ? labelBags(input.labels!, { k: options.k, seed })
+            : options.method === "knn"
+            ? yield* drive(() =>
+              knnBagsSteps(input.features, input.dim, {
+                k: options.k,
+                ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize })
+              })
+            )
+            : (yield* drive(() =>
+              kmeansBagsSteps(input.features, input.dim, {
+                k: options.k,
+                clusters: options.clusters!,
+                seed,
+                ...(options.iterations === undefined ? {} : { iterations: options.iterations })
+              })
+            )).bags
+          const seconds = ((performance.now() - started) / 1000).toFixed(1)
+          const purity = input.labels === undefined ? "" : `, purity ${(100 * bagPurity(bags, input.labels).overall).toFixed(2)}%`
+          yield* Effect.logInfo(`mined ${options.method} bags: ${bags.n} x ${bags.k} in ${seconds} s${purity}`)
+          return bags
+        })
+
+        const load = Effect.fn("BagMiner.load")(function*(path: string, n: number) {
+          const bags = yield* readBagsNpy(path, { n })
+          yield* Effect.logInfo(`loaded bags ${path}: ${bags.n} x ${bags.k}`)
+          return bags
+        })
+
+        const save = Effect.fn("BagMiner.save")(function*(path: string, bags: Bags) {
+          yield* writeBagsNpy(path, bags, "int64")
+          yield* Effect.logInfo(`saved bags ${path}: ${bags.n} x ${bags.k} int64`)
+        })
+
+        return BagMiner.of({ mine, load, save })
+      })
+    )
+
+  /**
+   * A deterministic fake, K = 5, no TF.js. `mine` returns label bags (seed 0) when labels
+   * are given, otherwise "ring" bags (anchor i -> i+1, ..., i+K mod N); it fails like the
+   * real miner on inconsistent input. `save` keeps bags in memory (no file is written);
+   * `load` returns what was saved under that path, or reads the file from disk.
+   */
+  static readonly layerTest: Layer.Layer<BagMiner> = Layer.sync(BagMiner, () => {
+    const k = 5
+    const saved = new Map<string, Bags>()
+    const options: BagMinerOptions = { method: "labels", k }
+    return BagMiner.of({
+      mine: Effect.fn("BagMiner.mine")(function*(input: MineInput) {
+        const n = yield* checkInput({ ...options, method: input.labels === undefined ? "knn" : "labels" }, input)
+        if (input.labels !== undefined) return labelBags(input.labels, { k, seed: 0 })
+        const neighbours = new Int32Array(n * k)
+        for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) neighbours[i * k + j] = (i + j + 1) % n
+        return makeBags(n, k, neighbours)
+      }),
+      load: Effect.fn("BagMiner.load")(function*(path: string, n: number) {
+        const bags = saved.get(path)
+        if (bags === undefined) return yield* readBagsNpy(path, { n })
+        if (bags.n !== n) return yield* new BagShapeMismatch({ path, expectedN: n, actualN: bags.n })
+        return bags
+      }),
+      save: Effect.fn("BagMiner.save")(function*(path: string, bags: Bags) {
+        saved.set(path, { n: bags.n, k: bags.k, neighbours: bags.neighbours.slice() })
+      })
+    })
+  })
+}
+
+/**
+ * Run mining steps inside Effect: log progress at every 10% of each stage, yield to the
+ * scheduler between units of work (so the run can be interrupted), and free the steps'
+ * tensors if it is.
+ */
+const drive = <A>(make: () => MiningSteps<A>): Effect.Effect<A> =>
+  Effect.acquireUseRelease(
+    Effect.sync(make),
+    (steps) =>
+      Effect.gen(function*() {
+        const started = performance.now()
+        const lastTenth = new Map<string, number>()
+        for (;;) {
+          const r = steps.next()
+          if (r.done === true) return r.value
+          const { stage, done, total } = r.value
+          const tenth = Math.floor((10 * done) / total)
+          if (tenth !== lastTenth.get(stage)) {
+            lastTenth.set(stage, tenth)
+            const elapsed = (performance.now() - started) / 1000
+            yield* Effect.logInfo(`${stage}: ${done}/${total} (${Math.round((100 * done) / total)}%), ${elapsed.toFixed(1)} s elapsed`)
+          }
+          yield* Effect.yieldNow
+        }
+      }),
+    (steps) => Effect.sync(() => void steps.return(undefined as never))
+  )
+
+const isPositiveInt = (x: number | undefined): boolean => x !== undefined && Number.isInteger(x) && x >= 1
+
+const optionsProblem = (options: BagMinerOptions): string | undefined => {
+  if (!["knn", "kmeans", "labels"].includes(options.method)) return `unknown method '${options.method}' (knn, kmeans, labels)`
+  if (!isPositiveInt(options.k)) return `k must be a positive integer, got ${options.k}`
+  if (options.method === "kmeans" && !isPositiveInt(options.clusters)) {
+    return `kmeans bags need clusters, a positive integer, got ${options.clusters}`
+  }
+  if (options.iterations !== undefined && !isPositiveInt(options.iterations)) return `iterations must be a positive integer, got ${options.iterations}`
+  if (options.chunkSize !== undefined && !isPositiveInt(options.chunkSize)) return `chunkSize must be a positive integer, got ${options.chunkSize}`
+  return undefined
+}
+
+/** N, or the reason the input cannot be mined with these options. */
+const checkInput = (options: BagMinerOptions, input: MineInput): Effect.Effect<number, InvalidMinerInput> => {
+  const fail = (reason: string) => Effect.fail(new InvalidMinerInput({ method: options.method, reason }))
+  const { features, dim, labels } = input
+  // Label bags need no features: an empty features array stands for "N = labels.length".
+  if (options.method === "labels" && labels !== undefined && features.length === 0) return Effect.succeed(labels.length)
+  if (!isPositiveInt(dim)) return fail(`dim must be a positive integer, got ${dim}`)
+  if (features.length % dim !== 0) return fail(`${features.length} feature values are not a whole number of ${dim}-wide rows`)
+  const n = features.length / dim
+  if (labels !== undefined && labels.length !== n) return fail(`${labels.length} labels for ${n} feature rows`)
+  if (options.method === "labels") {
+    if (labels === undefined) return fail("label bags need labels")
+  } else {
+    for (let i = 0; i < features.length; i++) {
+      if (!Number.isFinite(features[i]!)) return fail(`feature row ${Math.floor(i / dim)} holds a non-finite value (${features[i]})`)
+    }
+  }
+  if (options.method === "knn" && options.k >= n) return fail(`kNN bags need K < N, got K=${options.k}, N=${n}`)
+  if (options.method === "kmeans" && options.clusters! > n) return fail(`${options.clusters} clusters for ${n} samples`)
+  return Effect.succeed(n)
+}

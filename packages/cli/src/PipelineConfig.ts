@@ -1,0 +1,128 @@
+import { Effect, Schema } from "effect"
+
+const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
+  schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const PositiveNumber = Schema.Number.check(Schema.isGreaterThan(0))
+const NonNegativeNumber = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
+const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+const Range = Schema.Tuple([Schema.Number, Schema.Number])
+
+/** MoCo-v2 "aug+" augmentation settings (reference defaults; outputSize is the view side in pixels). */
+export const AugmentSection = Schema.Struct({
+  outputSize: PositiveInt,
+  cropScale: Schema.optionalKey(Range),
+  cropRatio: Schema.optionalKey(Range),
+  flipProb: Schema.optionalKey(Probability),
+  jitterProb: Schema.optionalKey(Probability),
+  brightness: Schema.optionalKey(NonNegativeNumber),
+  contrast: Schema.optionalKey(NonNegativeNumber),
+  saturation: Schema.optionalKey(NonNegativeNumber),
+  hue: Schema.optionalKey(NonNegativeNumber),
+  grayscaleProb: Schema.optionalKey(Probability),
+  blurProb: Schema.optionalKey(Probability),
+  blurSigma: Schema.optionalKey(Range),
+  blurKernelSize: Schema.optionalKey(PositiveInt),
+  mean: Schema.optionalKey(Schema.Array(Schema.Number)),
+  std: Schema.optionalKey(Schema.Array(PositiveNumber)),
+  centerCropFraction: Schema.optionalKey(Probability)
+})
+
+/** A backbone + projection head. */
+export const EncoderSection = Schema.Struct({
+  backbone: Schema.String,
+  widthMultiplier: withDefault(PositiveNumber, 1),
+  stem: Schema.optionalKey(Schema.Literals(["imagenet", "cifar"])),
+  headHidden: withDefault(PositiveInt, 512),
+  embeddingDim: withDefault(PositiveInt, 128)
+})
+
+export const TeacherSection = Schema.Struct({
+  ...EncoderSection.fields,
+  /** A pre-trained teacher (.safetensors of this encoder); without it, MoCo-v2 pre-training runs here. */
+  weights: Schema.optionalKey(Schema.String),
+  bnMode: withDefault(Schema.Literals(["eval", "batch-stats"]), "eval"),
+  pretrain: withDefault(
+    Schema.Struct({
+      epochs: withDefault(PositiveInt, 10),
+      batchSize: withDefault(PositiveInt, 128),
+      lr: withDefault(PositiveNumber, 0.06),
+      momentum: withDefault(Probability, 0.9),
+      weightDecay: withDefault(NonNegativeNumber, 1e-4),
+      queueSize: withDefault(PositiveInt, 4096),
+      temperature: withDefault(PositiveNumber, 0.2),
+      keyMomentum: withDefault(Probability, 0.99)
+    }),
+    {}
+  )
+})
+
+export const BagsSection = Schema.Struct({
+  method: withDefault(Schema.Literals(["knn", "kmeans", "labels"]), "knn"),
+  k: withDefault(PositiveInt, 5),
+  clusters: Schema.optionalKey(PositiveInt),
+  /** Use this N x K .npy bag file instead of mining (e.g. one from the PyTorch reference). */
+  file: Schema.optionalKey(Schema.String)
+})
+
+export const DistillSection = Schema.Struct({
+  epochs: withDefault(PositiveInt, 10),
+  batchSize: withDefault(PositiveInt, 128),
+  lr: withDefault(PositiveNumber, 0.06),
+  momentum: withDefault(Probability, 0.9),
+  weightDecay: withDefault(NonNegativeNumber, 1e-4),
+  queueSize: withDefault(PositiveInt, 4096),
+  studentKeyMomentum: withDefault(Probability, 0.99),
+  checkpointEverySteps: withDefault(NonNegativeInt, 0),
+  resume: withDefault(Schema.Boolean, true),
+  loss: withDefault(
+    Schema.Struct({
+      name: withDefault(Schema.String, "bingo"),
+      options: withDefault(Schema.Record(Schema.String, Schema.Unknown), {})
+    }),
+    {}
+  )
+})
+
+export const EvalSection = Schema.Struct({
+  knn: withDefault(Schema.Struct({ k: withDefault(PositiveInt, 200), temperature: withDefault(PositiveNumber, 0.07) }), {}),
+  linear: withDefault(
+    Schema.Struct({
+      epochs: withDefault(PositiveInt, 30),
+      batchSize: withDefault(PositiveInt, 256),
+      lr: withDefault(PositiveNumber, 0.1),
+      momentum: withDefault(Probability, 0.9),
+      weightDecay: withDefault(NonNegativeNumber, 0)
+    }),
+    {}
+  ),
+  /** Also evaluate a randomly initialised student of the same architecture (the floor to beat). */
+  randomBaseline: withDefault(Schema.Boolean, true),
+  /** Also evaluate the teacher (the ceiling). */
+  teacher: withDefault(Schema.Boolean, true)
+})
+
+/** The whole pipeline, as written in a YAML file. Unknown keys are errors. */
+export const PipelineConfig = Schema.Struct({
+  name: withDefault(Schema.String, "bingo-run"),
+  seed: withDefault(NonNegativeInt, 0),
+  backend: withDefault(Schema.Literals(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"]), "auto"),
+  /** Where weights, bags, checkpoints and results go (relative to the config file). */
+  outDir: withDefault(Schema.String, "runs/bingo-run"),
+  /** Extra loss modules (paths relative to the config file), each default-exporting defineLoss({...}). */
+  plugins: withDefault(Schema.Array(Schema.String), []),
+  dataset: Schema.Struct({
+    name: Schema.String,
+    options: withDefault(Schema.Record(Schema.String, Schema.Unknown), {})
+  }),
+  augment: AugmentSection,
+  teacher: TeacherSection,
+  bags: withDefault(BagsSection, {}),
+  student: EncoderSection,
+  distill: withDefault(DistillSection, {}),
+  eval: withDefault(EvalSection, {})
+})
+
+export type PipelineConfig = typeof PipelineConfig.Type

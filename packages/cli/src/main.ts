@@ -1,0 +1,79 @@
+#!/usr/bin/env -S node --conditions=@bingo/source --import tsx
+import { Cause, Effect, Exit, Logger } from "effect"
+import { dirname, resolve } from "node:path"
+import { listBackbones, backboneRegistry } from "@bingo/backbones"
+import { listDatasets } from "@bingo/data"
+import { LossRegistry } from "@bingo/losses"
+import { loadConfig } from "./loadConfig.ts"
+import { formatPipelineResult, pipelineLayer, runPipeline } from "./runPipeline.ts"
+
+const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
+
+usage:
+  bingo run <config.yaml> [--set key.path=value ...]   run the pipeline a config describes
+  bingo check <config.yaml> [--set key.path=value ...] decode the config and print it with defaults
+  bingo losses | backbones | datasets                  list what the registries hold
+`
+
+const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides: Array<string>; bad?: string } => {
+  const overrides: Array<string> = []
+  let file: string | undefined
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === "--set") {
+      const v = args[++i]
+      if (v === undefined) return { overrides, bad: "--set needs key.path=value" }
+      overrides.push(v)
+    } else if (a.startsWith("--set=")) overrides.push(a.slice(6))
+    else if (file === undefined) file = a
+    else return { overrides, bad: `unexpected argument '${a}'` }
+  }
+  return file === undefined ? { overrides } : { file, overrides }
+}
+
+const program = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const [command, ...rest] = argv
+    switch (command) {
+      case "run":
+      case "check": {
+        const { file, overrides, bad } = parseOverrides(rest)
+        if (bad !== undefined || file === undefined) {
+          yield* Effect.sync(() => process.stderr.write(`${bad ?? "missing <config.yaml>"}\n\n${usage}`))
+          return 2
+        }
+        const startedAt = performance.now()
+        const path = resolve(file)
+        const config = yield* loadConfig(path, overrides)
+        if (command === "check") {
+          yield* Effect.sync(() => console.log(JSON.stringify(config, null, 2)))
+          return 0
+        }
+        const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(Effect.provide(pipelineLayer(config, dirname(path))))
+        yield* Effect.sync(() => console.log(`\n${formatPipelineResult(result)}\nresults: ${resolve(dirname(path), config.outDir, "results.json")}`))
+        return 0
+      }
+      case "losses":
+        for (const l of LossRegistry.make().list()) console.log(`${l.name.padEnd(14)} ${l.description}`)
+        return 0
+      case "backbones":
+        for (const b of listBackbones()) console.log(`${b.padEnd(14)} ${backboneRegistry[b]!.description}`)
+        return 0
+      case "datasets":
+        for (const d of listDatasets()) console.log(d)
+        return 0
+      default:
+        yield* Effect.sync(() => process.stderr.write(usage))
+        return command === undefined || command === "help" || command === "--help" ? 0 : 2
+    }
+  })
+
+const exit = await Effect.runPromiseExit(program(process.argv.slice(2)).pipe(Effect.provide(Logger.layer([Logger.consolePretty()]))))
+if (Exit.isSuccess(exit)) {
+  process.exitCode = exit.value
+} else {
+  // Typed failures print their message (which names the file, key or shape at fault); defects print in full.
+  const failure = exit.cause.reasons.find(Cause.isFailReason)
+  process.stderr.write(`bingo: ${failure !== undefined ? String((failure.error as Error).message ?? failure.error) : Cause.pretty(exit.cause)}\n`)
+  process.exitCode = 1
+}

@@ -1,0 +1,178 @@
+import { Effect, Layer } from "effect"
+import { existsSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { atomicWrite, Rng, Runtime } from "@bingo/runtime"
+import { createEncoder, disposeEncoder, type EncoderSpec, parameterCount, saveWeights } from "@bingo/backbones"
+import { type AugmentConfig, DatasetSource, type ImageDataset } from "@bingo/data"
+import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
+import { LossRegistry } from "@bingo/losses"
+import { Teacher } from "@bingo/teacher"
+import { Trainer } from "@bingo/trainer"
+import { evaluateEncoder, type EvaluationOptions, formatResultsTable, type ReportRow } from "@bingo/eval"
+import type { PipelineConfig } from "./PipelineConfig.ts"
+import { loadPlugins } from "./loadPlugins.ts"
+import { ConfigError } from "./ConfigError.ts"
+
+export interface PipelineResult {
+  readonly name: string
+  readonly backend: string
+  readonly dataset: { readonly name: string; readonly train: number; readonly test: number }
+  readonly bagPurity: number | null
+  readonly distillLosses: ReadonlyArray<number>
+  readonly rows: ReadonlyArray<ReportRow>
+  readonly chance: number
+  /** Wall-clock seconds per stage; `teacher` includes loading the data and building the teacher (pre-training it, if needed). */
+  readonly seconds: { readonly teacher: number; readonly bags: number; readonly distill: number; readonly eval: number; readonly total: number }
+}
+
+const encoderSpec = (section: PipelineConfig["student"], inputShape: readonly [number, number, number]): EncoderSpec => ({
+  backbone: section.backbone,
+  inputShape,
+  widthMultiplier: section.widthMultiplier,
+  headHidden: section.headHidden,
+  embeddingDim: section.embeddingDim,
+  ...(section.stem === undefined ? {} : { stem: section.stem })
+})
+
+/**
+ * The layers of one run, composed here and only here (plus examples and tests). The encoders'
+ * input shape comes from the dataset (channels) and the augmentation (view size), so the
+ * teacher and trainer layers are built after the DatasetSource has loaded.
+ */
+export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
+  const outDir = resolve(configDir, config.outDir)
+  const augment = config.augment as AugmentConfig
+  const runtime = Runtime.layer({ backend: config.backend, seed: config.seed })
+  const dataset = DatasetSource.layer({ name: config.dataset.name, options: config.dataset.options })
+  const miner = BagMiner.layer({
+    method: config.bags.method,
+    k: config.bags.k,
+    seed: config.seed,
+    ...(config.bags.clusters === undefined ? {} : { clusters: config.bags.clusters })
+  })
+  const stages = Layer.unwrap(
+    Effect.gen(function*() {
+      const { train } = yield* (yield* DatasetSource).load
+      const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
+      const teacherSpec = encoderSpec(config.teacher, inputShape)
+      const teacher = config.teacher.weights !== undefined
+        ? Teacher.layerPretrained({ spec: teacherSpec, weights: resolve(configDir, config.teacher.weights), bnMode: config.teacher.bnMode })
+        : Teacher.layerMoco({
+          spec: teacherSpec,
+          augment,
+          moco: { ...config.teacher.pretrain, logEvery: 0 },
+          seed: config.seed,
+          weightsPath: join(outDir, "teacher.safetensors"),
+          bnMode: config.teacher.bnMode
+        })
+      const trainer = Trainer.layer({
+        student: encoderSpec(config.student, inputShape),
+        augment,
+        epochs: config.distill.epochs,
+        batchSize: config.distill.batchSize,
+        lr: config.distill.lr,
+        momentum: config.distill.momentum,
+        weightDecay: config.distill.weightDecay,
+        queueSize: config.distill.queueSize,
+        studentKeyMomentum: config.distill.studentKeyMomentum,
+        seed: config.seed,
+        checkpointPath: join(outDir, "checkpoint.safetensors"),
+        checkpointEverySteps: config.distill.checkpointEverySteps,
+        resume: config.distill.resume,
+        logEvery: 0
+      })
+      return trainer.pipe(Layer.provideMerge(teacher))
+    })
+  )
+  return Layer.mergeAll(stages, miner).pipe(Layer.provideMerge(dataset), Layer.provideMerge(runtime))
+}
+
+/**
+ * The whole BINGO pipeline: load data -> frozen teacher (pre-trained with MoCo-v2 here, or
+ * loaded) -> embed -> mine bags -> distil the student -> evaluate student, a random student
+ * of the same architecture and the teacher -> results table + results.json in outDir.
+ * Needs the layers of `pipelineLayer`. Re-running reuses the teacher, the bags and the last
+ * distillation checkpoint found in outDir.
+ */
+export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineConfig, configDir: string, startedAt = performance.now()) {
+  const started = startedAt
+  const clock = () => (performance.now() - started) / 1000
+  const outDir = resolve(configDir, config.outDir)
+  const runtime = yield* Runtime
+  const { train, test } = yield* (yield* DatasetSource).load
+  if (test === undefined) {
+    return yield* new ConfigError({ path: "dataset", reason: `dataset '${config.dataset.name}' has no test split to evaluate on` })
+  }
+  const augment = config.augment as AugmentConfig
+  const teacher = yield* Teacher
+  const tTeacher = clock()
+
+  // Stage 1: bags
+  const miner = yield* BagMiner
+  const bagPath = join(outDir, "bags.npy")
+  let bags: Bags
+  if (config.bags.file !== undefined) {
+    bags = yield* miner.load(resolve(configDir, config.bags.file), train.size)
+  } else if (existsSync(bagPath)) {
+    bags = yield* miner.load(bagPath, train.size)
+    yield* Effect.logInfo(`bags: reusing ${bagPath}`)
+  } else {
+    const feats = yield* teacher.embedDataset(train, augment)
+    bags = yield* miner.mine({ features: feats.values, dim: feats.dim, ...(train.labels === undefined ? {} : { labels: train.labels }) })
+    yield* miner.save(bagPath, bags)
+  }
+  const purity = train.labels === undefined ? null : bagPurity(bags, train.labels).overall
+  if (purity !== null) yield* Effect.logInfo(`bags: ${bags.n} x ${bags.k}, purity ${(100 * purity).toFixed(1)}%`)
+  const tBags = clock()
+
+  // Stage 2: distillation
+  const plugins = yield* loadPlugins(config.plugins, configDir)
+  const registry = yield* LossRegistry.build(plugins)
+  const loss = yield* registry.resolve(config.distill.loss.name, config.distill.loss.options)
+  const trainer = yield* Trainer
+  const distilled = yield* Effect.acquireRelease(trainer.distil({ dataset: train, bags, loss }), (r) => Effect.sync(() => disposeEncoder(r.student)))
+  yield* saveWeights(join(outDir, "student.safetensors"), distilled.student.params, { spec: JSON.stringify(distilled.student.spec) })
+  const tDistill = clock()
+
+  // Stage 3: evaluation
+  const evalOptions: EvaluationOptions = { view: augment, knn: config.eval.knn, linear: config.eval.linear, seed: config.seed }
+  const rows: Array<ReportRow> = []
+  const evaluate = (model: string, encoder: typeof distilled.student, ds: { train: ImageDataset; test: ImageDataset }) =>
+    Effect.gen(function*() {
+      const scores = yield* evaluateEncoder(encoder, ds.train, ds.test, evalOptions)
+      rows.push({ model, backbone: encoder.spec.backbone, params: parameterCount(encoder.backbone), scores })
+      yield* Effect.logInfo(`eval ${model}: kNN ${(100 * scores.knnTop1).toFixed(1)}%, linear ${(100 * scores.linearTop1).toFixed(1)}%`)
+    })
+  yield* evaluate(`student (${loss.loss.name})`, distilled.student, { train, test })
+  if (config.eval.randomBaseline) {
+    const random = yield* Effect.acquireRelease(
+      Effect.sync(() => createEncoder(distilled.student.spec, Rng.fromSeed(config.seed), "random-student")),
+      (e) => Effect.sync(() => disposeEncoder(e))
+    )
+    yield* evaluate("student (random init)", random, { train, test })
+  }
+  if (config.eval.teacher) yield* evaluate("teacher", teacher.encoder, { train, test })
+  const tEval = clock()
+
+  const numClasses = train.numClasses ?? new Set(train.labels ?? []).size
+  const result: PipelineResult = {
+    name: config.name,
+    backend: runtime.backend,
+    dataset: { name: train.name, train: train.size, test: test.size },
+    bagPurity: purity,
+    distillLosses: distilled.epochLosses,
+    rows,
+    chance: numClasses > 0 ? 1 / numClasses : 0,
+    seconds: { teacher: tTeacher, bags: tBags - tTeacher, distill: tDistill - tBags, eval: tEval - tDistill, total: tEval }
+  }
+  atomicWrite(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n")
+  return result
+})
+
+export const formatPipelineResult = (r: PipelineResult): string =>
+  [
+    `${r.name}: ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.test} test) on ${r.backend}`,
+    r.bagPurity === null ? "" : `bag purity (kNN neighbours sharing the anchor's label): ${(100 * r.bagPurity).toFixed(1)}%`,
+    formatResultsTable(r.rows, r.chance),
+    `time: data + teacher ${r.seconds.teacher.toFixed(0)} s, bags ${r.seconds.bags.toFixed(0)} s, distillation ${r.seconds.distill.toFixed(0)} s, evaluation ${r.seconds.eval.toFixed(0)} s, total ${r.seconds.total.toFixed(0)} s`
+  ].filter((l) => l !== "").join("\n")

@@ -1,0 +1,58 @@
+import { Effect } from "effect"
+import { Rng } from "@bingo/runtime"
+import { type Encoder, features, mapBatches } from "@bingo/backbones"
+import { type AugmentConfig, centerView, type ImageDataset } from "@bingo/data"
+import { knnClassifier, type KnnClassifierOptions } from "./knnClassifier.ts"
+import { linearProbe, type LinearProbeOptions } from "./linearProbe.ts"
+import { MissingLabels } from "./EvalError.ts"
+
+export interface EvaluationOptions {
+  readonly view: AugmentConfig
+  readonly knn: Omit<KnnClassifierOptions, "numClasses">
+  readonly linear: Omit<LinearProbeOptions, "numClasses">
+  readonly seed: number
+}
+
+export interface EvaluationScores {
+  readonly knnTop1: number
+  readonly knnTop5: number
+  readonly linearTop1: number
+  readonly linearTop5: number
+}
+
+/** Frozen backbone features of every image (center views, batch-norm running stats). */
+export const extractFeatures = (encoder: Encoder, dataset: ImageDataset, view: AugmentConfig) =>
+  Effect.promise(() =>
+    mapBatches(
+      centerView(dataset, Array.from({ length: dataset.size }, (_, i) => i), view),
+      dataset.size,
+      [view.outputSize, view.outputSize, dataset.channels],
+      256,
+      (x) => features(encoder, x, "eval")
+    )
+  )
+
+/**
+ * Stage 3: kNN classifier and linear probe on the frozen backbone features of `encoder`,
+ * trained on `train`'s labels and scored on `test`. Both splits need labels.
+ */
+export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
+  encoder: Encoder,
+  train: ImageDataset,
+  test: ImageDataset,
+  options: EvaluationOptions
+) {
+  if (train.labels === undefined) return yield* new MissingLabels({ dataset: train.name })
+  if (test.labels === undefined) return yield* new MissingLabels({ dataset: test.name })
+  let maxLabel = 0
+  for (const l of train.labels) maxLabel = Math.max(maxLabel, l)
+  for (const l of test.labels) maxLabel = Math.max(maxLabel, l)
+  const numClasses = Math.max(train.numClasses ?? 0, maxLabel + 1)
+  const tr = yield* extractFeatures(encoder, train, options.view)
+  const te = yield* extractFeatures(encoder, test, options.view)
+  const trainSet = { features: tr.values, labels: train.labels }
+  const testSet = { features: te.values, labels: test.labels }
+  const knn = knnClassifier(trainSet, testSet, tr.dim, { ...options.knn, numClasses })
+  const linear = linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+  return { knnTop1: knn.top1, knnTop5: knn.top5, linearTop1: linear.top1, linearTop5: linear.top5 } satisfies EvaluationScores
+})

@@ -1,0 +1,5 @@
+export * from "./EvalError.ts"
+export * from "./evaluateEncoder.ts"
+export * from "./knnClassifier.ts"
+export * from "./linearProbe.ts"
+export * from "./report.ts"

@@ -1,0 +1,3 @@
+export * from "./cosineLr.ts"
+export * from "./EmbeddingQueue.ts"
+export * from "./Sgd.ts"

@@ -1,0 +1,3 @@
+export * from "./pretrainMoco.ts"
+export * from "./Teacher.ts"
+export * from "./TeacherError.ts"

@@ -1,0 +1,103 @@
+import * as tf from "@tensorflow/tfjs"
+import { Effect } from "effect"
+import type { Rng } from "@bingo/runtime"
+import { type AugmentConfig, augmentBatch, type ImageDataset, shuffledBatches } from "@bingo/data"
+import { cloneEncoder, createEncoder, disposeEncoder, embed, type EncoderSpec, momentumUpdate } from "@bingo/backbones"
+import { infoNce } from "@bingo/losses"
+import { cosineLr, EmbeddingQueue, Sgd } from "@bingo/optim"
+import { TeacherTrainingDiverged } from "./TeacherError.ts"
+
+export interface MocoOptions {
+  readonly epochs: number
+  readonly batchSize: number
+  /** Base learning rate at this batch size (reference 0.03 at 256). */
+  readonly lr: number
+  readonly momentum: number
+  readonly weightDecay: number
+  readonly queueSize: number
+  readonly temperature: number
+  /** Key-encoder EMA momentum (reference 0.999; 0.99 suits short runs). */
+  readonly keyMomentum: number
+  /** Log a progress line every this many steps (0: once per epoch). */
+  readonly logEvery?: number
+}
+
+export const mocoDefaults: MocoOptions = {
+  epochs: 10,
+  batchSize: 128,
+  lr: 0.06,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  queueSize: 4096,
+  temperature: 0.2,
+  keyMomentum: 0.99
+}
+
+/**
+ * Pre-train an encoder with MoCo-v2 (Chen et al. 2020, "Improved Baselines with Momentum
+ * Contrastive Learning"): query encoder trained with InfoNCE against a momentum key encoder
+ * and a queue of past keys; aug+ augmentations; SGD with cosine decay. Returns the query
+ * encoder (the caller owns it). Single-device: no shuffle-BN.
+ */
+export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
+  dataset: ImageDataset,
+  spec: EncoderSpec,
+  augment: AugmentConfig,
+  options: MocoOptions,
+  rng: Rng
+) {
+  const query = createEncoder(spec, rng, "teacher")
+  const key = cloneEncoder(query, rng, "teacher-key")
+  const queue = EmbeddingQueue.random(options.queueSize, spec.embeddingDim, rng)
+  const sgd = new Sgd({ momentum: options.momentum, weightDecay: options.weightDecay })
+  const trainable = new Map([...query.params].filter(([, v]) => v.trainable))
+  const shape = [augment.outputSize, augment.outputSize, dataset.channels] as const
+  const train = Effect.gen(function*() {
+    for (let epoch = 0; epoch < options.epochs; epoch++) {
+      const lr = cosineLr(options.lr, epoch, options.epochs)
+      const batches = shuffledBatches(dataset.size, options.batchSize, rng, { dropLast: true })
+      let lossSum = 0
+      const t0 = performance.now()
+      for (let step = 0; step < batches.length; step++) {
+        const idx = batches[step]!
+        const b = idx.length
+        const xq = augmentBatch(dataset, idx, augment, rng)
+        const xk = augmentBatch(dataset, idx, augment, rng)
+        const loss = tf.tidy(() => {
+          const k = tf.keep(embed(key, tf.tensor4d(xk, [b, ...shape]), "train"))
+          const { value, grads } = tf.variableGrads(
+            () => infoNce(embed(query, tf.tensor4d(xq, [b, ...shape]), "train"), k, queue.tensor, options.temperature),
+            [...trainable.values()]
+          )
+          const named = new Map([...trainable].map(([n, v]) => [n, grads[v.name]!]))
+          sgd.step(named, trainable, lr)
+          queue.enqueue(k)
+          k.dispose()
+          return value.dataSync()[0]!
+        })
+        if (!Number.isFinite(loss)) return yield* new TeacherTrainingDiverged({ epoch, step, loss })
+        momentumUpdate(key, query, options.keyMomentum)
+        lossSum += loss
+        if (options.logEvery !== undefined && options.logEvery > 0 && (step + 1) % options.logEvery === 0) {
+          yield* Effect.logInfo(`teacher moco epoch ${epoch + 1}/${options.epochs} step ${step + 1}/${batches.length} loss ${loss.toFixed(4)}`)
+        }
+        yield* Effect.yieldNow
+      }
+      const secs = (performance.now() - t0) / 1000
+      yield* Effect.logInfo(
+        `teacher moco epoch ${epoch + 1}/${options.epochs} loss ${(lossSum / Math.max(1, batches.length)).toFixed(4)} lr ${lr.toFixed(4)} ` +
+          `(${((batches.length * options.batchSize) / secs).toFixed(0)} img/s)`
+      )
+    }
+    return query
+  })
+  return yield* train.pipe(
+    Effect.onError(() => Effect.sync(() => disposeEncoder(query))),
+    Effect.ensuring(Effect.sync(() => {
+      disposeEncoder(key)
+      queue.dispose()
+      sgd.dispose()
+    }))
+  )
+})
+

@@ -1,0 +1,43 @@
+import { Schema } from "effect"
+
+/** The loss became NaN or infinite: the run stops, the last checkpoint is intact. */
+export class NonFiniteLoss extends Schema.TaggedError<NonFiniteLoss>()("NonFiniteLoss", {
+  epoch: Schema.Number,
+  step: Schema.Number,
+  loss: Schema.Number,
+  lastCheckpoint: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const ckpt = this.lastCheckpoint === undefined ? "no checkpoint written yet" : `last good checkpoint: ${this.lastCheckpoint}`
+    return `loss is ${this.loss} at epoch ${this.epoch + 1}, step ${this.step + 1}; ${ckpt}`
+  }
+}
+
+export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `checkpoint ${this.path}: ${this.reason}`
+  }
+}
+
+/** Bags and dataset disagree (a bag file from another dataset, say). */
+export class BagsDoNotMatchDataset extends Schema.TaggedError<BagsDoNotMatchDataset>()("BagsDoNotMatchDataset", {
+  bagsN: Schema.Number,
+  datasetN: Schema.Number
+}) {
+  override get message(): string {
+    return `bags cover ${this.bagsN} samples but the dataset has ${this.datasetN}`
+  }
+}
+
+/** Teacher and student embeddings must have the same width for s . t. */
+export class EmbeddingDimMismatch extends Schema.TaggedError<EmbeddingDimMismatch>()("EmbeddingDimMismatch", {
+  teacher: Schema.Number,
+  student: Schema.Number
+}) {
+  override get message(): string {
+    return `teacher embeddingDim ${this.teacher} != student embeddingDim ${this.student}; set student.embeddingDim to ${this.teacher}`
+  }
+}

@@ -1,0 +1,3 @@
+export * from "./Trainer.ts"
+export * from "./TrainerError.ts"
+export * from "./TrainingState.ts"
