@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
 import type { Rng } from "@bingo/runtime"
+import { cosineLr, Sgd } from "@bingo/optim"
 import { type ClassifierScore, rankClasses } from "./knnClassifier.ts"
 
 export interface LinearProbeOptions {
@@ -38,12 +39,14 @@ export const linearProbe = (
   const { mean, std } = standardiser(train.features, nTrain, dim)
   const w = tf.tidy(() => tf.variable(tf.zeros([dim, options.numClasses])))
   const b = tf.tidy(() => tf.variable(tf.zeros([options.numClasses])))
-  const opt = tf.train.momentum(options.lr, options.momentum)
+  // bingo's Sgd (PyTorch's rule, weight decay on W only); tf.train.momentum leaks a scalar on dispose
+  const sgd = new Sgd({ momentum: options.momentum, weightDecay: 0 })
+  const params = new Map([["weight", w], ["bias", b]])
   const xTrain = tf.tidy(() => tf.tensor2d(train.features, [nTrain, dim]).sub(mean).div(std))
   const yTrain = tf.tensor1d(train.labels, "int32")
   try {
     for (let epoch = 0; epoch < options.epochs; epoch++) {
-      ;(opt as unknown as { learningRate: number }).learningRate = options.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / options.epochs))
+      const lr = cosineLr(options.lr, epoch, options.epochs)
       const order = rng.permutation(nTrain)
       for (let start = 0; start < nTrain; start += options.batchSize) {
         const idx = order.subarray(start, Math.min(nTrain, start + options.batchSize))
@@ -51,11 +54,12 @@ export const linearProbe = (
           const i = tf.tensor1d(idx, "int32")
           const x = tf.gather(xTrain, i)
           const y = tf.oneHot(tf.gather(yTrain, i), options.numClasses)
-          opt.minimize(() => {
+          const { grads } = tf.variableGrads(() => {
             const logits = tf.add(tf.matMul(x, w), b)
             const ce = tf.losses.softmaxCrossEntropy(y, logits)
             return (options.weightDecay > 0 ? tf.add(ce, tf.mul(options.weightDecay / 2, tf.sum(tf.square(w)))) : ce) as tf.Scalar
-          }, false, [w, b])
+          }, [w, b])
+          sgd.step(new Map([["weight", grads[w.name]!], ["bias", grads[b.name]!]]), params, lr)
         })
       }
     }
@@ -72,7 +76,7 @@ export const linearProbe = (
     return { top1: hit1 / nTest, top5: hit5 / nTest }
   } finally {
     tf.dispose([w, b, xTrain, yTrain, mean, std])
-    opt.dispose()
+    sgd.dispose()
   }
 }
 

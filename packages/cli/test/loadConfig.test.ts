@@ -1,0 +1,64 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { decodeConfig, loadConfig } from "../src/loadConfig.ts"
+
+const minimal = {
+  dataset: { name: "shapes" },
+  augment: { outputSize: 16 },
+  teacher: { backbone: "convnet" },
+  student: { backbone: "mlp" }
+}
+
+const failure = (exit: Exit.Exit<unknown, unknown>) => (Exit.isFailure(exit) ? String(exit) : "")
+
+describe("pipeline config", () => {
+  it.effect("fills every default from a minimal config", () =>
+    Effect.gen(function*() {
+      const c = yield* decodeConfig(minimal, "mem.yaml")
+      expect(c.seed).toBe(0)
+      expect(c.backend).toBe("auto")
+      expect(c.bags).toEqual({ method: "knn", k: 5 })
+      expect(c.distill.loss).toEqual({ name: "bingo", options: {} })
+      expect(c.teacher.pretrain.temperature).toBe(0.2)
+      expect(c.teacher.bnMode).toBe("eval")
+      expect(c.eval.knn).toEqual({ k: 200, temperature: 0.07 })
+    }))
+
+  it.effect("an unknown key is an error naming its path", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(decodeConfig({ ...minimal, distill: { epochz: 3 } }, "x.yaml"))
+      expect(failure(exit)).toMatch(/x\.yaml: Expected no excess property\s+at \["distill"\]\["epochz"\]/)
+    }))
+
+  it.effect("a wrong type or value names the key and the expected type", () =>
+    Effect.gen(function*() {
+      const wrongType = yield* Effect.exit(decodeConfig({ ...minimal, distill: { epochs: "ten" } }, "x.yaml"))
+      expect(failure(wrongType)).toMatch(/Expected number[\s\S]*\["distill"\]\["epochs"\]/)
+      const wrongLiteral = yield* Effect.exit(decodeConfig({ ...minimal, bags: { method: "faiss" } }, "x.yaml"))
+      expect(failure(wrongLiteral)).toMatch(/"knn" \| "kmeans" \| "labels"[\s\S]*\["bags"\]\["method"\]/)
+      const { student: _omit, ...noStudent } = minimal
+      const missing = yield* Effect.exit(decodeConfig(noStudent, "x.yaml"))
+      expect(failure(missing)).toMatch(/Missing key[\s\S]*\["student"\]/)
+      const negative = yield* Effect.exit(decodeConfig({ ...minimal, distill: { batchSize: -1 } }, "x.yaml"))
+      expect(failure(negative)).toMatch(/\["distill"\]\["batchSize"\]/)
+    }))
+
+  it.effect("reads YAML, applies --set overrides, and reports unreadable files and bad YAML", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "bingo-cfg-"))
+      const path = join(dir, "c.yaml")
+      writeFileSync(path, "dataset: { name: shapes }\naugment: { outputSize: 16 }\nteacher: { backbone: convnet }\nstudent: { backbone: mlp }\n")
+      const c = yield* loadConfig(path, ["distill.epochs=2", "distill.loss.name=seed", "augment.cropScale=[0.3, 1]"])
+      expect(c.distill.epochs).toBe(2)
+      expect(c.distill.loss.name).toBe("seed")
+      expect(c.augment.cropScale).toEqual([0.3, 1])
+      const missing = yield* Effect.exit(loadConfig(join(dir, "nope.yaml")))
+      expect(failure(missing)).toMatch(/nope\.yaml: cannot read/)
+      writeFileSync(join(dir, "bad.yaml"), "dataset: [unclosed\n")
+      expect(failure(yield* Effect.exit(loadConfig(join(dir, "bad.yaml"))))).toMatch(/bad\.yaml: not valid YAML/)
+      expect(failure(yield* Effect.exit(loadConfig(path, ["noequals"])))).toMatch(/override 'noequals' is not key\.path=value/)
+    }))
+})

@@ -1,0 +1,67 @@
+import * as tf from "@tensorflow/tfjs"
+import { Effect, Exit } from "effect"
+import { Rng } from "@bingo/runtime"
+import { createEncoder, disposeEncoder } from "@bingo/backbones"
+import { makeShapes } from "@bingo/data"
+import { beforeAll, describe, expect, it } from "vitest"
+import { evaluateEncoder } from "../src/evaluateEncoder.ts"
+import { linearProbe, linearProbeDefaults } from "../src/linearProbe.ts"
+import { formatResultsTable } from "../src/report.ts"
+import { useCpu } from "./setup.ts"
+
+beforeAll(useCpu)
+
+const blobs = (n: number, rng: Rng, shift: number) => {
+  // 3 classes, means at +-shift on different axes, unit noise, 5 dims
+  const dim = 5
+  const features = new Float32Array(n * dim)
+  const labels = new Int32Array(n)
+  for (let i = 0; i < n; i++) {
+    const c = i % 3
+    labels[i] = c
+    for (let d = 0; d < dim; d++) features[i * dim + d] = rng.normal() + (d === c ? shift : 0)
+  }
+  return { features, labels, dim }
+}
+
+describe("linearProbe", () => {
+  it("separates well-separated Gaussian blobs and is at chance on pure noise", () => {
+    const rng = Rng.fromSeed(1)
+    const tr = blobs(300, rng, 6), te = blobs(150, rng, 6)
+    const before = tf.memory().numTensors
+    const s = linearProbe(tr, te, tr.dim, { ...linearProbeDefaults, epochs: 20, numClasses: 3 }, Rng.fromSeed(0))
+    expect(tf.memory().numTensors).toBe(before)
+    expect(s.top1).toBeGreaterThan(0.97)
+    const ntr = blobs(300, rng, 0), nte = blobs(300, rng, 0)
+    const noise = linearProbe(ntr, nte, ntr.dim, { ...linearProbeDefaults, epochs: 20, numClasses: 3 }, Rng.fromSeed(0))
+    expect(noise.top1).toBeLessThan(0.45)
+  })
+})
+
+describe("evaluateEncoder", () => {
+  it("scores an encoder with both probes and rejects unlabelled data", async () => {
+    const train = makeShapes({ n: 120, seed: 1 })
+    const test = makeShapes({ n: 60, seed: 2 })
+    const enc = createEncoder({ backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.25, headHidden: 8, embeddingDim: 8 }, Rng.fromSeed(0))
+    const opts = { view: { outputSize: 16 }, knn: { k: 20, temperature: 0.07 }, linear: { ...linearProbeDefaults, epochs: 5 }, seed: 0 }
+    const scores = await Effect.runPromise(evaluateEncoder(enc, train, test, opts))
+    for (const v of Object.values(scores)) {
+      expect(v).toBeGreaterThanOrEqual(0)
+      expect(v).toBeLessThanOrEqual(1)
+    }
+    expect(scores.linearTop5).toBeGreaterThanOrEqual(scores.linearTop1)
+    const { labels: _drop, ...unlabelled } = train
+    const exit = await Effect.runPromiseExit(evaluateEncoder(enc, unlabelled, test, opts))
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(String(exit)).toMatch(/dataset 'shapes' has no labels/)
+    disposeEncoder(enc)
+  })
+})
+
+describe("formatResultsTable", () => {
+  it("prints percentages with one decimal and the chance line", () => {
+    const t = formatResultsTable([{ model: "student", backbone: "mlp", params: 1234, scores: { knnTop1: 0.5, knnTop5: 0.9, linearTop1: 0.625, linearTop5: 0.95 } }], 0.1)
+    expect(t).toContain("| student | mlp      | 1,234  | 50.0      | 62.5         | 95.0         |")
+    expect(t).toContain("chance: 10.0%")
+  })
+})

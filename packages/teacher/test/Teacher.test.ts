@@ -1,0 +1,115 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as tf from "@tensorflow/tfjs"
+import { Effect, Exit, Layer } from "effect"
+import { existsSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Rng, Runtime } from "@bingo/runtime"
+import { createEncoder, disposeEncoder, embed, saveWeights } from "@bingo/backbones"
+import { DatasetSource, makeShapes } from "@bingo/data"
+import { pretrainMoco } from "../src/pretrainMoco.ts"
+import { Teacher } from "../src/Teacher.ts"
+
+const spec = { backbone: "convnet-small", inputShape: [16, 16, 1] as const, widthMultiplier: 0.5, headHidden: 32, embeddingDim: 16 }
+const moco = { epochs: 2, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, queueSize: 64, temperature: 0.2, keyMomentum: 0.9 }
+
+const withRuntime = <A, E>(effect: Effect.Effect<A, E, Teacher | DatasetSource>, teacher: Layer.Layer<Teacher, any, DatasetSource>) =>
+  effect.pipe(Effect.provide(teacher.pipe(Layer.provideMerge(DatasetSource.layerTest), Layer.provideMerge(Runtime.layerTest))))
+
+describe("pretrainMoco", () => {
+  it.effect("trains the query encoder, moves its weights, and frees the key encoder, queue and optimiser", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Layer.build(Runtime.layerTest))
+      const data = makeShapes({ n: 48, seed: 1 })
+      const init = createEncoder(spec, Rng.fromSeed(7), "init")
+      const before = tf.memory().numTensors
+      const enc = yield* pretrainMoco(data, spec, { outputSize: 16 }, moco, Rng.fromSeed(7))
+      // only the returned encoder's variables remain
+      expect(tf.memory().numTensors - before).toBe(enc.params.size)
+      // same seed -> same init; training moved the weights
+      const w0 = init.params.get("backbone.conv0.weight")!.dataSync()
+      const w1 = enc.params.get("backbone.conv0.weight")!.dataSync()
+      expect(Array.from(w1)).not.toEqual(Array.from(w0))
+      disposeEncoder(enc)
+      disposeEncoder(init)
+    }), 60_000)
+})
+
+describe("Teacher", () => {
+  it.effect("is frozen: embedKeys changes no weight and no running statistic, in both BN modes", () =>
+    withRuntime(
+      Effect.gen(function*() {
+        const teacher = yield* Teacher
+        const snapshot = () => [...teacher.encoder.params.values()].map((v) => Array.from(v.dataSync()))
+        const w0 = snapshot()
+        expect([...teacher.encoder.params.values()].every((v) => !v.trainable)).toBe(true)
+        const x = tf.randomUniform([8, 16, 16, 1], 0, 1, "float32", 2) as tf.Tensor4D
+        const before = tf.memory().numTensors
+        const y = teacher.embedKeys(x)
+        expect(y.shape).toEqual([8, 16])
+        y.dispose()
+        expect(tf.memory().numTensors).toBe(before)
+        const norms = tf.tidy(() => tf.norm(teacher.embedKeys(x), "euclidean", 1))
+        Array.from(norms.dataSync()).forEach((n) => expect(n).toBeCloseTo(1, 5))
+        norms.dispose()
+        expect(snapshot()).toEqual(w0)
+        // batch-stats mode (the reference's behaviour) normalises with batch statistics -> different keys
+        const yBatch = tf.tidy(() => embed(teacher.encoder, x, "batch-stats"))
+        const yEval = teacher.embedKeys(x)
+        expect(Array.from(yBatch.dataSync())).not.toEqual(Array.from(yEval.dataSync()))
+        expect(snapshot()).toEqual(w0)
+        tf.dispose([x, yBatch, yEval])
+      }),
+      Teacher.layerTest
+    ))
+
+  it.effect("embedDataset gives one feature row per image", () =>
+    withRuntime(
+      Effect.gen(function*() {
+        const teacher = yield* Teacher
+        const { train } = yield* (yield* DatasetSource).load
+        const f = yield* teacher.embedDataset(train, { outputSize: 16 })
+        expect(f.dim).toBe(teacher.encoder.backbone.outputDim)
+        expect(f.values.length).toBe(train.size * f.dim)
+        expect(f.values.every(Number.isFinite)).toBe(true)
+      }),
+      Teacher.layerTest
+    ))
+
+  it.effect("layerMoco saves its weights and the next run reuses them; layerPretrained loads them", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "bingo-teacher-"))
+      const weightsPath = join(dir, "teacher.safetensors")
+      const probe = tf.tidy(() => tf.randomUniform([4, 16, 16, 1], 0, 1, "float32", 5)) as tf.Tensor4D
+      const keysOf = Effect.gen(function*() {
+        const t = yield* Teacher
+        const y = t.embedKeys(probe)
+        const v = Array.from(y.dataSync())
+        y.dispose()
+        return v
+      })
+      const first = yield* withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco, seed: 0, weightsPath }))
+      expect(existsSync(weightsPath)).toBe(true)
+      // a different seed would train a different teacher: equal keys prove the file was reused
+      const reused = yield* withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco, seed: 99, weightsPath }))
+      expect(reused).toEqual(first)
+      const loaded = yield* withRuntime(keysOf, Teacher.layerPretrained({ spec, weights: weightsPath }))
+      expect(loaded).toEqual(first)
+      probe.dispose()
+    }), 60_000)
+
+  it.effect("a teacher file with wrong shapes fails with the tensor named", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "bingo-teacher-"))
+      const path = join(dir, "small.safetensors")
+      yield* Effect.scoped(Layer.build(Runtime.layerTest))
+      const small = createEncoder({ ...spec, headHidden: 8 }, Rng.fromSeed(0), "small")
+      yield* saveWeights(path, small.params)
+      disposeEncoder(small)
+      const exit = yield* Effect.exit(withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec, weights: path })))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(String(exit)).toMatch(/tensor 'head\.fc0\.weight' has shape \[32, 8\], expected \[32, 32\]/)
+      const missing = yield* Effect.exit(withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec, weights: join(dir, "nope.safetensors") })))
+      expect(String(missing)).toMatch(/nope\.safetensors: cannot read/)
+    }))
+})
