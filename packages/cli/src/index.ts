@@ -1,0 +1,5 @@
+export * from "./ConfigError.ts"
+export * from "./loadConfig.ts"
+export * from "./loadPlugins.ts"
+export * from "./PipelineConfig.ts"
+export * from "./runPipeline.ts"
