@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path"
 import { listBackbones, backboneRegistry } from "@bingo/backbones"
 import { listDatasets } from "@bingo/data"
 import { LossRegistry } from "@bingo/losses"
+import { compareLosses, formatComparison } from "./compareLosses.ts"
 import { loadConfig } from "./loadConfig.ts"
 import { formatPipelineResult, pipelineLayer, runPipeline } from "./runPipeline.ts"
 
@@ -12,15 +13,22 @@ const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
 usage:
   bingo run <config.yaml> [--set key.path=value ...]   run the pipeline a config describes
   bingo check <config.yaml> [--set key.path=value ...] decode the config and print it with defaults
+  bingo compare <config.yaml> --losses bingo,seed,moco [--set ...]
+                                                       the same run once per loss (same teacher, bags, budget)
   bingo losses | backbones | datasets                  list what the registries hold
 `
 
-const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides: Array<string>; bad?: string } => {
+const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides: Array<string>; losses?: Array<string>; bad?: string } => {
   const overrides: Array<string> = []
   let file: string | undefined
+  let losses: Array<string> | undefined
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
-    if (a === "--set") {
+    if (a === "--losses") {
+      const v = args[++i]
+      if (v === undefined) return { overrides, bad: "--losses needs a comma-separated list" }
+      losses = v.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    } else if (a === "--set") {
       const v = args[++i]
       if (v === undefined) return { overrides, bad: "--set needs key.path=value" }
       overrides.push(v)
@@ -28,7 +36,7 @@ const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides
     else if (file === undefined) file = a
     else return { overrides, bad: `unexpected argument '${a}'` }
   }
-  return file === undefined ? { overrides } : { file, overrides }
+  return { overrides, ...(file === undefined ? {} : { file }), ...(losses === undefined ? {} : { losses }) }
 }
 
 const program = (argv: ReadonlyArray<string>) =>
@@ -36,8 +44,9 @@ const program = (argv: ReadonlyArray<string>) =>
     const [command, ...rest] = argv
     switch (command) {
       case "run":
+      case "compare":
       case "check": {
-        const { file, overrides, bad } = parseOverrides(rest)
+        const { file, overrides, losses, bad } = parseOverrides(rest)
         if (bad !== undefined || file === undefined) {
           yield* Effect.sync(() => process.stderr.write(`${bad ?? "missing <config.yaml>"}\n\n${usage}`))
           return 2
@@ -47,6 +56,11 @@ const program = (argv: ReadonlyArray<string>) =>
         const config = yield* loadConfig(path, overrides)
         if (command === "check") {
           yield* Effect.sync(() => console.log(JSON.stringify(config, null, 2)))
+          return 0
+        }
+        if (command === "compare") {
+          const comparison = yield* compareLosses(config, dirname(path), losses ?? ["bingo", "seed", "moco"])
+          yield* Effect.sync(() => console.log(`\n${formatComparison(comparison)}\nresults: ${resolve(dirname(path), config.outDir, "comparison.json")}`))
           return 0
         }
         const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(Effect.provide(pipelineLayer(config, dirname(path))))
