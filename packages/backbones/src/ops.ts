@@ -124,12 +124,85 @@ const im2col = (x: tf.Tensor4D, g: PatchGeometry): tf.Tensor2D => {
   return f(x) as tf.Tensor2D
 }
 
-/** Depthwise convolution with explicit symmetric padding. Kernel [kh, kw, in, 1]. */
+/**
+ * Depthwise convolution (one filter per channel, channel multiplier 1) with explicit
+ * symmetric padding. Kernel [kh, kw, C, 1]. On the cpu and wasm backends it runs as plain
+ * loops with a custom gradient: wasm has neither DepthwiseConv2dNativeBackpropInput nor
+ * ...BackpropFilter, and cpu's are naive; native backends use the stock kernel.
+ */
 export const depthwiseConv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
+  useIm2col() ? depthwiseConv2dLoops(x, kernel, stride, padding) : depthwiseConv2dStock(x, kernel, stride, padding)
+
+/** The stock TF.js depthwise convolution with explicit symmetric padding. */
+export const depthwiseConv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
   tf.tidy(() => {
     const padded = padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x
     return tf.depthwiseConv2d(padded, kernel, stride, "valid")
   })
+
+/**
+ * Depthwise convolution as loops over the taps of each output pixel (the same cached
+ * tap -> input-pixel table as im2col), without materialising the patch matrix. Forward,
+ * dX and dW are one pass each over B * oh * ow * kh * kw * C products.
+ */
+export const depthwiseConv2dLoops = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D => {
+  const [b, h, w, c] = x.shape
+  const [kh, kw, kc, multiplier] = kernel.shape
+  if (kc !== c || multiplier !== 1) {
+    throw new Error(`depthwiseConv2d: kernel [${kernel.shape.join(", ")}] does not fit ${c} input channels with multiplier 1`)
+  }
+  const oh = Math.floor((h + 2 * padding - kh) / stride) + 1
+  const ow = Math.floor((w + 2 * padding - kw) / stride) + 1
+  const src = tapSources(h, w, { kh, kw, stride, padding, oh, ow })
+  const taps = kh * kw
+  const pixels = oh * ow
+  const f = tf.customGrad(((input: tf.Tensor, filter: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([])
+    const xs = input.dataSync() as Float32Array
+    const ws = filter.dataSync() as Float32Array
+    const out = new Float32Array(b * pixels * c)
+    for (let n = 0; n < b; n++) {
+      const xBase = n * h * w
+      for (let p = 0; p < pixels; p++) {
+        const o = (n * pixels + p) * c
+        for (let t = 0; t < taps; t++) {
+          const s = src[p * taps + t]!
+          if (s < 0) continue
+          const i = (xBase + s) * c
+          const k = t * c
+          for (let ch = 0; ch < c; ch++) out[o + ch]! += xs[i + ch]! * ws[k + ch]!
+        }
+      }
+    }
+    return {
+      value: tf.tensor4d(out, [b, oh, ow, c]),
+      gradFunc: (dy: tf.Tensor) => {
+        const dys = dy.dataSync() as Float32Array
+        const dx = new Float32Array(b * h * w * c)
+        const dw = new Float32Array(taps * c)
+        for (let n = 0; n < b; n++) {
+          const xBase = n * h * w
+          for (let p = 0; p < pixels; p++) {
+            const o = (n * pixels + p) * c
+            for (let t = 0; t < taps; t++) {
+              const s = src[p * taps + t]!
+              if (s < 0) continue
+              const i = (xBase + s) * c
+              const k = t * c
+              for (let ch = 0; ch < c; ch++) {
+                const g = dys[o + ch]!
+                dx[i + ch]! += g * ws[k + ch]!
+                dw[k + ch]! += g * xs[i + ch]!
+              }
+            }
+          }
+        }
+        return [tf.tensor4d(dx, [b, h, w, c]), tf.tensor4d(dw, [kh, kw, c, 1])]
+      }
+    }
+  }) as never)
+  return f(x, kernel) as tf.Tensor4D
+}
 
 /**
  * Batch norm over all axes but the last. In "train" mode the running statistics are updated
@@ -139,15 +212,44 @@ export const batchNorm = (x: tf.Tensor, p: BatchNormParams, mode: ForwardMode): 
   if (mode === "eval") {
     return tf.batchNorm(x, p.mean, p.variance, p.beta, p.gamma, BN_EPSILON)
   }
-  const axes = x.shape.slice(0, -1).map((_, i) => i)
-  const { mean, variance } = tf.moments(x, axes)
+  const channels = x.shape[x.shape.length - 1]!
+  const rows = x.reshape([-1, channels]) as tf.Tensor2D
   if (mode === "train") {
-    const count = x.size / x.shape[x.shape.length - 1]!
+    const { mean, variance } = tf.moments(rows, 0)
+    const count = rows.shape[0]
     const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance
     p.mean.assign(p.mean.mul(1 - BN_MOMENTUM).add(mean.mul(BN_MOMENTUM)))
     p.variance.assign(p.variance.mul(1 - BN_MOMENTUM).add(unbiased.mul(BN_MOMENTUM)))
   }
-  return tf.batchNorm(x, mean, variance, p.beta, p.gamma, BN_EPSILON)
+  return batchNormTrain(rows, p.gamma, p.beta).reshape(x.shape)
+}
+
+/**
+ * Batch norm with batch statistics on [N, C] rows, with the closed-form gradient
+ *   dx = gamma / sqrt(var + eps) * (dy - mean(dy) - xhat * mean(dy * xhat)),
+ *   dgamma = sum(dy * xhat), dbeta = sum(dy)
+ * (Ioffe & Szegedy 2015, Sec. 3). TF.js's own batchNorm gradient tiles the statistics back
+ * to the input shape, which dominated training steps on the JS/wasm backends.
+ */
+export const batchNormTrain = (rows: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor2D => {
+  const f = tf.customGrad(((x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const { mean, variance } = tf.moments(x, 0)
+    const invStd = tf.rsqrt(tf.add(variance, BN_EPSILON))
+    const xhat = tf.mul(tf.sub(x, mean), invStd)
+    save([xhat, invStd, g])
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor2D, saved: Array<tf.Tensor>) => {
+        const [xh, inv, gs] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D]
+        const dyMean = tf.mean(dy, 0)
+        const dyXhatMean = tf.mean(tf.mul(dy, xh), 0)
+        const dx = tf.mul(tf.mul(gs, inv), tf.sub(tf.sub(dy, dyMean), tf.mul(xh, dyXhatMean)))
+        const n = dy.shape[0]
+        return [dx, tf.mul(dyXhatMean, n), tf.mul(dyMean, n)]
+      }
+    }
+  }) as never) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor2D
+  return f(rows, gamma, beta)
 }
 
 /** x W + b for a 2-D input. */

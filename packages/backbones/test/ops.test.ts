@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { Rng } from "@bingo/runtime"
 import { beforeAll, describe, expect, it } from "vitest"
-import { batchNorm, BN_EPSILON, conv2d, l2Normalize } from "../src/ops.ts"
+import { batchNorm, batchNormTrain, BN_EPSILON, conv2d, l2Normalize } from "../src/ops.ts"
 import { ParamStore } from "../src/ParamStore.ts"
 import { useCpu } from "./setup.ts"
 
@@ -59,5 +59,31 @@ describe("l2Normalize", () => {
     const y = l2Normalize(tf.tensor2d([[3, 4], [0, 0]]))
     expect(Array.from(y.dataSync())).toEqual([0.6000000238418579, 0.800000011920929, 0, 0])
     y.dispose()
+  })
+})
+
+describe("batchNormTrain (closed-form gradient)", () => {
+  it("matches TF.js batchNorm in value and in all three gradients", () => {
+    const rng = Rng.fromSeed(11)
+    const n = 13, c = 4
+    const x = tf.tensor2d(Float32Array.from({ length: n * c }, () => rng.normal() * 3 + 1), [n, c])
+    const g = tf.tensor1d(Float32Array.from({ length: c }, () => rng.uniform(0.5, 1.5)))
+    const b = tf.tensor1d(Float32Array.from({ length: c }, () => rng.normal()))
+    const w = tf.tensor2d(Float32Array.from({ length: n * c }, () => rng.normal()), [n, c]) // random upstream gradient
+    const reference = (xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xs, 0)
+      return tf.batchNorm(xs, mean, variance, bs, gs, BN_EPSILON)
+    }
+    const before = tf.memory().numTensors
+    const loss = (f: typeof reference) => (xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor) => tf.sum(tf.mul(f(xs, gs, bs), w))
+    const [yRef, yOurs] = tf.tidy(() => [reference(x, g, b), batchNormTrain(x, g, b)])
+    const gRef = tf.grads(loss(reference))([x, g, b])
+    const gOurs = tf.grads(loss((xs, gs, bs) => batchNormTrain(xs as tf.Tensor2D, gs, bs)))([x, g, b])
+    const maxDiff = (a: tf.Tensor, bb: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, bb))).dataSync()[0]!)
+    expect(maxDiff(yOurs, yRef)).toBeLessThan(1e-5)
+    for (let i = 0; i < 3; i++) expect(maxDiff(gOurs[i]!, gRef[i]!)).toBeLessThan(1e-4)
+    tf.dispose([yRef, yOurs, ...gRef, ...gOurs])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([x, g, b, w])
   })
 })
