@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs"
 import { Effect, Exit, Layer } from "effect"
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { atomicWrite } from "../src/atomicWrite.ts"
+import { atomicWrite, removeStaleTempFiles } from "../src/atomicWrite.ts"
 import { Runtime } from "../src/Runtime.ts"
 import { selectBackend } from "../src/selectBackend.ts"
 
@@ -46,5 +46,33 @@ describe("atomicWrite", () => {
     atomicWrite(p, "two")
     expect(readFileSync(p, "utf8")).toBe("two")
     expect(readdirSync(dir)).toEqual(["a.json"])
+  })
+
+  it("a failed write removes its temp file and leaves the old file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bingo-aw-"))
+    const p = join(dir, "a.json")
+    atomicWrite(p, "one")
+    mkdirSync(join(dir, "sub"))
+    // renaming a file over a directory fails after the temp file was written
+    expect(() => atomicWrite(join(dir, "sub"), "x")).toThrow()
+    expect(readdirSync(dir).sort()).toEqual(["a.json", "sub"])
+    expect(readFileSync(p, "utf8")).toBe("one")
+  })
+
+  it("removeStaleTempFiles deletes temp files of dead writers, keeps live writers' and other files", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bingo-aw-"))
+    const dead = 2 ** 22 + 17 // above Linux's pid_max (4194304): never a running process
+    const files = [
+      `.checkpoint.safetensors.${dead}.1700000000000.tmp`, // killed mid-write
+      `.bags.npy.${process.pid}.1.tmp`, // this pid, but written before this process started: a recycled pid
+      `.results.json.${process.ppid}.${Date.now()}.tmp`, // a live process (our parent) may still be writing it
+      "checkpoint.safetensors",
+      ".hidden",
+      "notes.tmp"
+    ]
+    for (const f of files) writeFileSync(join(dir, f), "x")
+    expect([...removeStaleTempFiles(dir)].sort()).toEqual([files[1], files[0]])
+    expect(readdirSync(dir).sort()).toEqual([files[2], files[4], files[3], files[5]].sort())
+    expect(removeStaleTempFiles(join(dir, "missing"))).toEqual([])
   })
 })

@@ -15,7 +15,7 @@ import type { Bags } from "@bingo/bag-miner"
 import type { DistillationViews, ResolvedLoss } from "@bingo/losses"
 import { cosineLr, EmbeddingQueue, Sgd } from "@bingo/optim"
 import { Teacher } from "@bingo/teacher"
-import { BagsDoNotMatchDataset, NonFiniteLoss, EmbeddingDimMismatch } from "./TrainerError.ts"
+import { BagsDoNotMatchDataset, DatasetSmallerThanBatch, NonFiniteLoss, EmbeddingDimMismatch } from "./TrainerError.ts"
 import { checkpointExists, loadTrainingState, saveTrainingState, type TrainingState } from "./TrainingState.ts"
 
 export interface DistillOptions {
@@ -42,6 +42,16 @@ export interface DistillOptions {
   readonly logEvery?: number
   /** Stop after this many steps in this process (for tests of resumption); the run is unfinished. */
   readonly stopAfterSteps?: number
+  /** Called after every finished step (progress bars, soak tests); not part of the checkpoint. */
+  readonly onStep?: (progress: StepProgress) => void
+}
+
+export interface StepProgress {
+  /** 0-based epoch and step within it of the step just done. */
+  readonly epoch: number
+  readonly step: number
+  readonly globalStep: number
+  readonly loss: number
 }
 
 export interface DistillInput {
@@ -69,7 +79,7 @@ export interface DistillResult {
 export class Trainer extends Context.Service<Trainer, {
   readonly distil: (input: DistillInput) => Effect.Effect<
     DistillResult,
-    NonFiniteLoss | BagsDoNotMatchDataset | EmbeddingDimMismatch | import("./TrainerError.ts").CheckpointError
+    NonFiniteLoss | BagsDoNotMatchDataset | DatasetSmallerThanBatch | EmbeddingDimMismatch | import("./TrainerError.ts").CheckpointError
   >
 }>()("@bingo/trainer/Trainer") {
   static readonly layer = (options: DistillOptions) =>
@@ -103,6 +113,8 @@ const fingerprintOf = (options: DistillOptions, input: DistillInput): string =>
 const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"], options: DistillOptions, input: DistillInput) {
   const { dataset, bags, loss } = input
   if (bags.n !== dataset.size) return yield* new BagsDoNotMatchDataset({ bagsN: bags.n, datasetN: dataset.size })
+  // the last partial batch is dropped: a dataset smaller than a batch would train no step at all
+  if (dataset.size < options.batchSize) return yield* new DatasetSmallerThanBatch({ datasetN: dataset.size, batchSize: options.batchSize })
   if (teacher.encoder.spec.embeddingDim !== options.student.embeddingDim) {
     return yield* new EmbeddingDimMismatch({ teacher: teacher.encoder.spec.embeddingDim, student: options.student.embeddingDim })
   }
@@ -211,6 +223,7 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
         state.stepInEpoch = step + 1
         state.globalStep++
         stepsThisProcess++
+        options.onStep?.({ epoch: state.epoch, step, globalStep: state.globalStep, loss: value })
         if (options.logEvery !== undefined && options.logEvery > 0 && state.globalStep % options.logEvery === 0) {
           yield* Effect.logInfo(`distil epoch ${state.epoch + 1}/${options.epochs} step ${step + 1}/${batches.length} loss ${value.toFixed(4)}`)
         }

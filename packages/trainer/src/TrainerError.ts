@@ -32,6 +32,16 @@ export class BagsDoNotMatchDataset extends Schema.TaggedError<BagsDoNotMatchData
   }
 }
 
+/** Fewer samples than one batch: with the last partial batch dropped, no step would run. */
+export class DatasetSmallerThanBatch extends Schema.TaggedError<DatasetSmallerThanBatch>()("DatasetSmallerThanBatch", {
+  datasetN: Schema.Number,
+  batchSize: Schema.Number
+}) {
+  override get message(): string {
+    return `the dataset has ${this.datasetN} samples, fewer than one batch of ${this.batchSize} (partial batches are dropped, so no step would run); lower the batch size`
+  }
+}
+
 /** Teacher and student embeddings must have the same width for s . t. */
 export class EmbeddingDimMismatch extends Schema.TaggedError<EmbeddingDimMismatch>()("EmbeddingDimMismatch", {
   teacher: Schema.Number,

@@ -95,7 +95,7 @@ describe("Trainer", () => {
       expect(String(exit)).toMatch(/at epoch 2, step 1; last good checkpoint: .*c\.safetensors/)
     }), 60_000)
 
-  it.effect("refuses a checkpoint from another config, bags of another dataset, and mismatched embedding widths", () =>
+  it.effect("refuses a checkpoint from another config, bags of another dataset, mismatched embedding widths and a dataset smaller than a batch", () =>
     Effect.gen(function*() {
       const dir = tmp()
       const path = join(dir, "c.safetensors")
@@ -118,6 +118,9 @@ describe("Trainer", () => {
         }).pipe(Effect.provide(Layer.mergeAll(trainerLayer(baseOptions), DatasetSource.layerTest)))
       )
       expect(String(wrongBags)).toMatch(/bags cover 10 samples but the dataset has 64/)
+
+      const tooSmall = yield* Effect.exit(runDistil({ ...baseOptions, batchSize: 100 }))
+      expect(String(tooSmall)).toMatch(/DatasetSmallerThanBatch.*the dataset has 64 samples, fewer than one batch of 100/)
     }), 60_000)
 })
 
