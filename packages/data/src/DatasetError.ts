@@ -25,10 +25,25 @@ export class DatasetFormatError extends Schema.TaggedError<DatasetFormatError>()
  * not `name`, which would shadow `Error.name` and garble printed errors.)
  */
 export class EmptyDataset extends Schema.TaggedError<EmptyDataset>()("EmptyDataset", {
-  dataset: Schema.String
+  dataset: Schema.String,
+  /** The directory or file found empty, when there is one. */
+  path: Schema.optionalKey(Schema.String),
+  reason: Schema.optionalKey(Schema.String)
 }) {
   override get message(): string {
-    return `dataset '${this.dataset}' is empty`
+    const where = this.path === undefined ? "" : `: ${this.path}`
+    const why = this.reason === undefined ? "" : ` (${this.reason})`
+    return `dataset '${this.dataset}' is empty${where}${why}`
+  }
+}
+
+/** An image file that cannot be read or decoded (unreadable, truncated, not an image). */
+export class CorruptImage extends Schema.TaggedError<CorruptImage>()("CorruptImage", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `corrupt or unreadable image ${this.path}: ${this.reason}`
   }
 }
 
@@ -79,6 +94,7 @@ export type DatasetError =
   | DatasetNotFound
   | DatasetFormatError
   | EmptyDataset
+  | CorruptImage
   | ImageShapeMismatch
   | UnknownDataset
   | InvalidDatasetConfig

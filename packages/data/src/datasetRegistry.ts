@@ -3,6 +3,7 @@ import { InvalidDatasetConfig, UnknownDataset, type DatasetError } from "./Datas
 import type { DatasetSplits } from "./ImageDataset.ts"
 import { defaultIdxDir, loadIdx } from "./loadIdx.ts"
 import { loadCifar } from "./loadCifar.ts"
+import { loadFolder } from "./loadFolder.ts"
 import { makeShapes } from "./makeShapes.ts"
 
 /** What a config names: a registry entry and its options (checked by the entry's schema). */
@@ -69,6 +70,19 @@ const CifarOptionsSchema = Schema.Struct({
   name: Schema.optionalKey(Schema.String)
 })
 
+const FolderOptionsSchema = Schema.Struct({
+  dir: Schema.String,
+  testDir: Schema.optionalKey(Schema.String),
+  size: Count,
+  channels: Schema.optionalKey(Schema.Literals([1, 3])),
+  fit: Schema.optionalKey(Schema.Literals(["cover", "fill"])),
+  onCorrupt: Schema.optionalKey(Schema.Literals(["skip", "fail"])),
+  limit: Schema.optionalKey(Count),
+  limitTest: Schema.optionalKey(Count),
+  concurrency: Schema.optionalKey(Count),
+  name: Schema.optionalKey(Schema.String)
+})
+
 /** Defaults of the synthetic dataset in the registry (the quickstart's data). */
 export const shapesDefaults = { trainSize: 5000, testSize: 1000, size: 16, seed: 0, channels: 1 } as const
 
@@ -109,6 +123,13 @@ export const datasetRegistry: ReadonlyArray<DatasetEntry> = [
     "CIFAR-10 / CIFAR-100 binary archives (variant: cifar10 | cifar100)",
     CifarOptionsSchema,
     loadCifar
+  ),
+  defineDataset(
+    "folder",
+    "image folder, torchvision layout dir/<class>/*.{jpg,jpeg,png,webp}, decoded with sharp and resized to size x size " +
+      "(channels 1 | 3, default 3; onCorrupt skip | fail, default skip)",
+    FolderOptionsSchema,
+    loadFolder
   )
 ]
 

@@ -5,10 +5,10 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { createDatasetSource, type DatasetConfig, datasetRegistry, listDatasets } from "../src/datasetRegistry.ts"
 import { DatasetSource } from "../src/DatasetSource.ts"
 import { makeShapes } from "../src/makeShapes.ts"
-import { cifarBytes, tempDir, writeIdxDataset } from "./fixtures.ts"
+import { cifarBytes, tempDir, writeIdxDataset, writeImage, writeImageFolder } from "./fixtures.ts"
 
 /** A small config for every registry entry; a new entry without one fails the registry test. */
-const fixtureConfigs: Record<string, () => DatasetConfig> = {
+const fixtureConfigs: Record<string, () => DatasetConfig | Promise<DatasetConfig>> = {
   shapes: () => ({ name: "shapes", options: { trainSize: 30, testSize: 10, size: 12, seed: 3 } }),
   idx: () => {
     const dir = tempDir("registry-idx")
@@ -20,12 +20,19 @@ const fixtureConfigs: Record<string, () => DatasetConfig> = {
     writeFileSync(join(dir, "data_batch_1.bin"), cifarBytes([0, 1, 2, 3], "cifar10"))
     writeFileSync(join(dir, "test_batch.bin"), cifarBytes([4, 5], "cifar10"))
     return { name: "cifar", options: { dir, variant: "cifar10" } }
+  },
+  folder: async () => {
+    const dir = tempDir("registry-folder")
+    await writeImageFolder(dir)
+    const testDir = tempDir("registry-folder-test")
+    await writeImage(join(testDir, "dog", "t.png"), { width: 5, height: 7, channels: 3, pixel: [9, 99, 199] })
+    return { name: "folder", options: { dir, testDir, size: 8, channels: 1 } }
   }
 }
 
 describe("datasetRegistry", () => {
   it("lists every entry once", () => {
-    expect(listDatasets()).toEqual(["shapes", "idx", "cifar"])
+    expect(listDatasets()).toEqual(["shapes", "idx", "cifar", "folder"])
     expect(new Set(listDatasets()).size).toBe(datasetRegistry.length)
   })
 
@@ -34,10 +41,11 @@ describe("datasetRegistry", () => {
       Effect.gen(function*() {
         const fixture = fixtureConfigs[name]
         expect(fixture, `add a fixture config for dataset '${name}'`).toBeDefined()
+        const config = yield* Effect.promise(async () => fixture!())
         const splits = yield* Effect.gen(function*() {
           const source = yield* DatasetSource
           return yield* source.load
-        }).pipe(Effect.provide(DatasetSource.layer(fixture!())))
+        }).pipe(Effect.provide(DatasetSource.layer(config)))
         for (const ds of [splits.train, splits.test!]) {
           expect(ds.size).toBeGreaterThan(0)
           expect(ds.images.length).toBe(ds.size * ds.height * ds.width * ds.channels)
@@ -52,7 +60,7 @@ describe("datasetRegistry", () => {
   it.effect("an unknown name is UnknownDataset listing the available ones", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(createDatasetSource({ name: "imagenet" }))
-      expect(error).toMatchObject({ _tag: "UnknownDataset", dataset: "imagenet", available: ["shapes", "idx", "cifar"] })
+      expect(error).toMatchObject({ _tag: "UnknownDataset", dataset: "imagenet", available: ["shapes", "idx", "cifar", "folder"] })
     }))
 
   it.effect("bad or misspelled options are InvalidDatasetConfig, caught when the layer is built", () =>

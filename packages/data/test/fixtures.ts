@@ -1,7 +1,9 @@
+import { Effect, Logger } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, extname, join } from "node:path"
 import { gzipSync } from "node:zlib"
+import sharp from "sharp"
 
 /** A fresh temporary directory. */
 export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), `bingo-data-${prefix}-`))
@@ -57,3 +59,56 @@ export const cifarBytes = (labels: ReadonlyArray<number>, variant: "cifar10" | "
 
 /** The expected HWC float value of `cifarBytes` image i, pixel p, channel c. */
 export const cifarPixel = (i: number, p: number, c: number): number => ((i + 3 * c + p) % 256) / 255
+
+/** One solid-colour (or given-pixel) image file written with sharp; the format follows the extension. */
+export const writeImage = async (
+  path: string,
+  image: { width: number; height: number; channels: 1 | 3 | 4; pixel: ReadonlyArray<number> } | {
+    width: number
+    height: number
+    channels: 1 | 3 | 4
+    data: Uint8Array
+  }
+): Promise<void> => {
+  const { width, height, channels } = image
+  const data = "data" in image ? image.data : new Uint8Array(width * height * channels)
+  if ("pixel" in image) for (let i = 0; i < data.length; i++) data[i] = image.pixel[i % channels]!
+  mkdirSync(dirname(path), { recursive: true })
+  const img = sharp(data, { raw: { width, height, channels } })
+  const ext = extname(path).toLowerCase()
+  const encoded = ext === ".png" ? img.png() : ext === ".webp" ? img.webp({ lossless: true }) : img.jpeg({ quality: 95 })
+  await encoded.toFile(path)
+}
+
+/**
+ * A small image folder with 3 classes (sorted: cat, dog, fish) and 6 images of different sizes
+ * and kinds, listed here in the order `listImageFolder` returns them, with the RGB each decodes to:
+ * cat/a.png (red, 20x30 RGB), cat/b.jpg (red, 40x40 JPEG), dog/c.png (grey 128, 1-channel),
+ * dog/d.png (green with alpha 128, RGBA), fish/e.webp (blue, lossless), fish/sub/f.png (yellow,
+ * nested). Also dog/notes.txt and .hidden/x.png, which are ignored.
+ */
+export const folderImages = [
+  { file: "cat/a.png", label: 0, rgb: [255, 0, 0], spec: { width: 20, height: 30, channels: 3, pixel: [255, 0, 0] } },
+  { file: "cat/b.jpg", label: 0, rgb: [255, 0, 0], spec: { width: 40, height: 40, channels: 3, pixel: [255, 0, 0] } },
+  { file: "dog/c.png", label: 1, rgb: [128, 128, 128], spec: { width: 25, height: 25, channels: 1, pixel: [128] } },
+  { file: "dog/d.png", label: 1, rgb: [0, 255, 0], spec: { width: 24, height: 16, channels: 4, pixel: [0, 255, 0, 128] } },
+  { file: "fish/e.webp", label: 2, rgb: [0, 0, 255], spec: { width: 32, height: 16, channels: 3, pixel: [0, 0, 255] } },
+  { file: "fish/sub/f.png", label: 2, rgb: [255, 255, 0], spec: { width: 9, height: 11, channels: 3, pixel: [255, 255, 0] } }
+] as const
+
+export const writeImageFolder = async (root: string): Promise<void> => {
+  for (const { file, spec } of folderImages) await writeImage(join(root, file), spec)
+  writeFileSync(join(root, "dog", "notes.txt"), "not an image")
+  await writeImage(join(root, ".hidden", "x.png"), { width: 4, height: 4, channels: 3, pixel: [1, 2, 3] })
+}
+
+/** Run `effect` with a logger that records each line as "<Level> <message>" (Info, Warn, ...). */
+export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const lines: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      lines.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
+    })
+    const value = yield* effect.pipe(Effect.provide(Logger.layer([logger])))
+    return { value, lines }
+  })

@@ -1,0 +1,63 @@
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { createDatasetSource } from "../src/datasetRegistry.ts"
+import { loadFolder } from "../src/loadFolder.ts"
+import { folderImages, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
+
+let root = ""
+let testRoot = ""
+beforeAll(async () => {
+  root = tempDir("load-folder")
+  await writeImageFolder(root)
+  testRoot = tempDir("load-folder-test")
+  await writeImage(join(testRoot, "fish", "t.png"), { width: 6, height: 6, channels: 3, pixel: [0, 0, 255] })
+  await writeImage(join(testRoot, "cat", "t.jpg"), { width: 6, height: 6, channels: 3, pixel: [255, 0, 0] })
+})
+
+describe("loadFolder", () => {
+  it.effect("train and test splits share the training classes", () =>
+    Effect.gen(function*() {
+      const { train, test } = yield* loadFolder({ dir: root, testDir: testRoot, size: 6, channels: 1 })
+      expect([train.size, train.height, train.width, train.channels]).toEqual([6, 6, 6, 1])
+      expect(train.classNames).toEqual(["cat", "dog", "fish"])
+      expect(test!.name).toBe(`${train.name}/test`)
+      expect(test!.classNames).toEqual(["cat", "dog", "fish"])
+      expect(Array.from(test!.labels!)).toEqual([0, 2]) // cat/t.jpg, fish/t.png
+      expect(test!.images[0]).toBeCloseTo(76 / 255, 1)
+      expect(test!.images[36]).toBeCloseTo(29 / 255, 2)
+    }))
+
+  it.effect("limit keeps images from every class", () =>
+    Effect.gen(function*() {
+      const { train } = yield* loadFolder({ dir: root, size: 2, limit: 3 })
+      expect(train.size).toBe(3)
+      expect(Array.from(train.labels!)).toEqual([0, 1, 2])
+    }))
+
+  it.effect("through the registry: defaults (3 channels, skip), typed option errors", () =>
+    Effect.gen(function*() {
+      const source = yield* createDatasetSource({ name: "folder", options: { dir: root, size: 3 } })
+      const { train } = yield* source.load
+      expect([train.size, train.channels]).toEqual([folderImages.length, 3])
+      const missingSize = yield* Effect.flip(createDatasetSource({ name: "folder", options: { dir: root } }))
+      expect(missingSize).toMatchObject({ _tag: "InvalidDatasetConfig", dataset: "folder" })
+      expect(missingSize.message).toMatch(/size/)
+      const badMode = yield* Effect.flip(createDatasetSource({ name: "folder", options: { dir: root, size: 3, onCorrupt: "ignore" } }))
+      expect(badMode.message).toMatch(/onCorrupt/)
+    }))
+
+  it.effect("errors name the path: missing dir, corrupt file in fail mode", () =>
+    Effect.gen(function*() {
+      const missing = join(tempDir("load-folder-missing"), "gone")
+      expect(yield* Effect.flip(loadFolder({ dir: missing, size: 4 }))).toMatchObject({ _tag: "DatasetNotFound", path: missing })
+      const dir = tempDir("load-folder-corrupt")
+      yield* Effect.promise(() => writeImage(join(dir, "a", "ok.png"), { width: 3, height: 3, channels: 3, pixel: [1, 2, 3] }))
+      const bad = join(dir, "a", "zz.jpg")
+      writeFileSync(bad, "definitely not a jpeg")
+      expect(yield* Effect.flip(loadFolder({ dir, size: 4, onCorrupt: "fail" }))).toMatchObject({ _tag: "CorruptImage", path: bad })
+      const { train } = yield* loadFolder({ dir, size: 4 })
+      expect(train.size).toBe(1)
+    }))
+})
