@@ -3,18 +3,20 @@ import { Context, Effect, Layer } from "effect"
 import { existsSync } from "node:fs"
 import { Rng } from "@bingo/runtime"
 import {
+  assignParams,
   createEncoder,
   disposeEncoder,
   embed,
   type Encoder,
   type EncoderSpec,
   features,
-  loadWeights,
   mapBatches,
+  readWeights,
   saveWeights
 } from "@bingo/backbones"
 import { type AugmentConfig, centerView, DatasetSource, type ImageDataset } from "@bingo/data"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
+import { TeacherWeightsMismatch } from "./TeacherError.ts"
 
 /** How the frozen teacher's batch norm behaves (see METHOD.md: running stats are the principled default). */
 export type TeacherBnMode = "eval" | "batch-stats"
@@ -62,7 +64,7 @@ export class Teacher extends Context.Service<Teacher, {
     Teacher.fromEncoder(
       Effect.gen(function*() {
         const encoder = createEncoder(options.spec, Rng.fromSeed(0), "teacher")
-        yield* loadWeights(options.weights, encoder.params).pipe(Effect.onError(() => Effect.sync(() => disposeEncoder(encoder))))
+        yield* loadTeacherWeights(options.weights, encoder).pipe(Effect.onError(() => Effect.sync(() => disposeEncoder(encoder))))
         yield* Effect.logInfo(`teacher: loaded ${options.weights}`)
         return encoder
       }),
@@ -85,17 +87,24 @@ export class Teacher extends Context.Service<Teacher, {
     Teacher.fromEncoder(
       Effect.gen(function*() {
         const path = options.weightsPath
+        const { train } = yield* (yield* DatasetSource).load
+        const { logEvery: _logEvery, ...moco } = options.moco
+        const pretrain = JSON.stringify({
+          moco,
+          seed: options.seed,
+          augment: options.augment,
+          dataset: { name: train.name, size: train.size, height: train.height, width: train.width, channels: train.channels }
+        })
         if (path !== undefined && existsSync(path)) {
           const encoder = createEncoder(options.spec, Rng.fromSeed(0), "teacher")
-          yield* loadWeights(path, encoder.params).pipe(Effect.onError(() => Effect.sync(() => disposeEncoder(encoder))))
+          yield* loadTeacherWeights(path, encoder, pretrain).pipe(Effect.onError(() => Effect.sync(() => disposeEncoder(encoder))))
           yield* Effect.logInfo(`teacher: reusing pre-trained weights ${path}`)
           return encoder
         }
-        const { train } = yield* (yield* DatasetSource).load
         yield* Effect.logInfo(`teacher: MoCo-v2 pre-training ${options.spec.backbone} on ${train.name} (${train.size} images, ${options.moco.epochs} epochs)`)
         const encoder = yield* pretrainMoco(train, options.spec, options.augment, options.moco, Rng.fromSeed(options.seed))
         if (path !== undefined) {
-          yield* saveWeights(path, encoder.params, { spec: JSON.stringify(options.spec) }).pipe(
+          yield* saveWeights(path, encoder.params, { spec: JSON.stringify(options.spec), pretrain }).pipe(
             Effect.onError(() => Effect.sync(() => disposeEncoder(encoder)))
           )
           yield* Effect.logInfo(`teacher: saved ${path}`)
@@ -112,3 +121,84 @@ export class Teacher extends Context.Service<Teacher, {
     )
   )
 }
+
+const shapeText = (s: ReadonlyArray<number>): string => s.join("x")
+
+const parseJson = (text: string | undefined): Record<string, unknown> | undefined => {
+  if (text === undefined) return undefined
+  try {
+    const v = JSON.parse(text) as unknown
+    return typeof v === "object" && v !== null ? (v as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const flatten = (value: unknown, prefix = "", out: Record<string, string> = {}): Record<string, string> => {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix === "" ? k : `${prefix}.${k}`, out)
+  } else out[prefix] = JSON.stringify(value)
+  return out
+}
+
+/** `key a (file) vs b (this run)` for the first few (dotted) keys whose values differ. */
+const differences = (saved: Record<string, unknown>, wanted: Record<string, unknown>): string => {
+  const a = flatten(saved)
+  const b = flatten(wanted)
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => a[k] !== b[k])
+    .slice(0, 3)
+    .map((k) => `${k} ${a[k] ?? "unset"} (file) vs ${b[k] ?? "unset"} (this run)`)
+    .join(", ")
+}
+
+/**
+ * Load weights into the teacher, explaining a mismatch in the terms of the run: a tensor of
+ * another shape names the tensor and both shapes and, when the file records the encoder it was
+ * saved from (`spec` metadata, written by this project), the input shape or setting that
+ * differs. With `pretrain` (weights this pipeline pre-trained and saved in its outDir), weights
+ * pre-trained with other settings are refused too: reusing them would silently distil from a
+ * stale teacher.
+ */
+const loadTeacherWeights = (path: string, encoder: Encoder, pretrain?: string) =>
+  Effect.gen(function*() {
+    const decoded = yield* readWeights(path)
+    const savedSpec = parseJson(decoded.metadata["spec"])
+    const spec = encoder.spec as unknown as Record<string, unknown>
+    const savedInput = Array.isArray(savedSpec?.["inputShape"]) ? (savedSpec["inputShape"] as Array<number>) : undefined
+    const inputDiffers = savedInput !== undefined && shapeText(savedInput) !== shapeText(encoder.spec.inputShape)
+    const fix = pretrain === undefined
+      ? ""
+      : "; it was written by an earlier run in this outDir with another teacher config: delete it (or use another outDir) to pre-train afresh"
+    yield* assignParams(encoder.params, decoded.tensors, path).pipe(
+      Effect.catchTag("WeightShapeMismatch", (e) => {
+        const [h, w, c] = encoder.spec.inputShape
+        const why = inputDiffers
+          ? `; the file was saved for ${shapeText(savedInput!)} inputs but this run feeds ${h}x${w}x${c} views (view size ${h} from the augmentation's outputSize, ${c} channel(s) from the dataset)`
+          : savedSpec !== undefined && differences(savedSpec, spec) !== ""
+          ? `; the file was saved from another encoder: ${differences(savedSpec, spec)}`
+          : ""
+        return Effect.fail(
+          new TeacherWeightsMismatch({
+            path,
+            reason: `tensor '${e.tensor}' has shape [${e.actual.join(", ")}], expected [${e.expected.join(", ")}]${why}${fix}`,
+            tensor: e.tensor,
+            expected: e.expected,
+            actual: e.actual
+          })
+        )
+      })
+    )
+    const savedPretrain = parseJson(decoded.metadata["pretrain"])
+    const wantedPretrain = parseJson(pretrain)
+    if (savedPretrain !== undefined && wantedPretrain !== undefined && differences(savedPretrain, wantedPretrain) !== "") {
+      return yield* new TeacherWeightsMismatch({
+        path,
+        reason: `pre-trained with other settings: ${differences(savedPretrain, wantedPretrain)}${fix}`
+      })
+    }
+    if (inputDiffers) {
+      const [h, w, c] = encoder.spec.inputShape
+      yield* Effect.logWarning(`teacher: ${path} was saved for ${shapeText(savedInput!)} inputs; this run feeds ${h}x${w}x${c} views`)
+    }
+  })

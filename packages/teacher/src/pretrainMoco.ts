@@ -5,7 +5,7 @@ import { type AugmentConfig, augmentBatch, type ImageDataset, shuffledBatches } 
 import { cloneEncoder, createEncoder, disposeEncoder, embed, type EncoderSpec, momentumUpdate } from "@bingo/backbones"
 import { infoNce } from "@bingo/losses"
 import { cosineLr, EmbeddingQueue, Sgd } from "@bingo/optim"
-import { TeacherTrainingDiverged } from "./TeacherError.ts"
+import { TeacherDatasetTooSmall, TeacherTrainingDiverged } from "./TeacherError.ts"
 
 export interface MocoOptions {
   readonly epochs: number
@@ -46,6 +46,7 @@ export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
   options: MocoOptions,
   rng: Rng
 ) {
+  if (dataset.size < options.batchSize) return yield* new TeacherDatasetTooSmall({ datasetN: dataset.size, batchSize: options.batchSize })
   const query = createEncoder(spec, rng, "teacher")
   const key = cloneEncoder(query, rng, "teacher-key")
   const queue = EmbeddingQueue.random(options.queueSize, spec.embeddingDim, rng)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs"
 import { Effect, Exit, Layer } from "effect"
-import { existsSync, mkdtempSync } from "node:fs"
+import { existsSync, mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Rng, Runtime } from "@bingo/runtime"
@@ -90,9 +90,16 @@ describe("Teacher", () => {
       })
       const first = yield* withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco, seed: 0, weightsPath }))
       expect(existsSync(weightsPath)).toBe(true)
-      // a different seed would train a different teacher: equal keys prove the file was reused
-      const reused = yield* withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco, seed: 99, weightsPath }))
+      // pre-training always saves: an unchanged file proves it was reused, not re-trained
+      const written = statSync(weightsPath).mtimeMs
+      const reused = yield* withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco, seed: 0, weightsPath }))
       expect(reused).toEqual(first)
+      expect(statSync(weightsPath).mtimeMs).toBe(written)
+      // weights pre-trained with other settings are refused, not silently reused
+      const otherSeed = yield* Effect.exit(withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco, seed: 99, weightsPath })))
+      expect(String(otherSeed)).toMatch(/TeacherWeightsMismatch.*pre-trained with other settings: seed 0 \(file\) vs 99 \(this run\); it was written by an earlier run in this outDir/)
+      const otherEpochs = yield* Effect.exit(withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco: { ...moco, epochs: 3 }, seed: 0, weightsPath })))
+      expect(String(otherEpochs)).toMatch(/pre-trained with other settings: moco\.epochs 2 \(file\) vs 3 \(this run\)/)
       const loaded = yield* withRuntime(keysOf, Teacher.layerPretrained({ spec, weights: weightsPath }))
       expect(loaded).toEqual(first)
       probe.dispose()
@@ -111,5 +118,30 @@ describe("Teacher", () => {
       expect(String(exit)).toMatch(/tensor 'head\.fc0\.weight' has shape \[32, 8\], expected \[32, 32\]/)
       const missing = yield* Effect.exit(withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec, weights: join(dir, "nope.safetensors") })))
       expect(String(missing)).toMatch(/nope\.safetensors: cannot read/)
+    }))
+
+  it.effect("weights saved for other input channels name the tensor, both shapes and the input shapes", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "bingo-teacher-"))
+      const path = join(dir, "grey.safetensors")
+      yield* Effect.scoped(Layer.build(Runtime.layerTest))
+      const grey = createEncoder(spec, Rng.fromSeed(0), "grey")
+      yield* saveWeights(path, grey.params, { spec: JSON.stringify(spec) })
+      disposeEncoder(grey)
+      const before = tf.memory().numTensors
+      const exit = yield* Effect.exit(
+        withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec: { ...spec, inputShape: [16, 16, 3] }, weights: path }))
+      )
+      expect(String(exit)).toMatch(
+        /TeacherWeightsMismatch.*grey\.safetensors: tensor 'backbone\.conv0\.weight' has shape \[3, 3, 1, 8\], expected \[3, 3, 3, 8\]; the file was saved for 16x16x1 inputs but this run feeds 16x16x3 views/
+      )
+      expect(tf.memory().numTensors).toBe(before)
+    }))
+
+  it.effect("pre-training refuses a dataset smaller than one batch", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Layer.build(Runtime.layerTest))
+      const exit = yield* Effect.exit(pretrainMoco(makeShapes({ n: 8, seed: 1 }), spec, { outputSize: 16 }, moco, Rng.fromSeed(7)))
+      expect(String(exit)).toMatch(/TeacherDatasetTooSmall.*the dataset has 8 samples, fewer than one batch of 16/)
     }))
 })
