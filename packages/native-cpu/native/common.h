@@ -1,0 +1,41 @@
+// Shared helpers for the bingo native kernels (N-API, oneDNN).
+#pragma once
+#include <napi.h>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+namespace bingo {
+
+// A Float32Array's data pointer and length (no copy).
+struct F32View {
+  float* data;
+  size_t length;
+};
+
+inline F32View f32(const Napi::Value& v) {
+  auto a = v.As<Napi::Float32Array>();
+  return {a.Data(), a.ElementLength()};
+}
+
+inline int64_t i64(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
+
+inline std::vector<int64_t> i64s(const Napi::Value& v) {
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  return out;
+}
+
+// A new Float32Array of n elements over 64-byte aligned, uninitialised memory owned by V8
+// (freed by its finalizer): no zero fill, no copy.
+Napi::Float32Array newF32(Napi::Env env, size_t n, float** data);
+
+// Element counts above which an element-wise loop is split over threads: ~1,000 small
+// calls per training step gain nothing from a second thread (NATIVE.md).
+constexpr int64_t kParallelMin = 1 << 15;
+
+void registerConv(Napi::Env env, Napi::Object exports);
+void registerElementwise(Napi::Env env, Napi::Object exports);
+
+}  // namespace bingo

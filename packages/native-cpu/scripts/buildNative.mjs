@@ -1,0 +1,29 @@
+// Builds the oneDNN addon (build/Release/bingo_native.node) with node-gyp.
+// Needs g++, make, python3 and oneDNN headers (Debian: apt-get install -y libdnnl-dev).
+// Exits non-zero when it cannot build; callers that must stay green (CI, installs) tolerate that:
+// without the addon the runtime falls back to wasm/cpu.
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const dnnlHeader = ["/usr/include/oneapi/dnnl/dnnl.hpp", "/usr/include/dnnl.hpp"].find((p) => existsSync(p))
+if (dnnlHeader === undefined) {
+  console.error("native-cpu: oneDNN headers not found (apt-get install -y libdnnl-dev); addon not built")
+  process.exit(1)
+}
+const nodeGyp = createRequire(import.meta.url).resolve("node-gyp/bin/node-gyp.js")
+// Node's headers ship with Debian's nodejs / the official tarball under <prefix>/include/node;
+// pointing node-gyp there avoids a download (not possible here).
+const prefix = join(dirname(process.execPath), "..")
+const args = [nodeGyp, "rebuild", `--jobs=${process.env.JOBS ?? "2"}`]
+if (existsSync(join(prefix, "include", "node", "node.h"))) args.push(`--nodedir=${prefix}`)
+const started = Date.now()
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" })
+if (r.status !== 0) {
+  console.error(`native-cpu: node-gyp failed (exit ${r.status}); addon not built`)
+  process.exit(1)
+}
+console.log(`native-cpu: built build/Release/bingo_native.node in ${((Date.now() - started) / 1000).toFixed(1)} s`)

@@ -1,0 +1,95 @@
+import * as tf from "@tensorflow/tfjs"
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, type Kernel, nativeKernelFactories } from "./kernels.ts"
+import { chooseThreads, loadNativeAddon } from "./loadAddon.ts"
+
+export interface NativeKernels {
+  /** Kernel names now served by the addon on the cpu backend. */
+  readonly registered: ReadonlyArray<string>
+  readonly threads: number
+  /** oneDNN version and how the thread count was chosen, for a log line. */
+  readonly description: string
+}
+
+/** Marks the kernel functions this package registered (see `nativeKernelsRegistered`). */
+const NATIVE = Symbol.for("@bingo/native-cpu/kernel")
+
+/** The stock kernels replaced by the last registration, to put back. */
+let replaced: Map<string, tf.KernelConfig | undefined> | undefined
+let current: NativeKernels | undefined
+
+/**
+ * Register the native kernels over the cpu backend's stock ones (explicitly: nothing happens
+ * at import). Each native kernel hands the cases it does not cover (non-float32 dtypes, NCHW,
+ * unusual broadcasts) to the stock kernel it replaced. Also registers `BingoBatchNormTrain`
+ * (batch norm with batch statistics as one op) and its gradient.
+ *
+ * Returns `{ error }` when the addon is not built or cannot load; registers nothing then.
+ * Idempotent. `threads` overrides the automatic choice (`BINGO_NATIVE_THREADS`, else free cores).
+ */
+export const registerNativeKernels = (options: { readonly threads?: number } = {}): NativeKernels | { readonly error: string } => {
+  const loaded = loadNativeAddon()
+  if ("error" in loaded) return { error: loaded.error }
+  const { addon } = loaded
+  const choice = options.threads === undefined ? chooseThreads() : { threads: options.threads, why: "requested" }
+  const threads = addon.setThreads(choice.threads)
+  if (current !== undefined) {
+    current = { ...current, threads, description: describe(addon.info().dnnl, threads, choice.why) }
+    return current
+  }
+  replaced = new Map()
+  const registered: Array<string> = []
+  for (const [name, make] of nativeKernelFactories(addon)) {
+    const stock = tf.getKernel(name, "cpu")
+    replaced.set(name, stock)
+    if (stock !== undefined) tf.unregisterKernel(name, "cpu")
+    const kernelFunc = make(stock?.kernelFunc as Kernel | undefined) as tf.KernelFunc
+    Object.defineProperty(kernelFunc, NATIVE, { value: true })
+    tf.registerKernel({ kernelName: name, backendName: "cpu", kernelFunc })
+    registered.push(name)
+  }
+  if (tf.getGradient(BATCH_NORM_TRAIN) === undefined) tf.registerGradient(batchNormTrainGradient)
+  current = { registered, threads, description: describe(addon.info().dnnl, threads, choice.why) }
+  return current
+}
+
+const describe = (dnnl: string, threads: number, why: string) => `oneDNN ${dnnl}, ${threads} thread${threads === 1 ? "" : "s"} (${why})`
+
+/** Put the stock cpu kernels back (the `cpu` backend choice, and tests). */
+export const unregisterNativeKernels = (): void => {
+  if (replaced === undefined) return
+  for (const [name, stock] of replaced) {
+    if (tf.getKernel(name, "cpu") !== undefined) tf.unregisterKernel(name, "cpu")
+    if (stock !== undefined) tf.registerKernel(stock)
+  }
+  replaced = undefined
+  current = undefined
+}
+
+/** Whether the cpu backend's `kernelName` (Conv2D by default) is currently this package's native kernel. */
+export const nativeKernelsRegistered = (kernelName = "Conv2D"): boolean =>
+  (tf.getKernel(kernelName, "cpu")?.kernelFunc as unknown as Record<symbol, unknown> | undefined)?.[NATIVE] === true
+
+const batchNormTrainGradient: tf.GradConfig = {
+  kernelName: BATCH_NORM_TRAIN,
+  inputsToSave: ["x", "gamma"],
+  outputsToSave: [false, true, false, true],
+  gradFunc: (dys, saved) => {
+    const [dy] = dys as Array<tf.Tensor>
+    const [x, gamma, mean, invStd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
+    // One kernel gives all three; computed here because each closure runs in its own tidy.
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, { dy: dy!, x, gamma, mean, invStd }, {}) as Array<tf.Tensor>
+    return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! }
+  }
+}
+
+/**
+ * Batch norm over all axes but the last with batch statistics, as one native op with a
+ * closed-form gradient (dx, dgamma, dbeta). Returns y and the batch mean and biased variance
+ * (for running statistics). Only where `registerNativeKernels()` succeeded.
+ */
+export const nativeBatchNorm = (
+  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number
+): { readonly y: tf.Tensor; readonly mean: tf.Tensor; readonly variance: tf.Tensor } => {
+  const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon }) as Array<tf.Tensor>
+  return { y: y!, mean: mean!, variance: variance! }
+}
