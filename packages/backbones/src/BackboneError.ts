@@ -29,3 +29,28 @@ export class WeightFileError extends Schema.TaggedError<WeightFileError>()("Weig
     return `${this.path}: ${this.reason}`
   }
 }
+
+/** A PyTorch checkpoint lacks tensors the network needs (after stripping `prefix`). */
+export class MissingWeights extends Schema.TaggedError<MissingWeights>()("MissingWeights", {
+  path: Schema.String,
+  /** The prefix that was stripped from the checkpoint's names ("" for none). */
+  prefix: Schema.String,
+  /** Every missing tensor, as the checkpoint would name it. */
+  missing: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    const shown = this.missing.slice(0, 8).map((n) => `'${n}'`).join(", ")
+    const more = this.missing.length > 8 ? ` and ${this.missing.length - 8} more` : ""
+    return `${this.path}: ${this.missing.length} tensor(s) missing (prefix '${this.prefix}'): ${shown}${more}`
+  }
+}
+
+/** A network that cannot be exported as a TF.js LayersModel, or export files that cannot be written. */
+export class ModelExportError extends Schema.TaggedError<ModelExportError>()("ModelExportError", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.path}: ${this.reason}`
+  }
+}

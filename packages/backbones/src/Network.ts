@@ -22,7 +22,31 @@ export interface Network {
   readonly params: ReadonlyMap<string, tf.Variable>
   /** Forward pass. Input NHWC for image backbones, [B, D] for heads. */
   readonly apply: (x: tf.Tensor, mode: ForwardMode) => tf.Tensor2D
+  /**
+   * The architecture as a list of layers over `params` names. The built-in networks run
+   * their forward pass from it (`compileGraph`), and `toLayersModel` rebuilds it with
+   * tf.layers for export. A hand-written network may leave it out; it then cannot be exported.
+   */
+  readonly graph?: ReadonlyArray<LayerOp>
 }
+
+/**
+ * One layer of a network graph. Names refer to `Network.params`: a conv or depthwise conv
+ * reads `weight` (HWIO, or [kh, kw, C, 1]); `batchNorm` reads `name.weight|bias|running_mean|running_var`;
+ * `dense` reads `name.weight` [in, out] and `name.bias`. Padding is symmetric, PyTorch style;
+ * `maxPool` pads with -infinity. `residual` adds `body(x)` and `shortcut(x)` (identity when empty).
+ */
+export type LayerOp =
+  | { readonly op: "conv2d"; readonly weight: string; readonly stride: number; readonly padding: number }
+  | { readonly op: "depthwiseConv2d"; readonly weight: string; readonly stride: number; readonly padding: number }
+  | { readonly op: "batchNorm"; readonly name: string }
+  | { readonly op: "relu" }
+  | { readonly op: "relu6" }
+  | { readonly op: "maxPool"; readonly size: number; readonly stride: number; readonly padding: number }
+  | { readonly op: "residual"; readonly body: ReadonlyArray<LayerOp>; readonly shortcut: ReadonlyArray<LayerOp> }
+  | { readonly op: "globalAvgPool" }
+  | { readonly op: "flatten" }
+  | { readonly op: "dense"; readonly name: string }
 
 /** The trainable variables of a network, in a stable order. */
 export const trainableVariables = (net: Network): Array<tf.Variable> =>

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs"
 import type { Rng } from "@bingo/runtime"
-import type { Network } from "./Network.ts"
+import { compileGraph } from "./compileGraph.ts"
+import type { LayerOp, Network } from "./Network.ts"
 import { ParamStore } from "./ParamStore.ts"
-import { batchNorm, conv2d, globalAvgPool } from "./ops.ts"
 
 export interface ConvNetOptions {
   readonly channels: number
@@ -16,20 +16,18 @@ export interface ConvNetOptions {
 export const convnet = (options: ConvNetOptions): Network => {
   const name = options.name ?? "convnet"
   const store = new ParamStore(options.rng, name)
-  const stages = options.widths.map((w, i) => ({
-    kernel: store.conv(`conv${i}.weight`, 3, 3, i === 0 ? options.channels : options.widths[i - 1]!, w),
-    bn: store.batchNorm(`bn${i}`, w),
-    stride: i === 0 ? 1 : 2
-  }))
+  const graph: Array<LayerOp> = options.widths.flatMap((w, i): Array<LayerOp> => {
+    store.conv(`conv${i}.weight`, 3, 3, i === 0 ? options.channels : options.widths[i - 1]!, w)
+    store.batchNorm(`bn${i}`, w)
+    return [{ op: "conv2d", weight: `conv${i}.weight`, stride: i === 0 ? 1 : 2, padding: 1 }, { op: "batchNorm", name: `bn${i}` }, { op: "relu" }]
+  })
+  graph.push({ op: "globalAvgPool" })
+  const forward = compileGraph(graph, store.params)
   return {
     name,
     outputDim: options.widths[options.widths.length - 1]!,
     params: store.params,
-    apply: (x, mode) =>
-      tf.tidy(() => {
-        let h = x as tf.Tensor4D
-        for (const s of stages) h = tf.relu(batchNorm(conv2d(h, s.kernel as tf.Tensor4D, s.stride, 1), s.bn, mode)) as tf.Tensor4D
-        return globalAvgPool(h)
-      })
+    graph,
+    apply: (x, mode) => tf.tidy(() => forward(x, mode) as tf.Tensor2D)
   }
 }

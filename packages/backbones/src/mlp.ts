@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs"
-import type { Network } from "./Network.ts"
-import { ParamStore } from "./ParamStore.ts"
-import { dense } from "./ops.ts"
 import type { Rng } from "@bingo/runtime"
+import { compileGraph } from "./compileGraph.ts"
+import type { LayerOp, Network } from "./Network.ts"
+import { ParamStore } from "./ParamStore.ts"
 
 export interface MlpOptions {
   readonly inputDim: number
@@ -22,20 +22,19 @@ export interface MlpOptions {
 export const mlp = (options: MlpOptions): Network => {
   const name = options.name ?? "mlp"
   const store = new ParamStore(options.rng, name)
-  const layers = options.widths.map((w, i) => store.dense(`fc${i}`, i === 0 ? options.inputDim : options.widths[i - 1]!, w))
   const finalActivation = options.finalActivation ?? false
+  const graph: Array<LayerOp> = [{ op: "flatten" }]
+  options.widths.forEach((w, i) => {
+    store.dense(`fc${i}`, i === 0 ? options.inputDim : options.widths[i - 1]!, w)
+    graph.push({ op: "dense", name: `fc${i}` })
+    if (i < options.widths.length - 1 || finalActivation) graph.push({ op: "relu" })
+  })
+  const forward = compileGraph(graph, store.params)
   return {
     name,
     outputDim: options.widths[options.widths.length - 1]!,
     params: store.params,
-    apply: (x) =>
-      tf.tidy(() => {
-        let h = x.reshape([x.shape[0]!, -1]) as tf.Tensor2D
-        layers.forEach((layer, i) => {
-          h = dense(h, layer)
-          if (i < layers.length - 1 || finalActivation) h = tf.relu(h)
-        })
-        return h
-      })
+    graph,
+    apply: (x, mode) => tf.tidy(() => forward(x, mode) as tf.Tensor2D)
   }
 }

@@ -2,6 +2,7 @@ import type { Rng } from "@bingo/runtime"
 import { UnknownBackbone } from "./BackboneError.ts"
 import { convnet } from "./convnet.ts"
 import { mlp } from "./mlp.ts"
+import { mobilenetV2 } from "./mobilenetV2.ts"
 import type { Network } from "./Network.ts"
 import { resnet, resnet18, resnet34, resnet50, type ResNetStem } from "./resnet.ts"
 
@@ -11,7 +12,7 @@ export interface BackboneOptions {
   readonly rng: Rng
   /** Width multiplier (ResNets) or scale of the default widths (small nets). Default 1. */
   readonly widthMultiplier?: number
-  /** ResNet stem; default "cifar" below 64 px, "imagenet" from 64 px. */
+  /** ResNet / MobileNetV2 stem; default "cifar" below 64 px, "imagenet" from 64 px. */
   readonly stem?: ResNetStem
   readonly name?: string
 }
@@ -58,7 +59,18 @@ export const backboneRegistry: Readonly<Record<string, BackboneEntry>> = {
   },
   resnet18: resnetEntry("ResNet-18 (torchvision layout)", resnet18),
   resnet34: resnetEntry("ResNet-34 (torchvision layout)", resnet34),
-  resnet50: resnetEntry("ResNet-50 (torchvision layout, bottleneck blocks)", resnet50)
+  resnet50: resnetEntry("ResNet-50 (torchvision layout, bottleneck blocks)", resnet50),
+  mobilenetv2: {
+    description: "MobileNetV2 (torchvision layout): inverted residuals, depthwise convs, ReLU6",
+    build: (o) =>
+      mobilenetV2({
+        channels: o.inputShape[2],
+        stem: o.stem ?? (o.inputShape[0] < 64 ? "cifar" : "imagenet"),
+        widthMultiplier: o.widthMultiplier ?? 1,
+        rng: o.rng,
+        name: o.name ?? "mobilenetv2"
+      })
+  }
 }
 
 /** Names of all registered backbones. */

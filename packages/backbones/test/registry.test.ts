@@ -3,13 +3,13 @@ import { Rng } from "@bingo/runtime"
 import { beforeAll, describe, expect, it } from "vitest"
 import { createBackbone, listBackbones } from "../src/registry.ts"
 import { disposeNetwork, parameterCount } from "../src/Network.ts"
-import { useCpu } from "./setup.ts"
+import { testWidth, useCpu } from "./setup.ts"
 
 beforeAll(useCpu)
 
 describe("backbone registry", () => {
   it("lists the expected families", () => {
-    expect(listBackbones()).toEqual(expect.arrayContaining(["mlp", "convnet-small", "convnet", "resnet18", "resnet34", "resnet50"]))
+    expect(listBackbones()).toEqual(expect.arrayContaining(["mlp", "convnet-small", "convnet", "resnet18", "resnet34", "resnet50", "mobilenetv2"]))
   })
 
   it("rejects an unknown name with the list of known ones", () => {
@@ -18,7 +18,7 @@ describe("backbone registry", () => {
 
   for (const name of listBackbones()) {
     it(`${name}: forward shape, finite values, train/eval modes, no tensor leak`, () => {
-      const widthMultiplier = name.startsWith("resnet") ? 0.125 : 0.5
+      const widthMultiplier = testWidth(name)
       const net = createBackbone(name, { inputShape: [16, 16, 3], rng: Rng.fromSeed(1), widthMultiplier })
       expect(parameterCount(net)).toBeGreaterThan(0)
       const x = tf.randomUniform([2, 16, 16, 3], 0, 1, "float32", 3) as tf.Tensor4D
@@ -51,6 +51,31 @@ describe("backbone registry", () => {
     expect(net.outputDim).toBe(512)
     // 11,176,512 = torchvision resnet18 without its fc layer (11,689,512 - 513,000)
     expect(parameterCount(net)).toBe(11_176_512)
+    disposeNetwork(net)
+  })
+
+  it("mobilenetv2 uses torchvision parameter names, layouts and parameter count", () => {
+    const net = createBackbone("mobilenetv2", { inputShape: [224, 224, 3], rng: Rng.fromSeed(0) })
+    expect(net.params.get("features.0.0.weight")!.shape).toEqual([3, 3, 3, 32])
+    // t = 1 block: depthwise conv.0.0, projection conv.1, its BN conv.2
+    expect(net.params.get("features.1.conv.0.0.weight")!.shape).toEqual([3, 3, 32, 1])
+    expect(net.params.get("features.1.conv.1.weight")!.shape).toEqual([1, 1, 32, 16])
+    expect(net.params.get("features.1.conv.2.running_var")!.trainable).toBe(false)
+    // t = 6 block: expand conv.0.0, depthwise conv.1.0, projection conv.2, BN conv.3
+    expect(net.params.get("features.2.conv.1.0.weight")!.shape).toEqual([3, 3, 96, 1])
+    expect(net.params.get("features.17.conv.3.weight")!.shape).toEqual([320])
+    expect(net.params.get("features.18.0.weight")!.shape).toEqual([1, 1, 320, 1280])
+    expect(net.outputDim).toBe(1280)
+    // 3,504,872 (torchvision mobilenet_v2) - 1,281,000 (classifier 1280x1000 + 1000) = 2,223,872
+    expect(parameterCount(net)).toBe(2_223_872)
+    disposeNetwork(net)
+  })
+
+  it("mobilenetv2 rounds scaled widths to multiples of 8 like torchvision and keeps 1280 features below width 1", () => {
+    const net = createBackbone("mobilenetv2", { inputShape: [32, 32, 3], rng: Rng.fromSeed(0), widthMultiplier: 0.25 })
+    expect(net.params.get("features.0.0.weight")!.shape).toEqual([3, 3, 3, 8])
+    expect(net.params.get("features.3.conv.2.weight")!.shape).toEqual([1, 1, 48, 8])
+    expect(net.outputDim).toBe(1280)
     disposeNetwork(net)
   })
 
