@@ -1,4 +1,6 @@
-// Builds the oneDNN addon (build/Release/bingo_native.node) with node-gyp.
+// Builds the oneDNN addon (native/build/Release/bingo_native.node) with node-gyp.
+// binding.gyp lives in native/ rather than the package root so that `pnpm install` does not
+// run its implicit `node-gyp rebuild` (which needs oneDNN and downloads Node headers).
 // Needs g++, make, python3 and oneDNN headers (Debian: apt-get install -y libdnnl-dev).
 // Exits non-zero when it cannot build; callers that must stay green (CI, installs) tolerate that:
 // without the addon the runtime falls back to wasm/cpu.
@@ -18,7 +20,7 @@ const nodeGyp = createRequire(import.meta.url).resolve("node-gyp/bin/node-gyp.js
 // Node's headers ship with Debian's nodejs / the official tarball under <prefix>/include/node;
 // pointing node-gyp there avoids a download (not possible here).
 const prefix = join(dirname(process.execPath), "..")
-const args = [nodeGyp, "rebuild", `--jobs=${process.env.JOBS ?? "2"}`]
+const args = [nodeGyp, "rebuild", "--directory=native", `--jobs=${process.env.JOBS ?? "2"}`]
 if (existsSync(join(prefix, "include", "node", "node.h"))) args.push(`--nodedir=${prefix}`)
 const started = Date.now()
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" })
@@ -26,4 +28,4 @@ if (r.status !== 0) {
   console.error(`native-cpu: node-gyp failed (exit ${r.status}); addon not built`)
   process.exit(1)
 }
-console.log(`native-cpu: built build/Release/bingo_native.node in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+console.log(`native-cpu: built native/build/Release/bingo_native.node in ${((Date.now() - started) / 1000).toFixed(1)} s`)

@@ -34,7 +34,7 @@ export interface NativeAddon {
 }
 
 /** Where `pnpm build:native` puts the addon. */
-export const addonPath = join(dirname(fileURLToPath(import.meta.url)), "..", "build", "Release", "bingo_native.node")
+export const addonPath = join(dirname(fileURLToPath(import.meta.url)), "..", "native", "build", "Release", "bingo_native.node")
 
 export interface ThreadChoice {
   readonly threads: number

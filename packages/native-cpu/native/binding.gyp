@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "bingo_native",
-      "sources": ["native/addon.cc", "native/conv.cc", "native/elementwise.cc"],
+      "sources": ["addon.cc", "conv.cc", "elementwise.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
