@@ -2,8 +2,8 @@ import { Effect, Layer } from "effect"
 import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { atomicWrite, Rng, Runtime } from "@bingo/runtime"
-import { createEncoder, disposeEncoder, type EncoderSpec, parameterCount, saveWeights } from "@bingo/backbones"
-import { type AugmentConfig, DatasetSource, type ImageDataset } from "@bingo/data"
+import { createEncoder, disposeEncoder, type EncoderSpec, exportTfjsModel, parameterCount, saveWeights } from "@bingo/backbones"
+import { type AugmentConfig, DatasetSource, type ImageDataset, resolveAugmentConfig } from "@bingo/data"
 import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
 import { LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
@@ -132,6 +132,11 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   const trainer = yield* Trainer
   const distilled = yield* Effect.acquireRelease(trainer.distil({ dataset: train, bags, loss }), (r) => Effect.sync(() => disposeEncoder(r.student)))
   yield* saveWeights(join(outDir, "student.safetensors"), distilled.student.params, { spec: JSON.stringify(distilled.student.spec) })
+  // the same student for browsers / plain TF.js: model.json + weights, with the eval preprocessing it expects
+  const view = resolveAugmentConfig(augment)
+  yield* exportTfjsModel(distilled.student, join(outDir, "student-tfjs"), {
+    metadata: { preprocessing: { pixelRange: [0, 1], mean: view.mean, std: view.std, centerCropFraction: view.centerCropFraction } }
+  })
   const tDistill = clock()
 
   // Stage 3: evaluation
