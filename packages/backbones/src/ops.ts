@@ -15,13 +15,27 @@ export const BN_EPSILON = 1e-5
  * naive loops (see docs/benchmarks.md); on native backends the stock kernel is used.
  */
 export const conv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
-  useIm2col() ? conv2dIm2col(x, kernel, stride, padding) : conv2dStock(x, kernel, stride, padding)
+  nativeConv()
+    ? tf.conv2d(x, kernel, stride, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    : useIm2col()
+    ? conv2dIm2col(x, kernel, stride, padding)
+    : conv2dStock(x, kernel, stride, padding)
 
 /** The JS/wasm backends: cpu's stock conv gradients are naive loops, wasm has no Conv2DBackpropFilter. */
 const useIm2col = (): boolean => {
   const backend = tf.getBackend()
   return backend === "cpu" || backend === "wasm"
 }
+
+/**
+ * The cpu backend with @bingo/native-cpu's oneDNN convolutions registered (they carry this
+ * symbol): the stock op with explicit padding then runs natively, forward and backward.
+ */
+const nativeConv = (): boolean =>
+  tf.getBackend() === "cpu" &&
+  (tf.getKernel("Conv2D", "cpu")?.kernelFunc as unknown as Record<symbol, unknown> | undefined)?.[
+      Symbol.for("@bingo/native-cpu/kernel")
+    ] === true
 
 /** The stock TF.js convolution with explicit symmetric padding. */
 export const conv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>

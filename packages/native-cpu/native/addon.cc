@@ -9,11 +9,11 @@
 namespace bingo {
 
 Napi::Float32Array newF32(Napi::Env env, size_t n, float** data) {
-  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-  if (bytes == 0) bytes = 64;
-  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-  *data = p;
-  auto ab = Napi::ArrayBuffer::New(env, p, n * sizeof(float), [](Napi::Env, void* d) { std::free(d); });
+  // Allocated by V8's ArrayBuffer allocator (zero-filled calloc), so V8 frees it during GC
+  // itself. External buffers with a finalizer were freed only when the event loop ran
+  // finalizers: a synchronous training loop never reused memory and page-faulted on every op.
+  auto ab = Napi::ArrayBuffer::New(env, n * sizeof(float));
+  *data = static_cast<float*>(ab.Data());
   return Napi::Float32Array::New(env, n, ab, 0);
 }
 
@@ -66,7 +66,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Large tensors come and go every step: keep them on the heap instead of fresh mmaps
   // (page faults cost ~2.5 ms per 8 MB, NATIVE.md).
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));

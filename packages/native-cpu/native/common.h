@@ -27,8 +27,7 @@ inline std::vector<int64_t> i64s(const Napi::Value& v) {
   return out;
 }
 
-// A new Float32Array of n elements over 64-byte aligned, uninitialised memory owned by V8
-// (freed by its finalizer): no zero fill, no copy.
+// A new Float32Array of n elements owned by V8; *data points at its (zeroed) memory.
 Napi::Float32Array newF32(Napi::Env env, size_t n, float** data);
 
 // Element counts above which an element-wise loop is split over threads: ~1,000 small

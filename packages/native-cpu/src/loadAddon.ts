@@ -89,8 +89,10 @@ let loaded: { readonly addon: NativeAddon } | { readonly error: string } | undef
  * Load the addon once. Sets `OMP_WAIT_POLICY=passive` first unless the environment sets it
  * (spinning OpenMP threads are what collapsed when another process held a core).
  * Never throws: a missing or unloadable addon is reported as `{ error }`.
+ * `BINGO_NATIVE_DISABLE=1` makes it report the addon as unavailable (to compare backends).
  */
 export const loadNativeAddon = (): { readonly addon: NativeAddon } | { readonly error: string } => {
+  if (process.env.BINGO_NATIVE_DISABLE === "1") return { error: "disabled by BINGO_NATIVE_DISABLE=1" }
   if (loaded !== undefined) return loaded
   if (!existsSync(addonPath)) {
     loaded = { error: "addon not built (run `pnpm --filter @bingo/native-cpu build:native`; needs libdnnl-dev)" }

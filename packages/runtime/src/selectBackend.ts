@@ -1,8 +1,12 @@
+import { registerNativeKernels, unregisterNativeKernels } from "@bingo/native-cpu"
 import * as tf from "@tensorflow/tfjs"
 import { createRequire } from "node:module"
 
-/** Backends bingo can run on, fastest first. */
-export const backendPreference = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const
+/**
+ * Backends bingo can run on, fastest first. `cpu-native` is TF.js's cpu backend with the
+ * oneDNN kernels of @bingo/native-cpu registered over its stock ones; `cpu` is the stock one.
+ */
+export const backendPreference = ["tensorflow-gpu", "tensorflow", "cpu-native", "wasm", "cpu"] as const
 export type BackendName = (typeof backendPreference)[number]
 export type BackendChoice = BackendName | "auto"
 
@@ -20,7 +24,18 @@ const nativePackage: Partial<Record<BackendName, string>> = {
   tensorflow: "@tensorflow/tfjs-node"
 }
 
+/** The TF.js backend each choice runs on. */
+const tfBackend = (name: BackendName): string => (name === "cpu-native" ? "cpu" : name)
+
+let nativeDescription = ""
+
 const tryLoad = (name: BackendName): string | undefined => {
+  if (name === "cpu-native") {
+    const reg = registerNativeKernels()
+    if ("error" in reg) return `@bingo/native-cpu ${reg.error}`
+    nativeDescription = reg.description
+    return undefined
+  }
   const pkg = nativePackage[name]
   if (pkg !== undefined) {
     try {
@@ -42,7 +57,7 @@ const tryLoad = (name: BackendName): string | undefined => {
 
 /**
  * Choose and activate a TF.js backend. `auto` tries tensorflow-gpu (tfjs-node-gpu), then
- * tensorflow (tfjs-node), then wasm (XNNPACK matMul; bingo's convolutions run as im2col +
+ * tensorflow (tfjs-node), then cpu-native (the oneDNN addon, when built), then wasm (XNNPACK matMul; bingo's convolutions run as im2col +
  * matMul there, since TF.js 4.22's wasm has no Conv2DBackpropFilter), then the pure-JS cpu.
  */
 export const selectBackend = async (choice: BackendChoice): Promise<BackendSelection | { readonly error: string }> => {
@@ -54,17 +69,23 @@ export const selectBackend = async (choice: BackendChoice): Promise<BackendSelec
       skipped.push(`${name}: ${loadError}`)
       continue
     }
-    const ok = await tf.setBackend(name).catch(() => false)
+    // Plain `cpu` means the stock kernels, also after an earlier cpu-native selection.
+    if (name === "cpu") unregisterNativeKernels()
+    const ok = await tf.setBackend(tfBackend(name)).catch(() => false)
     if (!ok) {
+      if (name === "cpu-native") unregisterNativeKernels()
       skipped.push(`${name}: setBackend failed`)
       continue
     }
     await tf.ready()
     // The cpu backend prints a banner suggesting tfjs-node on first use; our log line says it.
-    if (name === "cpu") (tf.backend() as unknown as { firstUse: boolean }).firstUse = false
+    if (tfBackend(name) === "cpu") (tf.backend() as unknown as { firstUse: boolean }).firstUse = false
     const why = skipped.length === 0 ? "" : ` (skipped ${skipped.join("; ")})`
-    const hint = name === "cpu" || name === "wasm" ? "; for speed run `pnpm gpu:enable` or `pnpm cpu-native:enable`" : ""
-    return { backend: name, reason: `TF.js backend: ${name}${why}${hint}` }
+    const native = name === "cpu-native" ? `, ${nativeDescription}` : ""
+    const hint = name === "cpu" || name === "wasm"
+      ? "; for speed run `pnpm --filter @bingo/native-cpu build:native` (needs libdnnl-dev), `pnpm gpu:enable` or `pnpm cpu-native:enable`"
+      : ""
+    return { backend: name, reason: `TF.js backend: ${name}${native}${why}${hint}` }
   }
   return { error: skipped.join("; ") }
 }

@@ -1,3 +1,4 @@
+import { loadNativeAddon } from "@bingo/native-cpu"
 import { describe, expect, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs"
 import { Effect, Exit, Layer } from "effect"
@@ -9,15 +10,16 @@ import { Runtime } from "../src/Runtime.ts"
 import { selectBackend } from "../src/selectBackend.ts"
 
 describe("Runtime", () => {
-  it.effect("auto falls back to wasm when tfjs-node(-gpu) are not installed, and says why", () =>
+  it.effect("auto falls back to cpu-native (addon built) or wasm when tfjs-node(-gpu) are not installed, and says why", () =>
     Effect.gen(function*() {
       const sel = yield* Effect.promise(() => selectBackend("auto"))
       expect("error" in sel).toBe(false)
       if ("error" in sel) return
-      expect(sel.backend).toBe("wasm")
+      const native = !("error" in loadNativeAddon())
+      expect(sel.backend).toBe(native ? "cpu-native" : "wasm")
       expect(sel.reason).toMatch(/tensorflow-gpu: @tensorflow\/tfjs-node-gpu not installed/)
       expect(sel.reason).toMatch(/tensorflow: @tensorflow\/tfjs-node not installed/)
-      expect(tf.getBackend()).toBe("wasm")
+      expect(tf.getBackend()).toBe(native ? "cpu" : "wasm")
     }))
 
   it.effect("asking for an unavailable backend is a typed BackendUnavailable error", () =>
