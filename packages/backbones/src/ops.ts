@@ -228,15 +228,28 @@ export const batchNorm = (x: tf.Tensor, p: BatchNormParams, mode: ForwardMode): 
   }
   const channels = x.shape[x.shape.length - 1]!
   const rows = x.reshape([-1, channels]) as tf.Tensor2D
-  if (mode === "train") {
-    const { mean, variance } = tf.moments(rows, 0)
+  const updateRunning = (mean: tf.Tensor, variance: tf.Tensor) => {
     const count = rows.shape[0]
     const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance
     p.mean.assign(p.mean.mul(1 - BN_MOMENTUM).add(mean.mul(BN_MOMENTUM)))
     p.variance.assign(p.variance.mul(1 - BN_MOMENTUM).add(unbiased.mul(BN_MOMENTUM)))
   }
+  // @bingo/native-cpu registers this kernel (and its gradient) on the cpu backend: statistics,
+  // normalisation and the closed-form gradient as one native op each.
+  if (tf.getKernel(NATIVE_BATCH_NORM, tf.getBackend()) !== undefined) {
+    const [y, mean, variance] = tf.engine().runKernel(NATIVE_BATCH_NORM, { x: rows, gamma: p.gamma, beta: p.beta }, { epsilon: BN_EPSILON }) as Array<tf.Tensor>
+    if (mode === "train") updateRunning(mean!, variance!)
+    return y!.reshape(x.shape)
+  }
+  if (mode === "train") {
+    const { mean, variance } = tf.moments(rows, 0)
+    updateRunning(mean, variance)
+  }
   return batchNormTrain(rows, p.gamma, p.beta).reshape(x.shape)
 }
+
+/** The one-op batch norm kernel of @bingo/native-cpu: x, gamma, beta -> y, mean, biased variance, 1/std. */
+const NATIVE_BATCH_NORM = "BingoBatchNormTrain"
 
 /**
  * Batch norm with batch statistics on [N, C] rows, with the closed-form gradient
