@@ -428,6 +428,43 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   return yv;
 }
 
+
+// topk(x, rows, cols, k) -> [values [rows, k], indices [rows, k] (Int32Array)]: per row the k
+// largest, descending, ties by lower index first (as TF.js's cpu TopK). NaN rows are not handled
+// here (the caller sends them to the stock kernel).
+Napi::Value TopK(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  F32View x = f32(info[0]);
+  const int64_t rows = i64(info[1]), cols = i64(info[2]), k = i64(info[3]);
+  float* vals;
+  auto vv = newF32(env, static_cast<size_t>(rows * k), &vals);
+  auto iv = Napi::Int32Array::New(env, static_cast<size_t>(rows * k));
+  int32_t* idx = iv.Data();
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* p = x.data + r * cols;
+    float* bv = vals + r * k;
+    int32_t* bi = idx + r * k;
+    int64_t filled = 0;
+    for (int64_t j = 0; j < cols; j++) {
+      const float v = p[j];
+      if (filled == k && !(v > bv[k - 1])) continue;  // later indices lose ties
+      int64_t pos = filled < k ? filled++ : k - 1;
+      while (pos > 0 && v > bv[pos - 1]) {
+        bv[pos] = bv[pos - 1];
+        bi[pos] = bi[pos - 1];
+        pos--;
+      }
+      bv[pos] = v;
+      bi[pos] = static_cast<int32_t>(j);
+    }
+  }
+  auto arr = Napi::Array::New(env, 2);
+  arr.Set(0u, vv);
+  arr.Set(1u, iv);
+  return arr;
+}
+
 }  // namespace
 
 void registerElementwise(Napi::Env env, Napi::Object exports) {
@@ -438,6 +475,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormTrain", Napi::Function::New(env, BatchNormTrain));
   exports.Set("batchNormGrad", Napi::Function::New(env, BatchNormGrad));
   exports.Set("batchNormInfer", Napi::Function::New(env, BatchNormInfer));
+  exports.Set("topk", Napi::Function::New(env, TopK));
 }
 
 }  // namespace bingo

@@ -12,7 +12,7 @@ type Kernel = (args: KernelArgs) => tf.TensorInfo | Array<tf.TensorInfo>
 /** The parts of tfjs-backend-cpu's MathBackendCPU the kernels use. */
 interface CpuBackend {
   readonly data: { get: (id: object) => { values?: unknown } }
-  makeTensorInfo: (shape: ReadonlyArray<number>, dtype: tf.DataType, values?: Float32Array) => tf.TensorInfo
+  makeTensorInfo: (shape: ReadonlyArray<number>, dtype: tf.DataType, values?: Float32Array | Int32Array) => tf.TensorInfo
 }
 
 /** The float32 values of a tensor on the cpu backend (no copy), or undefined if not float32. */
@@ -237,6 +237,20 @@ const batchNormTrainGrad = (addon: NativeAddon) => ({ inputs, backend }: KernelA
   ]
 }
 
+/** TopK over the last axis for small k (kNN bag mining); rows containing NaN go to the stock kernel. */
+const topK = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): Array<tf.TensorInfo> | undefined => {
+  const x = inputs.x
+  const xv = f32(backend, x)
+  const k = attrs?.k as number
+  if (xv === undefined || x!.shape.length === 0 || attrs?.sorted === false || !(k >= 1 && k <= 64)) return undefined
+  const cols = x!.shape[x!.shape.length - 1]!
+  if (k > cols) return undefined
+  for (let i = 0; i < xv.length; i++) if (Number.isNaN(xv[i]!)) return undefined
+  const [values, indices] = addon.topk(xv, xv.length / cols, cols, k)
+  const shape = [...x!.shape.slice(0, -1), k]
+  return [backend.makeTensorInfo(shape, "float32", values), backend.makeTensorInfo(shape, "int32", indices)]
+}
+
 /** Every native kernel: name -> factory (given the addon and the stock kernel it replaces). */
 export const nativeKernelFactories = (addon: NativeAddon): ReadonlyArray<readonly [string, (fallback: Kernel | undefined) => Kernel]> => [
   ["BatchMatMul", (fb) => withFallback(matMul(addon), fb)],
@@ -245,6 +259,7 @@ export const nativeKernelFactories = (addon: NativeAddon): ReadonlyArray<readonl
   ["Conv2DBackpropFilter", (fb) => withFallback(conv2dBackpropFilter(addon), fb)],
   ["FusedBatchNorm", (fb) => withFallback(fusedBatchNorm(addon), fb)],
   ["Tile", (fb) => withFallback(tile(addon), fb)],
+  ["TopK", (fb) => withFallback(topK(addon), fb)],
   ...Object.entries(binaryOps).map(([name, op]) => [name, (fb: Kernel | undefined) => withFallback(binary(addon, op), fb)] as const),
   ...Object.entries(unaryOps).map(([name, op]) => [name, (fb: Kernel | undefined) => withFallback(unary(addon, op), fb)] as const),
   ...Object.entries(reduceOps).map(([name, op]) => [name, (fb: Kernel | undefined) => withFallback(reduce(addon, op), fb)] as const),

@@ -27,6 +27,7 @@ export interface NativeAddon {
     dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, invStd: Float32Array,
     rows: number, channels: number
   ) => [Float32Array, Float32Array, Float32Array]
+  readonly topk: (x: Float32Array, rows: number, cols: number, k: number) => [Float32Array, Int32Array]
   readonly batchNormInfer: (
     x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null,
     scale: Float32Array | null, rows: number, channels: number, eps: number

@@ -177,6 +177,18 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
     })
   }
 
+  it("TopK (k 1, 6, 64; ties; odd sizes): same values and indices as the stock kernel (max abs diff 0)", () => {
+    const r = compare(() => {
+      const x = rand([37, 301], 30)
+      const ties = tf.tensor2d([[1, 3, 3, 2, 3, 0], [5, 5, 5, 5, 5, 5]])
+      return [x, ties].flatMap((t) => [1, 3, 6, 64].filter((k) => k <= t.shape[1]!).flatMap((k) => {
+        const { values, indices } = tf.topk(t, k)
+        return [values, tf.cast(indices, "float32")]
+      }))
+    })
+    expect(r.maxAbsDiff).toBe(0)
+  })
+
   it("Tile (max abs diff 0)", () => {
     const r = compare(() => [tf.tile(rand([2, 3, 4], 10), [2, 1, 3]), tf.tile(rand([1, 1, 1, 5], 11), [2, 3, 4, 1]), tf.tile(rand([7], 12), [3])])
     expect(r.maxAbsDiff).toBe(0)
