@@ -1,14 +1,34 @@
 import { Effect, Schema } from "effect"
 import { readFile } from "node:fs/promises"
 import { parse } from "yaml"
+import { backboneRegistry, listBackbones } from "@bingo/backbones"
+import { type AugmentConfig, validateAugmentConfig } from "@bingo/data"
 import { ConfigError } from "./ConfigError.ts"
 import { PipelineConfig } from "./PipelineConfig.ts"
 
-/** Decode an already-parsed config object; `path` is only used in error messages. */
+/**
+ * Decode an already-parsed config object, then check what the schema cannot: the backbones
+ * exist in the registry and the augmentation's values are consistent (an empty crop range, an
+ * even blur kernel, ...). `path` is only used in error messages.
+ */
 export const decodeConfig = (raw: unknown, path: string) =>
   Schema.decodeUnknownEffect(PipelineConfig)(raw, { onExcessProperty: "error", errors: "all" }).pipe(
-    Effect.mapError((e) => new ConfigError({ path, reason: e.message }))
+    Effect.mapError((e) => new ConfigError({ path, reason: e.message })),
+    Effect.tap((config) => checkConfig(config, path))
   )
+
+const checkConfig = (config: PipelineConfig, path: string) =>
+  Effect.gen(function*() {
+    for (const section of ["teacher", "student"] as const) {
+      const name = config[section].backbone
+      if (backboneRegistry[name] === undefined) {
+        return yield* new ConfigError({ path, reason: `${section}.backbone: unknown backbone '${name}'; available: ${listBackbones().join(", ")}` })
+      }
+    }
+    yield* validateAugmentConfig(config.augment as AugmentConfig).pipe(
+      Effect.mapError((e) => new ConfigError({ path, reason: `augment.${e.field}: ${e.reason}` }))
+    )
+  })
 
 /**
  * Apply `key.path=value` overrides (value parsed as YAML) to a raw config object, e.g.
@@ -26,10 +46,16 @@ export const applyOverrides = (raw: unknown, overrides: ReadonlyArray<string>, p
         if (typeof node[k] !== "object" || node[k] === null) node[k] = {}
         node = node[k] as Record<string, unknown>
       }
-      node[keys[keys.length - 1]!] = parse(o.slice(eq + 1))
+      const text = o.slice(eq + 1)
+      node[keys[keys.length - 1]!] = yield* Effect.try({
+        try: () => parse(text) as unknown,
+        catch: (e) => new ConfigError({ path, reason: `override '${o}': value is not valid YAML: ${firstLine(e)}` })
+      })
     }
     return root
   })
+
+const firstLine = (e: unknown): string => ((e as Error).message ?? String(e)).split("\n")[0]!
 
 /** Read and decode a YAML pipeline config. */
 export const loadConfig = (path: string, overrides: ReadonlyArray<string> = []) =>

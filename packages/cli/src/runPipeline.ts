@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
-import { existsSync } from "node:fs"
-import { join, resolve } from "node:path"
-import { atomicWrite, Rng, Runtime } from "@bingo/runtime"
+import { existsSync, readdirSync } from "node:fs"
+import { join, relative, resolve } from "node:path"
+import { atomicWrite, removeStaleTempFiles, Rng, Runtime } from "@bingo/runtime"
 import { createEncoder, disposeEncoder, type EncoderSpec, exportTfjsModel, parameterCount, saveWeights } from "@bingo/backbones"
 import { type AugmentConfig, DatasetSource, type ImageDataset, resolveAugmentConfig } from "@bingo/data"
 import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
@@ -23,7 +23,12 @@ export interface PipelineResult {
   readonly chance: number
   /** Wall-clock seconds per stage; `teacher` includes loading the data and building the teacher (pre-training it, if needed). */
   readonly seconds: { readonly teacher: number; readonly bags: number; readonly distill: number; readonly eval: number; readonly total: number }
+  /** Peak resident set size of the process so far (`process.resourceUsage().maxRSS`), MiB. */
+  readonly peakRssMiB: number
 }
+
+/** Peak RSS of this process so far, MiB (maxRSS is in KiB on every platform Node reports it for). */
+export const peakRssMiB = (): number => Math.round(process.resourceUsage().maxRSS / 1024)
 
 const encoderSpec = (section: PipelineConfig["student"], inputShape: readonly [number, number, number]): EncoderSpec => ({
   backbone: section.backbone,
@@ -52,7 +57,12 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
   })
   const stages = Layer.unwrap(
     Effect.gen(function*() {
-      const { train } = yield* (yield* DatasetSource).load
+      // before any stage writes: temp files of a run killed mid-write are never results
+      const stale = [outDir, ...subdirectories(outDir)].flatMap((d) => removeStaleTempFiles(d).map((name) => relative(outDir, join(d, name))))
+      if (stale.length > 0) yield* Effect.logInfo(`removed ${stale.length} temp file(s) left in ${outDir} by an interrupted run: ${stale.join(", ")}`)
+      const { train, test } = yield* (yield* DatasetSource).load
+      // checked before the teacher is pre-trained, so a config that cannot finish fails in seconds
+      yield* checkSplits(config, train, test)
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
       const teacherSpec = encoderSpec(config.teacher, inputShape)
       const teacher = config.teacher.weights !== undefined
@@ -85,6 +95,40 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
     })
   )
   return Layer.mergeAll(stages, miner).pipe(Layer.provideMerge(dataset), Layer.provideMerge(runtime))
+}
+
+/** The folders inside `dir` (e.g. student-tfjs/); none when `dir` does not exist yet. */
+const subdirectories = (dir: string): Array<string> =>
+  existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : []
+
+/** Config problems only the loaded data reveal, named by their key path. */
+const checkSplits = (config: PipelineConfig, train: ImageDataset, test: ImageDataset | undefined) => {
+  const dropped = "partial batches are dropped, so no step would run"
+  if (test === undefined) {
+    return Effect.fail(new ConfigError({ path: "dataset", reason: `dataset '${config.dataset.name}' has no test split to evaluate on` }))
+  }
+  for (const field of ["mean", "std"] as const) {
+    const values = config.augment[field]
+    if (values !== undefined && values.length !== 1 && values.length !== train.channels) {
+      return Effect.fail(new ConfigError({
+        path: `augment.${field}`,
+        reason: `${values.length} values for the ${train.channels}-channel images of dataset '${config.dataset.name}' (expected 1${train.channels > 1 ? ` or ${train.channels}` : ""})`
+      }))
+    }
+  }
+  if (config.distill.batchSize > train.size) {
+    return Effect.fail(new ConfigError({
+      path: "distill.batchSize",
+      reason: `${config.distill.batchSize} is larger than the training set (${train.size} images); ${dropped}`
+    }))
+  }
+  if (config.teacher.weights === undefined && config.teacher.pretrain.batchSize > train.size) {
+    return Effect.fail(new ConfigError({
+      path: "teacher.pretrain.batchSize",
+      reason: `${config.teacher.pretrain.batchSize} is larger than the training set (${train.size} images); ${dropped}`
+    }))
+  }
+  return Effect.void
 }
 
 /**
@@ -168,7 +212,8 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
     distillLosses: distilled.epochLosses,
     rows,
     chance: numClasses > 0 ? 1 / numClasses : 0,
-    seconds: { teacher: tTeacher, bags: tBags - tTeacher, distill: tDistill - tBags, eval: tEval - tDistill, total: tEval }
+    seconds: { teacher: tTeacher, bags: tBags - tTeacher, distill: tDistill - tBags, eval: tEval - tDistill, total: tEval },
+    peakRssMiB: peakRssMiB()
   }
   atomicWrite(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n")
   return result
@@ -179,5 +224,6 @@ export const formatPipelineResult = (r: PipelineResult): string =>
     `${r.name}: ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.test} test) on ${r.backend}`,
     r.bagPurity === null ? "" : `bag purity (kNN neighbours sharing the anchor's label): ${(100 * r.bagPurity).toFixed(1)}%`,
     formatResultsTable(r.rows, r.chance),
-    `time: data + teacher ${r.seconds.teacher.toFixed(0)} s, bags ${r.seconds.bags.toFixed(0)} s, distillation ${r.seconds.distill.toFixed(0)} s, evaluation ${r.seconds.eval.toFixed(0)} s, total ${r.seconds.total.toFixed(0)} s`
+    `time: data + teacher ${r.seconds.teacher.toFixed(0)} s, bags ${r.seconds.bags.toFixed(0)} s, distillation ${r.seconds.distill.toFixed(0)} s, evaluation ${r.seconds.eval.toFixed(0)} s, total ${r.seconds.total.toFixed(0)} s`,
+    `peak RSS: ${r.peakRssMiB} MiB`
   ].filter((l) => l !== "").join("\n")

@@ -30,6 +30,9 @@ describe("pipeline (integration)", () => {
       }
       const written = JSON.parse(readFileSync(join(dir, "out", "results.json"), "utf8")) as PipelineResult
       expect(written.rows).toEqual(result.rows)
+      // the peak RSS of the process (process.resourceUsage().maxRSS) is reported with the results
+      expect(written.peakRssMiB).toBe(result.peakRssMiB)
+      expect(result.peakRssMiB).toBeGreaterThan(50)
       expect(result.rows.map((r) => r.model)).toEqual(["student (bingo)", "student (random init)", "teacher"])
       expect(result.distillLosses).toHaveLength(2)
       expect(result.distillLosses.every(Number.isFinite)).toBe(true)

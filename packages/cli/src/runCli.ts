@@ -1,0 +1,113 @@
+import { Cause, Effect, Exit, Logger } from "effect"
+import { dirname, resolve } from "node:path"
+import { listBackbones, backboneRegistry } from "@bingo/backbones"
+import { listDatasets } from "@bingo/data"
+import { LossRegistry } from "@bingo/losses"
+import { compareLosses, formatComparison } from "./compareLosses.ts"
+import { loadConfig } from "./loadConfig.ts"
+import { formatPipelineResult, pipelineLayer, runPipeline } from "./runPipeline.ts"
+
+const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
+
+usage:
+  bingo run <config.yaml> [--set key.path=value ...]   run the pipeline a config describes
+  bingo check <config.yaml> [--set key.path=value ...] decode the config and print it with defaults
+  bingo compare <config.yaml> --losses bingo,seed,moco [--set ...]
+                                                       the same run once per loss (same teacher, bags, budget)
+  bingo losses | backbones | datasets                  list what the registries hold
+`
+
+const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides: Array<string>; losses?: Array<string>; bad?: string } => {
+  const overrides: Array<string> = []
+  let file: string | undefined
+  let losses: Array<string> | undefined
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === "--losses") {
+      const v = args[++i]
+      if (v === undefined) return { overrides, bad: "--losses needs a comma-separated list" }
+      losses = v.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    } else if (a === "--set") {
+      const v = args[++i]
+      if (v === undefined) return { overrides, bad: "--set needs key.path=value" }
+      overrides.push(v)
+    } else if (a.startsWith("--set=")) overrides.push(a.slice(6))
+    else if (file === undefined) file = a
+    else return { overrides, bad: `unexpected argument '${a}'` }
+  }
+  return { overrides, ...(file === undefined ? {} : { file }), ...(losses === undefined ? {} : { losses }) }
+}
+
+const program = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const [command, ...rest] = argv
+    switch (command) {
+      case "run":
+      case "compare":
+      case "check": {
+        const { file, overrides, losses, bad } = parseOverrides(rest)
+        if (bad !== undefined || file === undefined) {
+          yield* Effect.sync(() => process.stderr.write(`${bad ?? "missing <config.yaml>"}\n\n${usage}`))
+          return 2
+        }
+        const startedAt = performance.now()
+        const path = resolve(file)
+        const config = yield* loadConfig(path, overrides)
+        if (command === "check") {
+          yield* Effect.sync(() => console.log(JSON.stringify(config, null, 2)))
+          return 0
+        }
+        if (command === "compare") {
+          const comparison = yield* compareLosses(config, dirname(path), losses ?? ["bingo", "seed", "moco"])
+          yield* Effect.sync(() => console.log(`\n${formatComparison(comparison)}\nresults: ${resolve(dirname(path), config.outDir, "comparison.json")}`))
+          return 0
+        }
+        const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(Effect.provide(pipelineLayer(config, dirname(path))))
+        yield* Effect.sync(() => console.log(`\n${formatPipelineResult(result)}\nresults: ${resolve(dirname(path), config.outDir, "results.json")}`))
+        return 0
+      }
+      case "losses":
+        for (const l of LossRegistry.make().list()) console.log(`${l.name.padEnd(14)} ${l.description}`)
+        return 0
+      case "backbones":
+        for (const b of listBackbones()) console.log(`${b.padEnd(14)} ${backboneRegistry[b]!.description}`)
+        return 0
+      case "datasets":
+        for (const d of listDatasets()) console.log(d)
+        return 0
+      default:
+        yield* Effect.sync(() => process.stderr.write(usage))
+        return command === undefined || command === "help" || command === "--help" ? 0 : 2
+    }
+  })
+
+/**
+ * What `bingo` prints on stderr when a command fails. A typed failure (bad config, data, bag
+ * file, weights, a NaN loss, ...) is one `bingo: <message>` naming the file, key, tensor or
+ * step at fault, never a stack trace; a defect (a bug) is printed in full so it can be reported.
+ */
+export const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const failure = cause.reasons.find(Cause.isFailReason)
+  if (failure !== undefined) {
+    const e = failure.error
+    return `bingo: ${typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)}\n`
+  }
+  return `bingo: internal error (a bug: please report it with this trace)\n${Cause.pretty(cause)}\n`
+}
+
+/**
+ * The `bingo` command: run `argv` (without "node main.ts") and return the exit code. Failures
+ * go to `stderr` (default: the process's) as `describeFailure` words them. main.ts is this plus
+ * `process.exitCode`; tests call it directly to exercise the same path without a process.
+ */
+export const runCli = async (
+  argv: ReadonlyArray<string>,
+  options: { readonly stderr?: (text: string) => void; readonly log?: boolean } = {}
+): Promise<number> => {
+  const logger = Logger.layer(options.log === false ? [] : [Logger.consolePretty()])
+  const exit = await Effect.runPromiseExit(program(argv).pipe(Effect.provide(logger)))
+  if (Exit.isSuccess(exit)) return exit.value
+  const write = options.stderr ?? ((text: string) => void process.stderr.write(text))
+  write(describeFailure(exit.cause))
+  return 1
+}
