@@ -1,0 +1,188 @@
+/**
+ * `pnpm bench`: one training step of two models, on the native cpu kernels (@bingo/native-cpu),
+ * on wasm (bingo's im2col convolutions) and on PyTorch (when importable), in one run; prints
+ * img/s for each and the ratio to PyTorch at the same thread count.
+ *
+ *   resnet18   CIFAR ResNet-18 (3x3 stem, 64-128-256-512, BN in train mode) + linear 512->128,
+ *              batch 32 of 32x32x3, MSE to a fixed random target, SGD momentum 0.9.
+ *   quickstart the quickstart's models: frozen teacher convnet x0.5 (16-32-64-128, head 256->64)
+ *              embeds the batch (eval mode), student convnet-small x0.5 (8-16-32, head 128->64)
+ *              is trained (BN train mode) on the squared distance of the L2-normalised
+ *              embeddings; batch 128 of 16x16x1, SGD momentum 0.9.
+ *
+ * Options: --models resnet18,quickstart  --backends native,wasm,pytorch  --threads <n>
+ *          (default: what @bingo/native-cpu picks: BINGO_NATIVE_THREADS or the free cores)
+ *          --steps <n> (timed, median reported; default 10 native/pytorch, 3 wasm)
+ *          --profile (per-kernel times of one native step, tf.profile)
+ * Each backend runs in its own process (TF.js backends are global state). The load average is
+ * printed before and after: figures are only comparable on a quiet machine.
+ */
+import { createEncoder, type Encoder, mlp } from "@bingo/backbones"
+import { chooseThreads } from "@bingo/native-cpu"
+import { Sgd } from "@bingo/optim"
+import { Rng, selectBackend } from "@bingo/runtime"
+import * as tf from "@tensorflow/tfjs"
+import { spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { cpus, loadavg } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+
+const { values } = parseArgs({
+  options: {
+    models: { type: "string", default: "resnet18,quickstart" },
+    backends: { type: "string", default: "native,wasm,pytorch" },
+    threads: { type: "string" },
+    steps: { type: "string" },
+    profile: { type: "boolean", default: false },
+    worker: { type: "string" },
+    model: { type: "string" }
+  }
+})
+
+interface Result {
+  readonly backend: string
+  readonly model: string
+  readonly threads: number
+  readonly msPerStep: number
+  readonly imgPerSec: number
+  readonly loss?: number
+  readonly note?: string
+}
+
+type Model = "resnet18" | "quickstart"
+const batchOf: Record<Model, number> = { resnet18: 32, quickstart: 128 }
+
+/** Build the model and return one training step (returns the loss). */
+const buildStep = (model: Model): (() => number) => {
+  const rng = Rng.fromSeed(0)
+  const sgd = new Sgd({ momentum: 0.9, weightDecay: 0 })
+  const trainStep = (lossFn: () => tf.Scalar, vars: ReadonlyMap<string, tf.Variable>, lr: number): number => {
+    const { value, grads } = tf.variableGrads(lossFn, [...vars.values()].filter((v) => v.trainable))
+    const byName = new Map<string, tf.Tensor>()
+    for (const [name, v] of vars) if (grads[v.name] !== undefined) byName.set(name, grads[v.name]!)
+    sgd.step(byName, vars, lr)
+    const loss = value.dataSync()[0]!
+    tf.dispose([value, ...Object.values(grads)])
+    return loss
+  }
+  if (model === "resnet18") {
+    const student: Encoder = createEncoder({ backbone: "resnet18", inputShape: [32, 32, 3], stem: "cifar", headHidden: 1, embeddingDim: 128 }, rng, "r18")
+    // A linear 512 -> 128 head (createEncoder's head is an MLP; use the backbone and one dense layer).
+    const head = mlp({ inputDim: 512, widths: [128], rng, name: "r18.linear" })
+    const vars = new Map<string, tf.Variable>([...student.backbone.params, ...[...head.params].map(([k, v]) => [`head.${k}`, v] as const)])
+    const x = tf.randomNormal([32, 32, 32, 3], 0, 1, "float32", 1) as tf.Tensor4D
+    const target = tf.randomNormal([32, 128], 0, 1, "float32", 2)
+    return () => trainStep(() => tf.tidy(() => tf.losses.meanSquaredError(target, head.apply(student.backbone.apply(x, "train"), "train")) as tf.Scalar), vars, 0.01)
+  }
+  const teacher = createEncoder({ backbone: "convnet", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 256, embeddingDim: 64 }, rng, "teacher")
+  const student = createEncoder({ backbone: "convnet-small", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 128, embeddingDim: 64 }, rng, "student")
+  const x = tf.randomNormal([128, 16, 16, 1], 0, 1, "float32", 3) as tf.Tensor4D
+  const l2 = (t: tf.Tensor2D) => tf.div(t, tf.maximum(tf.norm(t, "euclidean", 1, true), 1e-12)) as tf.Tensor2D
+  const embedWith = (e: Encoder, mode: "train" | "eval") => l2(e.head.apply(e.backbone.apply(x, mode), mode))
+  return () => {
+    const t = tf.tidy(() => embedWith(teacher, "eval"))
+    const loss = trainStep(() => tf.tidy(() => tf.mean(tf.sum(tf.squaredDifference(embedWith(student, "train"), t), 1)) as tf.Scalar), student.params, 0.06)
+    t.dispose()
+    return loss
+  }
+}
+
+const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+const runWorker = async (backend: string, model: Model, steps: number): Promise<Result> => {
+  const sel = await selectBackend(backend === "native" ? "cpu-native" : "wasm")
+  if ("error" in sel) throw new Error(sel.error)
+  console.error(sel.reason)
+  const threads = backend === "native" ? Number(/(\d+) threads?/.exec(sel.reason)?.[1] ?? 1) : 1
+  const step = buildStep(model)
+  step()
+  step()
+  const times: Array<number> = []
+  let loss = 0
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now()
+    loss = step()
+    times.push(performance.now() - t0)
+  }
+  if (values.profile === true) {
+    const info = await tf.profile(() => {
+      step()
+    })
+    const byKernel = new Map<string, number>()
+    for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (await k.kernelTimeMs as number))
+    const total = [...byKernel.values()].reduce((a, b) => a + b, 0)
+    console.error(`profile (${model}, ${backend}): ${info.kernels.length} kernel calls, ${total.toFixed(0)} ms in kernels`)
+    for (const [name, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+      console.error(`  ${name.padEnd(24)} ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)} %`)
+    }
+  }
+  const ms = median(times)
+  return { backend, model, threads, msPerStep: ms, imgPerSec: batchOf[model] / (ms / 1000), loss }
+}
+
+const python = (): string | undefined => {
+  for (const p of [process.env.BENCH_PYTHON, "/usr/bin/python3", "python3"]) {
+    if (p === undefined) continue
+    if (spawnSync(p, ["-c", "import torch, torchvision"], { stdio: "ignore" }).status === 0) return p
+  }
+  return undefined
+}
+
+const main = async () => {
+  if (values.worker !== undefined) {
+    const steps = Number(values.steps ?? (values.worker === "wasm" ? 3 : 10))
+    const r = await runWorker(values.worker, values.model as Model, steps)
+    console.log(JSON.stringify(r))
+    return
+  }
+  const here = dirname(fileURLToPath(import.meta.url))
+  const models = values.models!.split(",") as Array<Model>
+  const backends = values.backends!.split(",")
+  const threads = values.threads !== undefined ? Number(values.threads) : chooseThreads().threads
+  const env = { ...process.env, BINGO_NATIVE_THREADS: String(threads) }
+  const load = () => loadavg().map((l) => l.toFixed(2)).join(" ")
+  console.log(`bench: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}, ${threads} thread(s); load average before: ${load()}`)
+  const py = backends.includes("pytorch") ? python() : undefined
+  const results: Array<Result> = []
+  for (const model of models) {
+    for (const backend of backends) {
+      if (backend === "pytorch") {
+        if (py === undefined) {
+          console.log(`  ${model} pytorch: skipped (no python with torch + torchvision; apt-get install -y python3-torch python3-torchvision)`)
+          continue
+        }
+        const args = [join(here, "bench_torch.py"), "--model", model, "--threads", String(threads), ...(values.steps === undefined ? [] : ["--steps", values.steps])]
+        const r = spawnSync(py, args, { encoding: "utf8", env })
+        if (r.status !== 0) {
+          console.log(`  ${model} pytorch: failed (${r.stderr.trim().split("\n").pop()})`)
+          continue
+        }
+        results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
+      } else {
+        const args = [...process.execArgv, process.argv[1]!, "--worker", backend, "--model", model, ...(values.steps === undefined ? [] : ["--steps", values.steps]), ...(values.profile === true ? ["--profile"] : [])]
+        const r = spawnSync(process.execPath, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "inherit"] })
+        if (r.status !== 0) {
+          console.log(`  ${model} ${backend}: failed (exit ${r.status})`)
+          continue
+        }
+        results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
+      }
+      const last = results[results.length - 1]!
+      if (last.model === model) console.log(`  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step  ${last.imgPerSec.toFixed(1).padStart(7)} img/s`)
+    }
+  }
+  console.log(`load average after: ${load()}`)
+  console.log("\n| model | backend | threads | ms / step | img/s | vs PyTorch |\n|---|---|---|---|---|---|")
+  for (const r of results) {
+    const torch = results.find((t) => t.backend === "pytorch" && t.model === r.model)
+    const ratio = torch === undefined ? "-" : `${(r.imgPerSec / torch.imgPerSec).toFixed(2)}x`
+    console.log(`| ${r.model} | ${r.backend} | ${r.threads} | ${r.msPerStep.toFixed(0)} | ${r.imgPerSec.toFixed(1)} | ${ratio} |`)
+  }
+  if (!existsSync(join(here, "..", "packages", "native-cpu", "native", "build", "Release", "bingo_native.node"))) {
+    console.log("(native addon not built: pnpm --filter @bingo/native-cpu build:native)")
+  }
+}
+
+await main()
