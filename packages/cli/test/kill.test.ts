@@ -87,7 +87,6 @@ const plan = (rng: Rng): ReadonlyArray<Aim> => [
   { stage: "bags write", tempOf: "bags.npy.", delayMs: 0, ahead: lacks("bags.npy") },
   { stage: "distillation step", log: /\): bags: \d+ x \d+, purity/, delayMs: rng.uniform(300, 1000), ahead: inDistillation },
   { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation },
-  { stage: "distillation step", log: /\): bags: \d+ x \d+, purity/, delayMs: rng.uniform(300, 1000), ahead: inDistillation },
   { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation },
   { stage: "student write", tempOf: "student.safetensors.", delayMs: 0, ahead: lacks("student.safetensors") },
   { stage: "TF.js export", tempOf: "weights-", delayMs: 0, ahead: lacks("results.json") },
