@@ -37,17 +37,20 @@ distill: { epochs: 2, batchSize: 16, queueSize: 64, checkpointEverySteps: 2 }
 eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: false }
 `)
   // IDX: a truncated image file, and a well-formed one holding 0 images
-  const idx = (dir: string, n: number, imageBytes: number) => {
-    mkdirSync(fixture(dir))
+  const idx = (dir: string, n: number, imageBytes: number, split = "train", side = 16) => {
+    mkdirSync(fixture(dir), { recursive: true })
     const header = Buffer.alloc(16)
-    header.writeUInt32BE(0x803, 0), header.writeUInt32BE(n, 4), header.writeUInt32BE(16, 8), header.writeUInt32BE(16, 12)
-    writeFileSync(fixture(dir, "train-images-idx3-ubyte"), Buffer.concat([header, Buffer.alloc(imageBytes)]))
+    header.writeUInt32BE(0x803, 0), header.writeUInt32BE(n, 4), header.writeUInt32BE(side, 8), header.writeUInt32BE(side, 12)
+    writeFileSync(fixture(dir, `${split}-images-idx3-ubyte`), Buffer.concat([header, Buffer.alloc(imageBytes)]))
     const labels = Buffer.alloc(8)
     labels.writeUInt32BE(0x801, 0), labels.writeUInt32BE(n, 4)
-    writeFileSync(fixture(dir, "train-labels-idx1-ubyte"), Buffer.concat([labels, Buffer.alloc(n)]))
+    writeFileSync(fixture(dir, `${split}-labels-idx1-ubyte`), Buffer.concat([labels, Buffer.alloc(n)]))
   }
   idx("idx-truncated", 10, 100)
   idx("idx-empty", 0, 0)
+  // 16x16 training images, 8x8 test images
+  idx("idx-sizes", 4, 4 * 256)
+  idx("idx-sizes", 4, 4 * 64, "t10k", 8)
   // CIFAR-10 binary: a batch file cut short (not a whole number of 3073-byte records)
   mkdirSync(fixture("cifar", "cifar-10-batches-bin"), { recursive: true })
   writeFileSync(fixture("cifar", "cifar-10-batches-bin", "data_batch_1.bin"), Buffer.alloc(3073 * 2 + 100))
@@ -122,11 +125,12 @@ describe("bad input: one typed error, no stack trace", () => {
     await expectError("normalisation vs channels", [out("a2"), "augment.mean=[0.5, 0.5, 0.5]"], /augment\.mean: 3 values for the 1-channel images of dataset 'shapes' \(expected 1\)/)
   })
 
-  it("datasets: a missing path, corrupt files, empty datasets, too few images for a batch, no test split", async () => {
+  it("datasets: a missing path, corrupt files, images of another size, empty datasets, too few images for a batch, no test split", async () => {
     await expectError("missing dataset path", [out("d1"), "dataset.name=idx", `dataset.options={dir: ${fixture("nowhere")}}`], /dataset not found: .*nowhere \(no such directory\)/)
     await expectError("truncated IDX file", [out("d2"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}}`], /malformed dataset file .*idx-truncated\/train-images-idx3-ubyte: truncated: dimensions \[10, 16, 16\] need 2576 bytes, file has 116/)
     await expectError("corrupt CIFAR batch", [out("d3"), "dataset.name=cifar", `dataset.options={dir: ${fixture("cifar")}}`], /malformed dataset file .*data_batch_1\.bin: size 6246 is not a multiple of the cifar10 record size 3073/)
     await expectError("corrupt image", [out("d4"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, onCorrupt: fail}`], /corrupt or unreadable image .*folder-corrupt\/cat\/broken\.png: /)
+    await expectError("test images of another size", [out("d2"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-sizes")}}`], /shape mismatch in .*idx-sizes\/t10k-images-idx3-ubyte: expected \[16, 16\], got \[8, 8\]/)
     await expectError("empty IDX file", [out("d5"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-empty")}}`], /dataset 'idx-empty' is empty/)
     await expectError("empty image folder", [out("d6"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-empty")}, size: 16}`], /dataset 'folder-empty' is empty: .*folder-empty/)
     await expectError("shapes trainSize 0", [out("d7"), "dataset.options.trainSize=0"], /invalid options for dataset 'shapes': Expected a value greater than or equal to 1 at \["trainSize"\]/)
