@@ -169,6 +169,20 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// reluGrad(dy, x) -> dy where x > 0, else 0 (NaN where x is NaN, as dy * step(x)).
+Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  F32View dy = f32(info[0]), x = f32(info[1]);
+  const int64_t n = static_cast<int64_t>(x.length);
+  float* o;
+  auto result = newF32(env, x.length, &o);
+  const float* __restrict d = dy.data;
+  const float* __restrict v = x.data;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) o[i] = std::isnan(v[i]) ? NAN : (v[i] > 0.f ? d[i] : 0.f);
+  return result;
+}
+
 // reduce(op, x, outer, size, inner) -> out [outer, inner]: op 0 = sum, 1 = mean, 2 = max, 3 = min.
 // x is viewed as [outer, size, inner]; sums accumulate in double (as the JS kernels do).
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
@@ -470,6 +484,7 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
 void registerElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("reluGrad", Napi::Function::New(env, ReluGrad));
   exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("tile", Napi::Function::New(env, Tile));
   exports.Set("batchNormTrain", Napi::Function::New(env, BatchNormTrain));

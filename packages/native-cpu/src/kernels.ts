@@ -251,6 +251,16 @@ const topK = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): A
   return [backend.makeTensorInfo(shape, "float32", values), backend.makeTensorInfo(shape, "int32", indices)]
 }
 
+/** Name of the fused ReLU gradient kernel (dy where x > 0): one pass instead of Step + Multiply. */
+export const RELU_GRAD = "BingoReluGrad"
+
+const reluGrad = (addon: NativeAddon) => ({ inputs, backend }: KernelArgs): tf.TensorInfo | undefined => {
+  const { dy, x } = inputs
+  const dyv = f32(backend, dy), xv = f32(backend, x)
+  if (dyv === undefined || xv === undefined || dyv.length !== xv.length) return undefined
+  return backend.makeTensorInfo(x!.shape, "float32", addon.reluGrad(dyv, xv))
+}
+
 /** Every native kernel: name -> factory (given the addon and the stock kernel it replaces). */
 export const nativeKernelFactories = (addon: NativeAddon): ReadonlyArray<readonly [string, (fallback: Kernel | undefined) => Kernel]> => [
   ["BatchMatMul", (fb) => withFallback(matMul(addon), fb)],
@@ -263,6 +273,7 @@ export const nativeKernelFactories = (addon: NativeAddon): ReadonlyArray<readonl
   ...Object.entries(binaryOps).map(([name, op]) => [name, (fb: Kernel | undefined) => withFallback(binary(addon, op), fb)] as const),
   ...Object.entries(unaryOps).map(([name, op]) => [name, (fb: Kernel | undefined) => withFallback(unary(addon, op), fb)] as const),
   ...Object.entries(reduceOps).map(([name, op]) => [name, (fb: Kernel | undefined) => withFallback(reduce(addon, op), fb)] as const),
+  [RELU_GRAD, (fb) => withFallback(reluGrad(addon), fb)],
   [BATCH_NORM_TRAIN, (fb) => withFallback(batchNormTrain(addon), fb)],
   [BATCH_NORM_TRAIN_GRAD, (fb) => withFallback(batchNormTrainGrad(addon), fb)]
 ]

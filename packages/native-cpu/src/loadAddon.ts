@@ -18,6 +18,7 @@ export interface NativeAddon {
     outShape: ReadonlyArray<number>
   ) => Float32Array
   readonly unary: (op: number, x: Float32Array, alpha: number) => Float32Array
+  readonly reluGrad: (dy: Float32Array, x: Float32Array) => Float32Array
   readonly reduce: (op: number, x: Float32Array, outer: number, size: number, inner: number) => Float32Array
   readonly tile: (x: Float32Array, shape: ReadonlyArray<number>, reps: ReadonlyArray<number>) => Float32Array
   readonly batchNormTrain: (

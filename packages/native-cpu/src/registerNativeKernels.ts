@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs"
-import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, type Kernel, nativeKernelFactories } from "./kernels.ts"
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, type Kernel, nativeKernelFactories, RELU_GRAD } from "./kernels.ts"
 import { chooseThreads, loadNativeAddon } from "./loadAddon.ts"
 
 export interface NativeKernels {
@@ -48,6 +48,13 @@ export const registerNativeKernels = (options: { readonly threads?: number } = {
     registered.push(name)
   }
   if (tf.getGradient(BATCH_NORM_TRAIN) === undefined) tf.registerGradient(batchNormTrainGradient)
+  // The ReLU gradient (global in TF.js) uses the fused kernel where it is registered, the stock
+  // formula elsewhere; unregisterNativeKernels puts the stock gradient back.
+  const reluGradient = tf.getGradient("Relu")
+  if (reluGradient !== undefined && stockReluGradient === undefined) {
+    stockReluGradient = reluGradient
+    tf.registerGradient(fusedReluGradient(reluGradient))
+  }
   current = { registered, threads, description: describe(addon.info().dnnl, threads, choice.why) }
   return current
 }
@@ -63,7 +70,24 @@ export const unregisterNativeKernels = (): void => {
   }
   replaced = undefined
   current = undefined
+  if (stockReluGradient !== undefined) tf.registerGradient(stockReluGradient)
+  stockReluGradient = undefined
 }
+
+let stockReluGradient: tf.GradConfig | undefined
+
+const fusedReluGradient = (stock: tf.GradConfig): tf.GradConfig => ({
+  kernelName: "Relu",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved as [tf.Tensor]
+    const d = dy as tf.Tensor
+    if (x.dtype === "float32" && d.dtype === "float32" && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined) {
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x }, {}) as tf.Tensor }
+    }
+    return stock.gradFunc(dy, saved, attrs)
+  }
+})
 
 /** Whether the cpu backend's `kernelName` (Conv2D by default) is currently this package's native kernel. */
 export const nativeKernelsRegistered = (kernelName = "Conv2D"): boolean =>
