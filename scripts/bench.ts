@@ -12,7 +12,8 @@
  *
  * Options: --models resnet18,quickstart  --backends native,wasm,pytorch  --threads <n>
  *          (default: what @bingo/native-cpu picks: BINGO_NATIVE_THREADS or the free cores)
- *          --steps <n> (timed, median reported; default 10 native/pytorch, 3 wasm)
+ *          --steps <n> (timed native/pytorch steps; median and best reported; default 10)
+ *          --wasm-steps <n> (default 2: a wasm ResNet-18 step takes tens of seconds)
  *          --profile (per-kernel times of one native step, tf.profile)
  * Each backend runs in its own process (TF.js backends are global state). The load average is
  * printed before and after: figures are only comparable on a quiet machine.
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     backends: { type: "string", default: "native,wasm,pytorch" },
     threads: { type: "string" },
     steps: { type: "string" },
+    "wasm-steps": { type: "string", default: "2" },
     profile: { type: "boolean", default: false },
     worker: { type: "string" },
     model: { type: "string" }
@@ -45,7 +47,12 @@ interface Result {
   readonly backend: string
   readonly model: string
   readonly threads: number
+  /** Median over the timed steps. */
   readonly msPerStep: number
+  /** Fastest timed step: on a shared machine the least disturbed one. */
+  readonly bestMs: number
+  /** Median CPU time (user + system, all threads) per step: barely affected by other processes. */
+  readonly cpuMs: number
   readonly imgPerSec: number
   readonly loss?: number
   readonly note?: string
@@ -97,14 +104,18 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
   console.error(sel.reason)
   const threads = backend === "native" ? Number(/(\d+) threads?/.exec(sel.reason)?.[1] ?? 1) : 1
   const step = buildStep(model)
-  step()
-  step()
+  // Warm-up (kernel caches, oneDNN primitives); one on wasm, where a ResNet-18 step takes minutes.
+  for (let i = 0; i < (backend === "wasm" ? 1 : 2); i++) step()
   const times: Array<number> = []
+  const cpuTimes: Array<number> = []
   let loss = 0
   for (let i = 0; i < steps; i++) {
+    const c0 = process.cpuUsage()
     const t0 = performance.now()
     loss = step()
     times.push(performance.now() - t0)
+    const c = process.cpuUsage(c0)
+    cpuTimes.push((c.user + c.system) / 1000)
   }
   if (values.profile === true) {
     const info = await tf.profile(() => {
@@ -119,7 +130,7 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
     }
   }
   const ms = median(times)
-  return { backend, model, threads, msPerStep: ms, imgPerSec: batchOf[model] / (ms / 1000), loss }
+  return { backend, model, threads, msPerStep: ms, bestMs: Math.min(...times), cpuMs: median(cpuTimes), imgPerSec: batchOf[model] / (ms / 1000), loss }
 }
 
 const python = (): string | undefined => {
@@ -132,7 +143,7 @@ const python = (): string | undefined => {
 
 const main = async () => {
   if (values.worker !== undefined) {
-    const steps = Number(values.steps ?? (values.worker === "wasm" ? 3 : 10))
+    const steps = Number(values.steps ?? (values.worker === "wasm" ? 2 : 10))
     const r = await runWorker(values.worker, values.model as Model, steps)
     console.log(JSON.stringify(r))
     return
@@ -161,7 +172,8 @@ const main = async () => {
         }
         results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
       } else {
-        const args = [...process.execArgv, process.argv[1]!, "--worker", backend, "--model", model, ...(values.steps === undefined ? [] : ["--steps", values.steps]), ...(values.profile === true ? ["--profile"] : [])]
+        const steps = backend === "wasm" ? values["wasm-steps"] : values.steps
+        const args = [...process.execArgv, process.argv[1]!, "--worker", backend, "--model", model, ...(steps === undefined ? [] : ["--steps", steps]), ...(values.profile === true ? ["--profile"] : [])]
         const r = spawnSync(process.execPath, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "inherit"] })
         if (r.status !== 0) {
           console.log(`  ${model} ${backend}: failed (exit ${r.status})`)
@@ -170,15 +182,18 @@ const main = async () => {
         results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
       }
       const last = results[results.length - 1]!
-      if (last.model === model) console.log(`  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step  ${last.imgPerSec.toFixed(1).padStart(7)} img/s`)
+      if (last.model === model) console.log(`  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step (CPU ${last.cpuMs.toFixed(0)} ms)  ${last.imgPerSec.toFixed(1).padStart(7)} img/s`)
     }
   }
   console.log(`load average after: ${load()}`)
-  console.log("\n| model | backend | threads | ms / step | img/s | vs PyTorch |\n|---|---|---|---|---|---|")
+  console.log("\n| model | backend | threads | ms / step (median) | best ms | CPU ms / step | img/s (median) | vs PyTorch (median) | vs PyTorch (best) | vs PyTorch (CPU time) |\n|---|---|---|---|---|---|---|---|---|---|")
   for (const r of results) {
     const torch = results.find((t) => t.backend === "pytorch" && t.model === r.model)
-    const ratio = torch === undefined ? "-" : `${(r.imgPerSec / torch.imgPerSec).toFixed(2)}x`
-    console.log(`| ${r.model} | ${r.backend} | ${r.threads} | ${r.msPerStep.toFixed(0)} | ${r.imgPerSec.toFixed(1)} | ${ratio} |`)
+    const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(b / a).toFixed(2)}x`)
+    console.log(
+      `| ${r.model} | ${r.backend} | ${r.threads} | ${r.msPerStep.toFixed(0)} | ${r.bestMs.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.imgPerSec.toFixed(1)} | ` +
+        `${ratio(r.msPerStep, torch?.msPerStep)} | ${ratio(r.bestMs, torch?.bestMs)} | ${ratio(r.cpuMs, torch?.cpuMs)} |`
+    )
   }
   if (!existsSync(join(here, "..", "packages", "native-cpu", "native", "build", "Release", "bingo_native.node"))) {
     console.log("(native addon not built: pnpm --filter @bingo/native-cpu build:native)")
