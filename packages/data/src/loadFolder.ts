@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { basename } from "node:path"
 import { decodeFolder, defaultDecodeConcurrency } from "./decodeFolder.ts"
+import { withSharpCacheOff } from "./decodeImage.ts"
 import type { DatasetSplits } from "./ImageDataset.ts"
 import { limitListing, listImageFolder } from "./listImageFolder.ts"
 
@@ -26,15 +27,7 @@ export interface FolderOptions {
   readonly name?: string
 }
 
-/**
- * An image-folder dataset decoded into memory: labels from the sorted class folder names
- * (`classNames` recorded), every image resized to `size` x `size` x `channels` in [0, 1].
- * Decoding runs with bounded concurrency and logs progress every 10% on long loads. Errors:
- * `DatasetNotFound` (no such directory), `EmptyDataset` (no class folder, no image, or every
- * image corrupt), `DatasetFormatError` (a test class the training set lacks), `CorruptImage`
- * (with `onCorrupt: "fail"`); each names the path.
- */
-export const loadFolder = Effect.fn("loadFolder")(function*(options: FolderOptions) {
+const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
   const name = options.name ?? basename(options.dir)
   const decode = {
     size: options.size,
@@ -58,3 +51,13 @@ export const loadFolder = Effect.fn("loadFolder")(function*(options: FolderOptio
   const splits: DatasetSplits = { train: train.dataset, test: test.dataset }
   return splits
 })
+
+/**
+ * An image-folder dataset decoded into memory: labels from the sorted class folder names
+ * (`classNames` recorded), every image resized to `size` x `size` x `channels` in [0, 1].
+ * Decoding runs with bounded concurrency and logs progress every 10% on long loads. Errors:
+ * `DatasetNotFound` (no such directory), `EmptyDataset` (no class folder, no image, or every
+ * image corrupt), `DatasetFormatError` (a test class the training set lacks), `CorruptImage`
+ * (with `onCorrupt: "fail"`); each names the path.
+ */
+export const loadFolder = (options: FolderOptions) => withSharpCacheOff(loadSplits(options))

@@ -1,6 +1,7 @@
 import { Effect, Fiber, Semaphore, Stream } from "effect"
 import type { CorruptImage } from "./DatasetError.ts"
 import { type DecodedFolder, decodeFolder, type DecodeFolderOptions } from "./decodeFolder.ts"
+import { sharpCacheOffScoped } from "./decodeImage.ts"
 import type { ImageDataset } from "./ImageDataset.ts"
 import type { ImageFolderListing } from "./listImageFolder.ts"
 
@@ -13,9 +14,12 @@ export interface StreamBatchesOptions extends Omit<DecodeFolderOptions, "indices
   /** Batches decoded ahead of the one being consumed (default 2; 0 decodes on demand). */
   readonly prefetch?: number
   /**
-   * Decodes in flight, shared by the current and the prefetched batches (default 8). sharp
-   * reads, decodes and resizes on libuv's thread pool, so decodes in flight keep going while
-   * JavaScript computes; see the README for the figures.
+   * Decodes in flight, shared by the current and the prefetched batches; default
+   * `batchSize * (prefetch + 1)`, the whole window. sharp reads, decodes and resizes a file as one
+   * job on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise, jobs run in
+   * order), so jobs handed over keep running while JavaScript is blocked in a TF.js step; a
+   * lower limit starts the next decodes only when JavaScript is free again (see the README for
+   * the measured difference).
    */
   readonly concurrency?: number
   /** Drop a last batch smaller than `batchSize` (default false). */
@@ -38,7 +42,8 @@ export interface FolderBatch {
  * One epoch of an image folder as a stream of decoded batches, for datasets too big to hold in
  * memory or to start training before a folder is decoded. While batch b is consumed, batches
  * b+1 .. b+prefetch are being decoded (at most `concurrency` decodes in flight, the earliest
- * batch first), so decoding overlaps the consumer's compute. Every index of `order` is yielded
+ * batch first), so decoding overlaps the consumer's compute, also while the consumer blocks the
+ * JavaScript thread (by default every decode of the window is handed to libuv's thread pool). Every index of `order` is yielded
  * exactly once, in order, except corrupt files ("skip": logged with their path, listed in the
  * batch's `skipped`, a batch left empty is not emitted; "fail": the stream fails with
  * `CorruptImage`).
@@ -60,7 +65,7 @@ export const streamBatches = (
   if (!Number.isInteger(prefetch) || prefetch < 0) {
     throw new RangeError(`streamBatches: prefetch must be a non-negative integer, got ${prefetch}`)
   }
-  const concurrency = options.concurrency ?? 8
+  const concurrency = options.concurrency ?? batchSize * (prefetch + 1)
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`streamBatches: concurrency must be a positive integer, got ${concurrency}`)
   }
@@ -79,6 +84,7 @@ export const streamBatches = (
   return Stream.unwrap(Effect.gen(function*() {
     // The stream's scope: fibers forked into it are interrupted when the stream ends for any reason.
     const scope = yield* Effect.scope
+    if (options.decoder === undefined) yield* sharpCacheOffScoped
     const semaphore = yield* Semaphore.make(concurrency)
     const running = new Map<number, Fiber.Fiber<DecodedFolder | undefined, CorruptImage>>()
     let skippedTotal = 0

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { decodeImage } from "../src/decodeImage.ts"
+import sharp from "sharp"
+import { decodeImage, withSharpCacheOff } from "../src/decodeImage.ts"
 import { folderImages, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
 
 let root = ""
@@ -77,5 +78,26 @@ describe("decodeImage", () => {
         _tag: "CorruptImage",
         path: missing
       })
+    }))
+
+  it.effect("withSharpCacheOff: libvips' cache is off inside (nested too) and its limits restored after", () =>
+    Effect.gen(function*() {
+      const limits = () => {
+        const { memory, files, items } = sharp.cache()
+        return [memory.max, files.max, items.max]
+      }
+      const before = limits()
+      expect(before.some((x) => x > 0)).toBe(true)
+      const inside = yield* withSharpCacheOff(
+        Effect.gen(function*() {
+          const outer = limits()
+          const nested = yield* withSharpCacheOff(Effect.sync(limits))
+          return [outer, nested, limits()]
+        })
+      )
+      expect(inside).toEqual([[0, 0, 0], [0, 0, 0], [0, 0, 0]])
+      expect(limits()).toEqual(before)
+      yield* Effect.flip(withSharpCacheOff(Effect.fail("boom")))
+      expect(limits()).toEqual(before)
     }))
 })

@@ -1,0 +1,238 @@
+/**
+ * Images per second the data pipeline delivers, against the rate the trainer consumes them.
+ *
+ *   pnpm bench:data                                   # from the repo root; quickstart shapes (16x16x1)
+ *   pnpm bench:data --size 32 --channels 3            # CIFAR-like output
+ *   pnpm bench:data --images 4000 --dir /tmp/folder   # keep (and reuse) the generated folder
+ *
+ * One "training image" is what one image of a BINGO step needs from the data side: four aug+
+ * views (q, k of the anchor; pq, pk of its positive) and its share of the CutMix of q and pq,
+ * as `Trainer.distil` does per batch. Measured, in one process:
+ *   (a) augmentation on the in-memory quickstart dataset (shapes, 4,000 x 16x16x1);
+ *   (b) a generated folder of JPEGs and PNGs (random sizes 48-128 px): sharp alone (the bound),
+ *       loading it whole with
+ *       `loadFolder`, streaming it with `streamBatches` (decode only), and streaming it with the
+ *       same augmentation as (a) done by the consumer while the next batches decode, with and
+ *       without prefetch and at two decode concurrencies;
+ *   (c) the stream feeding a simulated trainer that blocks the JS thread for batch / rate seconds
+ *       per batch: how close to the trainer's rate the streamed data keep it.
+ * The trainer's rate is measured first, in a child process (the data package cannot import the
+ * trainer): `pnpm bingo run examples/quickstart/bingo.yaml` shortened to one teacher and one
+ * distillation epoch in a fresh temp outDir (about a minute), reading the distillation epoch's
+ * "(N img/s)" and the backend it ran on. `--trainer-rate N` skips that and uses N (e.g. 210, the
+ * quickstart on wasm in docs/benchmarks.md); if the run fails, 210 is used and said. Load averages
+ * are printed before and after: compare figures only within one run.
+ */
+import { Rng } from "@bingo/runtime"
+import { Effect, References, Stream } from "effect"
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import sharp from "sharp"
+import { type AugmentConfig, augmentBatch } from "../src/augment.ts"
+import { cutMix } from "../src/cutMix.ts"
+import type { ImageDataset } from "../src/ImageDataset.ts"
+import { listImageFolder } from "../src/listImageFolder.ts"
+import { loadFolder } from "../src/loadFolder.ts"
+import { makeShapes } from "../src/makeShapes.ts"
+import { streamBatches } from "../src/streamBatches.ts"
+
+const { values } = parseArgs({
+  options: {
+    images: { type: "string", default: "2000" },
+    size: { type: "string", default: "16" },
+    channels: { type: "string", default: "1" },
+    batch: { type: "string", default: "128" },
+    seconds: { type: "string", default: "3" },
+    "trainer-rate": { type: "string" },
+    "trainer-backend": { type: "string" },
+    dir: { type: "string" }
+  }
+})
+const numImages = Number(values.images)
+const size = Number(values.size)
+const channels = Number(values.channels) as 1 | 3
+const batchSize = Number(values.batch)
+const minSeconds = Number(values.seconds)
+const documentedTrainerRate = 210
+let trainerRate = documentedTrainerRate
+let trainerSource = "docs/benchmarks.md, quickstart on wasm"
+const folder = values.dir ?? join(tmpdir(), `bingo-bench-folder-${numImages}`)
+// the quickstart's augmentation (examples/quickstart/bingo.yaml), at the output size asked for
+const augment: AugmentConfig = { outputSize: size, cropScale: [0.35, 1] }
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ")
+
+/** A folder of `n` images in 10 classes: shapes drawn at 64 px, saved at random sizes, half JPEG, half PNG. */
+const generateFolder = async (dir: string, n: number) => {
+  const shapes = makeShapes({ n, size: 64, channels: 3, seed: 1 })
+  const rng = Rng.fromSeed(2)
+  const bytes = new Uint8Array(64 * 64 * 3)
+  for (let i = 0; i < n; i++) {
+    const px = shapes.images.subarray(i * bytes.length, (i + 1) * bytes.length)
+    for (let j = 0; j < bytes.length; j++) bytes[j] = Math.round(px[j]! * 255)
+    const classDir = join(dir, shapes.classNames![shapes.labels![i]!]!)
+    mkdirSync(classDir, { recursive: true })
+    const img = sharp(bytes, { raw: { width: 64, height: 64, channels: 3 } })
+      .resize(48 + rng.int(81), 48 + rng.int(81), { fit: "fill" })
+    await (i % 2 === 0 ? img.jpeg({ quality: 90 }) : img.png()).toFile(join(classDir, `${i}.${i % 2 === 0 ? "jpg" : "png"}`))
+  }
+}
+
+/** The quickstart's distillation rate, from a shortened run of the CLI in a child process. */
+const measureTrainer = (): { rate: number; backend: string } | string => {
+  const repo = resolve(fileURLToPath(import.meta.url), "../../../..")
+  const outDir = mkdtempSync(join(tmpdir(), "bingo-bench-trainer-"))
+  const sets = ["teacher.pretrain.epochs=1", "distill.epochs=1", "eval.linear.epochs=1", `outDir=${outDir}`]
+  if (values["trainer-backend"] !== undefined) sets.push(`backend=${values["trainer-backend"]}`)
+  const child = spawnSync("pnpm", ["bingo", "run", "examples/quickstart/bingo.yaml", ...sets.flatMap((x) => ["--set", x])], {
+    cwd: repo,
+    encoding: "utf8",
+    timeout: 600_000
+  })
+  rmSync(outDir, { recursive: true, force: true })
+  const output = `${child.stdout}${child.stderr}`
+  const rate = /distil epoch \d+\/\d+ .*\((\d+(?:\.\d+)?) img\/s\)/.exec(output)?.[1]
+  const backend = /TF\.js backend: ([\w-]+)/.exec(output)?.[1] ?? "?"
+  if (child.status !== 0 || rate === undefined) return `exit ${child.status}: ${output.trim().split("\n").slice(-3).join(" | ")}`
+  return { rate: Number(rate), backend }
+}
+
+/** Four aug+ views of `anchors` (positives = anchors here) and the CutMix, as one trainer step. */
+const augmentStep = (ds: ImageDataset, anchors: ArrayLike<number>, rng: Rng) => {
+  const q = augmentBatch(ds, anchors, augment, rng)
+  augmentBatch(ds, anchors, augment, rng)
+  const pq = augmentBatch(ds, anchors, augment, rng)
+  augmentBatch(ds, anchors, augment, rng)
+  cutMix(q, pq, { batch: anchors.length, height: size, width: size, channels: ds.channels }, rng)
+}
+
+const timed = async <A>(f: () => Promise<A>) => {
+  const start = performance.now()
+  const value = await f()
+  return { value, seconds: (performance.now() - start) / 1000 }
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.runPromise(effect.pipe(Effect.provideService(References.MinimumLogLevel, "Warn")))
+
+const rows: Array<[string, number]> = []
+const report = (label: string, imagesPerSecond: number) => {
+  rows.push([label, imagesPerSecond])
+  console.log(`${label.padEnd(80)} ${imagesPerSecond.toFixed(0).padStart(7)} img/s  ${(imagesPerSecond / trainerRate).toFixed(1).padStart(6)}x trainer`)
+}
+
+const main = async () => {
+  if (!existsSync(folder) || readdirSync(folder).length === 0) {
+    const { seconds } = await timed(() => generateFolder(folder, numImages))
+    console.log(`generated ${folder} in ${seconds.toFixed(1)} s (not timed below)`)
+  }
+  console.log(`load average before: ${load()}`)
+  if (values["trainer-rate"] !== undefined) {
+    trainerRate = Number(values["trainer-rate"])
+    trainerSource = "--trainer-rate"
+  } else {
+    const measured = measureTrainer()
+    if (typeof measured === "string") {
+      trainerSource = `docs/benchmarks.md, quickstart on wasm; measuring failed: ${measured}`
+    } else {
+      trainerRate = measured.rate
+      trainerSource = `measured now: quickstart distillation, 1 epoch, backend ${measured.backend}, child process`
+    }
+  }
+  console.log(`benchData: ${numImages} images -> ${size}x${size}x${channels}, batch ${batchSize}, ${cpus().length} CPUs; ` +
+    `trainer ${trainerRate} img/s (${trainerSource})`)
+
+  // (a) augmentation on in-memory data (the quickstart's shapes at the same output size)
+  const shapes = makeShapes({ n: 4000, size, channels, seed: 0 })
+  const rng = Rng.fromSeed(0)
+  augmentStep(shapes, rng.permutation(shapes.size).subarray(0, batchSize), rng) // warm-up
+  {
+    let done = 0
+    const start = performance.now()
+    while ((performance.now() - start) / 1000 < minSeconds) {
+      augmentStep(shapes, rng.permutation(shapes.size).subarray(0, batchSize), rng)
+      done += batchSize
+    }
+    report("(a) augment in memory (4 views + CutMix per image)", done / ((performance.now() - start) / 1000))
+  }
+
+  // (b) the image folder
+  const decode = { size, channels } as const
+  const listing = await run(listImageFolder(folder))
+  await run(loadFolder({ dir: folder, ...decode, limit: 64 })) // warm-up: sharp's first calls
+  {
+    // sharp alone, the same operations as decodeImage, 8 in flight: the bound for everything below
+    let next = 0
+    const { seconds } = await timed(() =>
+      Promise.all(Array.from({ length: 8 }, async () => {
+        while (next < listing.files.length) {
+          await sharp(listing.files[next++]!, { failOn: "error" })
+            .resize(size, size, { fit: "cover", position: "centre", kernel: "linear" })
+            .removeAlpha()
+            .toColourspace("srgb")
+            .raw({ depth: "uchar" })
+            .toBuffer()
+        }
+      }))
+    )
+    report("(b0) sharp alone, its default cache on (8 in flight, no Effect)", listing.files.length / seconds)
+  }
+  {
+    const { value, seconds } = await timed(() => run(loadFolder({ dir: folder, ...decode, concurrency: 8 })))
+    report("(b1) loadFolder: decode + resize whole folder, concurrency 8", value.train.size / seconds)
+  }
+  const concurrencyLabel = (prefetch: number, concurrency: number | undefined) =>
+    `prefetch ${prefetch}, concurrency ${concurrency ?? `${batchSize * (prefetch + 1)} (default)`}`
+  const stream = (prefetch: number, concurrency: number | undefined) =>
+    streamBatches(listing, batchSize, {
+      ...decode,
+      prefetch,
+      ...(concurrency === undefined ? {} : { concurrency }),
+      order: rng.permutation(listing.files.length)
+    })
+  const allOf = (n: number) => Int32Array.from({ length: n }, (_, i) => i)
+  for (const concurrency of [8, undefined]) {
+    const { value, seconds } = await timed(() => run(stream(2, concurrency).pipe(Stream.runFold(() => 0, (n, b) => n + b.dataset.size))))
+    report(`(b2) streamBatches, decode only, ${concurrencyLabel(2, concurrency)}`, value / seconds)
+  }
+  for (const [prefetch, concurrency] of [[0, undefined], [2, 8], [2, undefined]] as const) {
+    const { value, seconds } = await timed(() =>
+      run(stream(prefetch, concurrency).pipe(Stream.runFold(() => 0, (n, batch) => {
+        augmentStep(batch.dataset, allOf(batch.dataset.size), rng)
+        return n + batch.dataset.size
+      })))
+    )
+    report(`(b3) streamBatches + augment, ${concurrencyLabel(prefetch, concurrency)}`, value / seconds)
+  }
+  // (c) streaming into a simulated trainer: per batch, the augmentation then a busy wait (the
+  // JS thread blocked, as in a TF.js step) until batch / trainerRate seconds have passed. 100%
+  // means the trainer never waits for data.
+  for (const [prefetch, concurrency] of [[0, undefined], [2, 8], [2, undefined]] as const) {
+    const { value, seconds } = await timed(() =>
+      run(stream(prefetch, concurrency).pipe(Stream.runFold(() => 0, (n, batch) => {
+        const end = performance.now() + (1000 * batch.dataset.size) / trainerRate
+        augmentStep(batch.dataset, allOf(batch.dataset.size), rng)
+        while (performance.now() < end) {
+          // the trainer's step
+        }
+        return n + batch.dataset.size
+      })))
+    )
+    const rate = value / seconds
+    console.log(`${`(c) simulated trainer fed by streamBatches, ${concurrencyLabel(prefetch, concurrency)}`.padEnd(80)} ` +
+      `${rate.toFixed(0).padStart(7)} img/s  ${((100 * rate) / trainerRate).toFixed(0).padStart(5)}% of the trainer's rate`)
+  }
+  console.log(`load average after: ${load()}`)
+  const streamed = rows.filter(([label]) => label.startsWith("(b3)")).map(([, r]) => r)
+  const inMemory = rows.find(([label]) => label.startsWith("(a)"))![1]
+  console.log(`target: data pipeline >= 5x the trainer's rate. In memory (folder decoded once, then (a)): ` +
+    `${(inMemory / trainerRate).toFixed(1)}x; streamed, decoding every epoch (best b3): ${(Math.max(...streamed) / trainerRate).toFixed(1)}x`)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
