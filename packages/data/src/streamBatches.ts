@@ -43,14 +43,15 @@ export interface FolderBatch {
  * memory or to start training before a folder is decoded. While batch b is consumed, batches
  * b+1 .. b+prefetch are being decoded (at most `concurrency` decodes in flight, the earliest
  * batch first), so decoding overlaps the consumer's compute, also while the consumer blocks the
- * JavaScript thread (by default every decode of the window is handed to libuv's thread pool). Every index of `order` is yielded
- * exactly once, in order, except corrupt files ("skip": logged with their path, listed in the
- * batch's `skipped`, a batch left empty is not emitted; "fail": the stream fails with
- * `CorruptImage`).
+ * JavaScript thread (by default every decode of the window is handed to libuv's thread pool).
+ * Every index of `order` is yielded exactly once, in order, except corrupt files ("skip":
+ * logged with their path, listed in the batch's `skipped`, a batch left empty is not emitted;
+ * "fail": the stream fails with `CorruptImage`).
  *
  * The stream owns what it starts: when the consumer stops early (`Stream.take`, an error,
- * interruption) the decodes still running are interrupted and nothing more is read. Outside
- * Effect, iterate it with `Stream.toAsyncIterable`.
+ * interruption) the decode fibers still running are interrupted and no new decode starts.
+ * sharp jobs already handed to libuv cannot be cancelled: they finish in the background and
+ * their results are dropped. Outside Effect, iterate it with `Stream.toAsyncIterable`.
  */
 export const streamBatches = (
   listing: ImageFolderListing,
