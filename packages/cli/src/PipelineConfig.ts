@@ -43,6 +43,12 @@ export const TeacherSection = Schema.Struct({
   ...EncoderSection.fields,
   /** A pre-trained teacher (.safetensors of this encoder); without it, MoCo-v2 pre-training runs here. */
   weights: Schema.optionalKey(Schema.String),
+  /** "bingo": a teacher.safetensors bingo wrote; "torchvision": a PyTorch (torchvision / MoCo-v2) checkpoint exported to .safetensors. */
+  weightsFormat: withDefault(Schema.Literals(["bingo", "torchvision"]), "bingo"),
+  /** torchvision format: the name prefix to strip (default: detected, e.g. module.encoder_q.). */
+  weightsPrefix: Schema.optionalKey(Schema.String),
+  /** torchvision format: "require" the MoCo-v2 head (fc.0 / fc.2) or "skip" it (backbone only). */
+  weightsHead: withDefault(Schema.Literals(["require", "skip"]), "require"),
   bnMode: withDefault(Schema.Literals(["eval", "batch-stats"]), "eval"),
   pretrain: withDefault(
     Schema.Struct({

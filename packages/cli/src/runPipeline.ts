@@ -66,7 +66,16 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
       const teacherSpec = encoderSpec(config.teacher, inputShape)
       const teacher = config.teacher.weights !== undefined
-        ? Teacher.layerPretrained({ spec: teacherSpec, weights: resolve(configDir, config.teacher.weights), bnMode: config.teacher.bnMode })
+        ? Teacher.layerPretrained({
+          spec: teacherSpec,
+          weights: resolve(configDir, config.teacher.weights),
+          bnMode: config.teacher.bnMode,
+          format: config.teacher.weightsFormat,
+          torchvision: {
+            head: config.teacher.weightsHead,
+            ...(config.teacher.weightsPrefix === undefined ? {} : { prefix: config.teacher.weightsPrefix })
+          }
+        })
         : Teacher.layerMoco({
           spec: teacherSpec,
           augment,

@@ -24,6 +24,8 @@ describe("pipeline config", () => {
       expect(c.distill.loss).toEqual({ name: "bingo", options: {} })
       expect(c.teacher.pretrain.temperature).toBe(0.2)
       expect(c.teacher.bnMode).toBe("eval")
+      expect(c.teacher.weightsFormat).toBe("bingo")
+      expect(c.teacher.weightsHead).toBe("require")
       expect(c.eval.knn).toEqual({ k: 200, temperature: 0.07 })
     }))
 

@@ -4,6 +4,8 @@ import { existsSync } from "node:fs"
 import { Rng } from "@bingo/runtime"
 import {
   assignParams,
+  loadTorchvisionSafetensors,
+  type TorchImportOptions,
   createEncoder,
   disposeEncoder,
   embed,
@@ -60,12 +62,31 @@ export class Teacher extends Context.Service<Teacher, {
     )
 
   /** A teacher loaded from a .safetensors file of an encoder with this spec. */
-  static readonly layerPretrained = (options: { readonly spec: EncoderSpec; readonly weights: string; readonly bnMode?: TeacherBnMode }) =>
+  static readonly layerPretrained = (options: {
+    readonly spec: EncoderSpec
+    readonly weights: string
+    readonly bnMode?: TeacherBnMode
+    /**
+     * "bingo" (default): a file bingo saved (teacher.safetensors, an encoder's own names).
+     * "torchvision": a PyTorch checkpoint exported to .safetensors (torchvision ResNet /
+     * MobileNetV2 names, MoCo-v2 head as fc.0 / fc.2, prefixes like module.encoder_q. detected).
+     */
+    readonly format?: "bingo" | "torchvision"
+    readonly torchvision?: TorchImportOptions
+  }) =>
     Teacher.fromEncoder(
       Effect.gen(function*() {
         const encoder = createEncoder(options.spec, Rng.fromSeed(0), "teacher")
-        yield* loadTeacherWeights(options.weights, encoder).pipe(Effect.onError(() => Effect.sync(() => disposeEncoder(encoder))))
-        yield* Effect.logInfo(`teacher: loaded ${options.weights}`)
+        const release = Effect.onError(() => Effect.sync(() => disposeEncoder(encoder)))
+        if (options.format === "torchvision") {
+          const report = yield* loadTorchvisionSafetensors(options.weights, encoder, options.torchvision ?? {}).pipe(release)
+          yield* Effect.logInfo(
+            `teacher: imported ${report.imported.length} PyTorch tensors from ${options.weights} (prefix '${report.prefix}', ${report.unused.length} unused)`
+          )
+        } else {
+          yield* loadTeacherWeights(options.weights, encoder).pipe(release)
+          yield* Effect.logInfo(`teacher: loaded ${options.weights}`)
+        }
         return encoder
       }),
       options.bnMode

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Rng, Runtime } from "@bingo/runtime"
-import { createEncoder, disposeEncoder, embed, saveWeights } from "@bingo/backbones"
+import { createEncoder, disposeEncoder, embed, saveWeights, readWeights } from "@bingo/backbones"
 import { DatasetSource, makeShapes } from "@bingo/data"
 import { pretrainMoco } from "../src/pretrainMoco.ts"
 import { Teacher } from "../src/Teacher.ts"
@@ -143,5 +143,36 @@ describe("Teacher", () => {
       yield* Effect.scoped(Layer.build(Runtime.layerTest))
       const exit = yield* Effect.exit(pretrainMoco(makeShapes({ n: 8, seed: 1 }), spec, { outputSize: 16 }, moco, Rng.fromSeed(7)))
       expect(String(exit)).toMatch(/TeacherDatasetTooSmall.*the dataset has 8 samples, fewer than one batch of 16/)
+    }))
+})
+
+describe("Teacher from a PyTorch checkpoint", () => {
+  it.effect("layerPretrained({ format: 'torchvision' }) imports a MoCo-v2 encoder_q and embeds like PyTorch", () =>
+    Effect.gen(function*() {
+      // fixture made by packages/backbones/test/fixtures/make_torch_fixture.py with PyTorch 1.13:
+      // ResNet-18 (x0.125, ImageNet stem) + MoCo-v2 head under module.encoder_q., with PyTorch's outputs
+      const dir = join(import.meta.dirname, "../../backbones/test/fixtures")
+      const torchSpec = { backbone: "resnet18", inputShape: [32, 32, 3] as const, widthMultiplier: 0.125, stem: "imagenet" as const, headHidden: 32, embeddingDim: 16 }
+      const io = yield* readWeights(join(dir, "resnet18_moco.io.safetensors"))
+      const x = io.tensors.get("input_nhwc")!
+      const expected = io.tensors.get("embedding")!
+      const got = yield* withRuntime(
+        Effect.gen(function*() {
+          const t = yield* Teacher
+          const y = t.embedKeys(tf.tensor4d(x.data, x.shape as [number, number, number, number]))
+          const v = Array.from(y.dataSync())
+          y.dispose()
+          return v
+        }),
+        Teacher.layerPretrained({ spec: torchSpec, weights: join(dir, "resnet18_moco.safetensors"), format: "torchvision" })
+      )
+      let maxDiff = 0
+      got.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - expected.data[i]!))))
+      expect(maxDiff).toBeLessThan(1e-4)
+      // the same file read as bingo's own format names the first missing tensor
+      const wrongFormat = yield* Effect.exit(
+        withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec: torchSpec, weights: join(dir, "resnet18_moco.safetensors") }))
+      )
+      expect(Exit.isFailure(wrongFormat)).toBe(true)
     }))
 })
