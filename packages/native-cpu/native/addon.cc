@@ -18,12 +18,26 @@ Napi::Float32Array newF32(Napi::Env env, size_t n, float** data) {
 }
 
 namespace {
+int gThreads = 1;
+}  // namespace
+
+int configuredThreads() { return gThreads; }
+
+ThreadScope::ThreadScope(double flops) : single(flops < kParallelMinFlops && gThreads > 1) {
+  if (single) omp_set_num_threads(1);
+}
+ThreadScope::~ThreadScope() {
+  if (single) omp_set_num_threads(gThreads);
+}
+
+namespace {
 
 // setThreads(n): threads used by oneDNN and the element-wise loops.
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = static_cast<int>(i64(info[0]));
   if (n < 1) n = 1;
   omp_set_num_threads(n);
+  gThreads = n;
   return Napi::Number::New(info.Env(), omp_get_max_threads());
 }
 
@@ -50,6 +64,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   float* c;
   auto out = newF32(env, static_cast<size_t>(batch * m * n), &c);
   int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  ThreadScope threads(2.0 * static_cast<double>(batch) * m * n * k);
   for (int64_t i = 0; i < batch; i++) {
     const float* ai = a.data + (batchA == 1 ? 0 : i * m * k);
     const float* bi = b.data + (batchB == 1 ? 0 : i * k * n);
@@ -68,6 +83,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // (page faults cost ~2.5 ms per 8 MB, NATIVE.md).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  gThreads = omp_get_max_threads();
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("matmul", Napi::Function::New(env, MatMul));

@@ -32,7 +32,24 @@ Napi::Float32Array newF32(Napi::Env env, size_t n, float** data);
 
 // Element counts above which an element-wise loop is split over threads: ~1,000 small
 // calls per training step gain nothing from a second thread (NATIVE.md).
-constexpr int64_t kParallelMin = 1 << 15;
+// With passive OpenMP waiting a parallel region costs tens of microseconds to wake the other
+// thread, so element-wise loops split only above 256k elements (1 MB). Their schedules are
+// dynamic: a thread slowed by another process (or V8's GC threads) does not hold the region back.
+constexpr int64_t kParallelMin = 1 << 18;
+
+// Convolutions / matmuls below this many FLOPs run on one thread (the quickstart's small
+// convolutions were 2x slower on two threads than on one).
+constexpr double kParallelMinFlops = 3e7;
+
+// The thread count set by setThreads().
+int configuredThreads();
+
+// Runs the enclosing scope with one OpenMP thread when `flops` is small, else the configured count.
+struct ThreadScope {
+  explicit ThreadScope(double flops);
+  ~ThreadScope();
+  bool single;
+};
 
 void registerConv(Napi::Env env, Napi::Object exports);
 void registerElementwise(Napi::Env env, Napi::Object exports);

@@ -3,6 +3,8 @@
 // only filters are reordered to the layout oneDNN prefers.
 #include "common.h"
 
+#include <omp.h>
+
 #include <dnnl.hpp>
 #include <memory>
 #include <string>
@@ -67,6 +69,7 @@ ConvPlan& plan(const Geometry& g) {
     key += std::to_string(v);
     key += ',';
   }
+  key += std::to_string(omp_get_max_threads());  // primitives keep the thread count they were made with
   auto it = plans.find(key);
   if (it != plans.end()) return *it->second;
   auto p = std::make_unique<ConvPlan>();
@@ -131,6 +134,10 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Geometry g{gv[0], gv[1], gv[2], gv[3], gv[4], gv[5], gv[6], gv[7], gv[8], gv[9], gv[10], gv[11], gv[12], gv[13], gv[14], gv[15], gv[16]};
+  // Small convolutions run (and their primitives are created) on one thread: oneDNN fixes the
+  // thread count of a primitive when it is created. Plans are cached per geometry, so a
+  // geometry always gets the same count.
+  ThreadScope threads(2.0 * g.n * g.oh * g.ow * g.o * g.kh * g.kw * g.c);
   try {
     ConvPlan& p = plan(g);
     auto& e = eng();

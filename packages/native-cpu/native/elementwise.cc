@@ -49,7 +49,7 @@ void binaryKernel(const float* a, const float* b, float* o, const std::vector<in
     const int64_t n = shape[0];
     const int64_t chunk = 1 << 14;
     const int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
+#pragma omp parallel for schedule(dynamic) if (n > kParallelMin)
     for (int64_t c = 0; c < chunks; c++) {
       const int64_t s = c * chunk, len = std::min(chunk, n - s);
       run<OP>(a + s * sa[0], sa[0], b + s * sb[0], sb[0], o + s, len);
@@ -58,7 +58,7 @@ void binaryKernel(const float* a, const float* b, float* o, const std::vector<in
   }
   const int64_t inner = shape[r - 1];
   const int64_t rows = total / inner;
-#pragma omp parallel for schedule(static) if (total > kParallelMin)
+#pragma omp parallel for schedule(dynamic, 64) if (total > kParallelMin)
   for (int64_t row = 0; row < rows; row++) {
     int64_t rem = row, oa = 0, ob = 0;
     for (int d = r - 2; d >= 0; d--) {
@@ -128,7 +128,7 @@ enum UnaryOp { kRelu = 0, kStep, kSquare, kNeg, kSqrt, kRsqrt, kExp, kLog, kAbs,
 
 template <int OP>
 void unaryKernel(const float* __restrict x, float* __restrict o, int64_t n, float alpha) {
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
+#pragma omp parallel for schedule(dynamic, 16384) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
     if constexpr (OP == kRelu) o[i] = v < 0.f ? 0.f : v;
@@ -178,7 +178,7 @@ Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
   auto result = newF32(env, x.length, &o);
   const float* __restrict d = dy.data;
   const float* __restrict v = x.data;
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
+#pragma omp parallel for schedule(dynamic, 16384) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) o[i] = std::isnan(v[i]) ? NAN : (v[i] > 0.f ? d[i] : 0.f);
   return result;
 }
@@ -196,7 +196,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   if (op == 0 || op == 1) {
     const double scale = op == 1 ? 1.0 / static_cast<double>(size) : 1.0;
     if (inner == 1) {
-#pragma omp parallel for schedule(static) if (big && outer > 1)
+#pragma omp parallel for schedule(dynamic, 64) if (big && outer > 1)
       for (int64_t r = 0; r < outer; r++) {
         const float* p = x.data + r * size;
         double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -219,7 +219,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
 #pragma omp parallel if (big)
         {
           std::vector<double> local(inner, 0.0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 64)
           for (int64_t s = 0; s < size; s++) {
             const float* p = base + s * inner;
             for (int64_t i = 0; i < inner; i++) local[i] += p[i];
@@ -272,7 +272,7 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
     xs[d] = k;
     k *= shape[d];
   }
-#pragma omp parallel for schedule(static) if (total > kParallelMin)
+#pragma omp parallel for schedule(dynamic, 64) if (total > kParallelMin)
   for (int64_t row = 0; row < rows; row++) {
     int64_t rem = row, off = 0;
     for (int d = r - 2; d >= 0; d--) {
@@ -293,7 +293,7 @@ void channelMoments(const float* x, int64_t rows, int64_t c, std::vector<double>
 #pragma omp parallel if (big)
   {
     std::vector<double> s(c, 0.0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 64)
     for (int64_t r = 0; r < rows; r++) {
       const float* p = x + r * c;
       for (int64_t i = 0; i < c; i++) s[i] += p[i];
@@ -307,7 +307,7 @@ void channelMoments(const float* x, int64_t rows, int64_t c, std::vector<double>
 #pragma omp parallel if (big)
   {
     std::vector<double> s(c, 0.0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 64)
     for (int64_t r = 0; r < rows; r++) {
       const float* p = x + r * c;
       for (int64_t i = 0; i < c; i++) {
@@ -324,7 +324,7 @@ void channelMoments(const float* x, int64_t rows, int64_t c, std::vector<double>
 // y = x * scale[c] + shift[c] over [rows, C]
 void affine(const float* __restrict x, float* __restrict y, int64_t rows, int64_t c, const float* scale,
             const float* shift) {
-#pragma omp parallel for schedule(static) if (rows * c > kParallelMin)
+#pragma omp parallel for schedule(dynamic, 64) if (rows * c > kParallelMin)
   for (int64_t r = 0; r < rows; r++) {
     const float* p = x + r * c;
     float* q = y + r * c;
@@ -374,7 +374,7 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
 #pragma omp parallel if (big)
   {
     std::vector<double> a(c, 0.0), b(c, 0.0);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 64)
     for (int64_t r = 0; r < rows; r++) {
       const float* g = dy.data + r * c;
       const float* p = x.data + r * c;
@@ -405,7 +405,7 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     k3[i] = static_cast<float>(gi * is * is * sdyx[i] / n);
     mf[i] = mean.data[i];
   }
-#pragma omp parallel for schedule(static) if (big)
+#pragma omp parallel for schedule(dynamic, 64) if (big)
   for (int64_t r = 0; r < rows; r++) {
     const float* g = dy.data + r * c;
     const float* p = x.data + r * c;
@@ -454,7 +454,7 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
   auto vv = newF32(env, static_cast<size_t>(rows * k), &vals);
   auto iv = Napi::Int32Array::New(env, static_cast<size_t>(rows * k));
   int32_t* idx = iv.Data();
-#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+#pragma omp parallel for schedule(dynamic, 64) if (rows * cols > kParallelMin)
   for (int64_t r = 0; r < rows; r++) {
     const float* p = x.data + r * cols;
     float* bv = vals + r * k;
