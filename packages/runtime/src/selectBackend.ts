@@ -1,6 +1,8 @@
 import { registerNativeKernels, unregisterNativeKernels } from "@bingo/native-cpu"
 import * as tf from "@tensorflow/tfjs"
 import { createRequire } from "node:module"
+import { cpus } from "node:os"
+import { setFlagsFromString } from "node:v8"
 
 /**
  * Backends bingo can run on, fastest first. `cpu-native` is TF.js's cpu backend with the
@@ -34,6 +36,15 @@ const tryLoad = (name: BackendName): string | undefined => {
     const reg = registerNativeKernels()
     if ("error" in reg) return `@bingo/native-cpu ${reg.error}`
     nativeDescription = reg.description
+    // Each native op's output is a fresh ArrayBuffer (1-2 GB per ResNet-18 step), so V8 starts
+    // ~12 major GCs per step for external memory pressure; its concurrent marking threads then
+    // compete with the compute threads when those use every core (ResNet-18 step on 2 threads:
+    // 896 -> 715 ms without it, CPU time 1,615 -> 1,235 ms; docs/benchmarks.md). With a core
+    // to spare it is free, so it stays on. BINGO_CONCURRENT_MARKING=1 keeps it in any case.
+    if (reg.threads >= cpus().length && process.env.BINGO_CONCURRENT_MARKING !== "1") {
+      setFlagsFromString("--no-concurrent-marking")
+      nativeDescription += ", V8 concurrent marking off"
+    }
     return undefined
   }
   const pkg = nativePackage[name]
