@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs"
+import { logSumExpRows } from "./internal/logSumExp.ts"
 import { expectPositive, expectQueue, expectSameShape } from "./internal/validate.ts"
 
 export interface SeedOptions {
@@ -23,7 +24,7 @@ export const seedDefaults: SeedOptions = { studentTemperature: 0.2, teacherTempe
  *   L = mean_b −Σ_j p_t(j) log p_s(j)
  *
  * (equal to KL(p_t ‖ p_s) up to the teacher's entropy, which is constant for the student).
- * Both distributions are computed with logSoftmax, so T_t = 1e-4 stays finite.
+ * Both distributions are computed in log space (log-sum-exp), so T_t = 1e-4 stays finite.
  *
  * Shapes: student [B, D] (s_a), teacher [B, D] (t_a), teacherQueue [Q, D] → scalar.
  */
@@ -39,10 +40,22 @@ export const seedLoss = (
   expectPositive("seedLoss", "studentTemperature", o.studentTemperature)
   expectPositive("seedLoss", "teacherTemperature", o.teacherTemperature)
   return tf.tidy(() => {
-    const similarities = (x: tf.Tensor2D): tf.Tensor2D =>
-      tf.concat([tf.sum(tf.mul(x, teacher), 1, true), tf.matMul(x, teacherQueue, false, true)], 1) // [B, 1 + Q]
-    const logPs = tf.logSoftmax(tf.div(similarities(student), o.studentTemperature))
-    const pt = tf.exp(tf.logSoftmax(tf.div(similarities(teacher), o.teacherTemperature)))
-    return tf.neg(tf.mean(tf.sum(tf.mul(pt, logPs), 1))) as tf.Scalar
+    // Column 0 is the teacher's own key t_a, columns 1..Q the queue. The student's side is kept
+    // as two pieces (no concat: its gradient is a split, very slow on the JS cpu backend);
+    // log-normaliser of [pos, neg] = lse(neg) + softplus(pos - lse(neg)).
+    const parts = (x: tf.Tensor2D, temperature: number) => {
+      const pos = tf.div(tf.sum(tf.mul(x, teacher), 1, true), temperature) // [B, 1]
+      const neg = tf.div(tf.matMul(x, teacherQueue, false, true), temperature) // [B, Q]
+      const lseNeg = logSumExpRows(neg as tf.Tensor2D) // [B, 1]
+      const lse = tf.add(lseNeg, tf.softplus(tf.sub(pos, lseNeg))) // [B, 1]
+      return { logPos: tf.sub(pos, lse), logNeg: tf.sub(neg, lse) }
+    }
+    const s = parts(student, o.studentTemperature)
+    const t = parts(teacher, o.teacherTemperature)
+    const crossEntropy = tf.add(
+      tf.reshape(tf.mul(tf.exp(t.logPos), s.logPos), [-1]),
+      tf.sum(tf.mul(tf.exp(t.logNeg), s.logNeg), 1)
+    ) // [B]
+    return tf.neg(tf.mean(crossEntropy)) as tf.Scalar
   })
 }
