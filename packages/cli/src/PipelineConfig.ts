@@ -114,7 +114,7 @@ export const EvalSection = Schema.Struct({
 export const PipelineConfig = Schema.Struct({
   name: withDefault(Schema.String, "bingo-run"),
   seed: withDefault(NonNegativeInt, 0),
-  backend: withDefault(Schema.Literals(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"]), "auto"),
+  backend: withDefault(Schema.Literals(["auto", "tensorflow-gpu", "tensorflow", "cpu-native", "wasm", "cpu"]), "auto"),
   /** Where weights, bags, checkpoints and results go (relative to the config file). */
   outDir: withDefault(Schema.String, "runs/bingo-run"),
   /** Extra loss modules (paths relative to the config file), each default-exporting defineLoss({...}). */

@@ -94,7 +94,7 @@ export const selectBackend = async (choice: BackendChoice): Promise<BackendSelec
     const why = skipped.length === 0 ? "" : ` (skipped ${skipped.join("; ")})`
     const native = name === "cpu-native" ? `, ${nativeDescription}` : ""
     const hint = name === "cpu" || name === "wasm"
-      ? "; for speed run `pnpm --filter @bingo/native-cpu build:native` (needs libdnnl-dev), `pnpm gpu:enable` or `pnpm cpu-native:enable`"
+      ? "; for speed run `pnpm native:build` (needs libdnnl-dev), `pnpm gpu:enable` or `pnpm tfjs-node:enable`"
       : ""
     return { backend: name, reason: `TF.js backend: ${name}${native}${why}${hint}` }
   }
