@@ -54,6 +54,8 @@ interface Result {
   /** Median CPU time (user + system, all threads) per step: barely affected by other processes. */
   readonly cpuMs: number
   readonly imgPerSec: number
+  /** Peak resident set size of the process that ran the steps (MiB). */
+  readonly peakRssMiB?: number
   readonly loss?: number
   readonly note?: string
 }
@@ -130,7 +132,7 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
     }
   }
   const ms = median(times)
-  return { backend, model, threads, msPerStep: ms, bestMs: Math.min(...times), cpuMs: median(cpuTimes), imgPerSec: batchOf[model] / (ms / 1000), loss }
+  return { backend, model, threads, msPerStep: ms, bestMs: Math.min(...times), cpuMs: median(cpuTimes), imgPerSec: batchOf[model] / (ms / 1000), peakRssMiB: process.resourceUsage().maxRSS / 1024, loss }
 }
 
 const python = (): string | undefined => {
@@ -182,17 +184,17 @@ const main = async () => {
         results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
       }
       const last = results[results.length - 1]!
-      if (last.model === model) console.log(`  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step (CPU ${last.cpuMs.toFixed(0)} ms)  ${last.imgPerSec.toFixed(1).padStart(7)} img/s`)
+      if (last.model === model) console.log(`  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step (CPU ${last.cpuMs.toFixed(0)} ms)  ${last.imgPerSec.toFixed(1).padStart(7)} img/s  peak RSS ${last.peakRssMiB?.toFixed(0) ?? "?"} MiB`)
     }
   }
   console.log(`load average after: ${load()}`)
-  console.log("\n| model | backend | threads | ms / step (median) | best ms | CPU ms / step | img/s (median) | vs PyTorch (median) | vs PyTorch (best) | vs PyTorch (CPU time) |\n|---|---|---|---|---|---|---|---|---|---|")
+  console.log("\n| model | backend | threads | ms / step (median) | best ms | CPU ms / step | img/s (median) | vs PyTorch (median) | vs PyTorch (best) | vs PyTorch (CPU time) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|")
   for (const r of results) {
     const torch = results.find((t) => t.backend === "pytorch" && t.model === r.model)
     const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(b / a).toFixed(2)}x`)
     console.log(
       `| ${r.model} | ${r.backend} | ${r.threads} | ${r.msPerStep.toFixed(0)} | ${r.bestMs.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.imgPerSec.toFixed(1)} | ` +
-        `${ratio(r.msPerStep, torch?.msPerStep)} | ${ratio(r.bestMs, torch?.bestMs)} | ${ratio(r.cpuMs, torch?.cpuMs)} |`
+        `${ratio(r.msPerStep, torch?.msPerStep)} | ${ratio(r.bestMs, torch?.bestMs)} | ${ratio(r.cpuMs, torch?.cpuMs)} | ${r.peakRssMiB?.toFixed(0) ?? "-"} |`
     )
   }
   if (!existsSync(join(here, "..", "packages", "native-cpu", "native", "build", "Release", "bingo_native.node"))) {

@@ -6,6 +6,7 @@ Prints one JSON line: {"backend": "pytorch", "model", "threads", "msPerStep" (me
 """
 import argparse
 import json
+import resource
 import time
 
 import torch
@@ -84,7 +85,8 @@ def main():
     ms = times[len(times) // 2] * 1000  # median
     print(json.dumps({"backend": "pytorch", "model": a.model, "threads": a.threads, "msPerStep": ms,
                       "bestMs": times[0] * 1000, "cpuMs": sorted(cpu)[len(cpu) // 2] * 1000,
-                      "imgPerSec": batch / (ms / 1000), "torch": torch.__version__}))
+                      "imgPerSec": batch / (ms / 1000), "torch": torch.__version__,
+                      "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":
