@@ -10,6 +10,16 @@ const NonNegativeNumber = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
 const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
 const Range = Schema.Tuple([Schema.Number, Schema.Number])
 
+/** Epoch budget, SGD (lr at this batch size, momentum, weight decay) and queue size: shared by teacher pre-training and distillation. */
+const OptimisationFields = {
+  epochs: withDefault(PositiveInt, 10),
+  batchSize: withDefault(PositiveInt, 128),
+  lr: withDefault(PositiveNumber, 0.06),
+  momentum: withDefault(Probability, 0.9),
+  weightDecay: withDefault(NonNegativeNumber, 1e-4),
+  queueSize: withDefault(PositiveInt, 4096)
+}
+
 /** MoCo-v2 "aug+" augmentation settings (reference defaults; outputSize is the view side in pixels). */
 export const AugmentSection = Schema.Struct({
   outputSize: PositiveInt,
@@ -52,12 +62,7 @@ export const TeacherSection = Schema.Struct({
   bnMode: withDefault(Schema.Literals(["eval", "batch-stats"]), "eval"),
   pretrain: withDefault(
     Schema.Struct({
-      epochs: withDefault(PositiveInt, 10),
-      batchSize: withDefault(PositiveInt, 128),
-      lr: withDefault(PositiveNumber, 0.06),
-      momentum: withDefault(Probability, 0.9),
-      weightDecay: withDefault(NonNegativeNumber, 1e-4),
-      queueSize: withDefault(PositiveInt, 4096),
+      ...OptimisationFields,
       temperature: withDefault(PositiveNumber, 0.2),
       keyMomentum: withDefault(Probability, 0.99)
     }),
@@ -74,12 +79,7 @@ export const BagsSection = Schema.Struct({
 })
 
 export const DistillSection = Schema.Struct({
-  epochs: withDefault(PositiveInt, 10),
-  batchSize: withDefault(PositiveInt, 128),
-  lr: withDefault(PositiveNumber, 0.06),
-  momentum: withDefault(Probability, 0.9),
-  weightDecay: withDefault(NonNegativeNumber, 1e-4),
-  queueSize: withDefault(PositiveInt, 4096),
+  ...OptimisationFields,
   studentKeyMomentum: withDefault(Probability, 0.99),
   checkpointEverySteps: withDefault(NonNegativeInt, 0),
   resume: withDefault(Schema.Boolean, true),

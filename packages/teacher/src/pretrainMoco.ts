@@ -4,17 +4,10 @@ import type { Rng } from "@bingo/runtime"
 import { type AugmentConfig, augmentBatch, type ImageDataset, shuffledBatches } from "@bingo/data"
 import { cloneEncoder, createEncoder, disposeEncoder, embed, type EncoderSpec, momentumUpdate } from "@bingo/backbones"
 import { infoNce } from "@bingo/losses"
-import { cosineLr, EmbeddingQueue, Sgd } from "@bingo/optim"
+import { cosineLr, EmbeddingQueue, type OptimisationOptions, Sgd } from "@bingo/optim"
 import { TeacherDatasetTooSmall, TeacherTrainingDiverged } from "./TeacherError.ts"
 
-export interface MocoOptions {
-  readonly epochs: number
-  readonly batchSize: number
-  /** Base learning rate at this batch size (reference 0.03 at 256). */
-  readonly lr: number
-  readonly momentum: number
-  readonly weightDecay: number
-  readonly queueSize: number
+export interface MocoOptions extends OptimisationOptions {
   readonly temperature: number
   /** Key-encoder EMA momentum (reference 0.999; 0.99 suits short runs). */
   readonly keyMomentum: number

@@ -13,22 +13,14 @@ import {
 import { type AugmentConfig, augmentBatch, cutMix, type ImageDataset, samplePositives, shuffledBatches } from "@bingo/data"
 import type { Bags } from "@bingo/bag-miner"
 import type { DistillationViews, ResolvedLoss } from "@bingo/losses"
-import { cosineLr, EmbeddingQueue, Sgd } from "@bingo/optim"
+import { cosineLr, EmbeddingQueue, Sgd, type OptimisationOptions } from "@bingo/optim"
 import { Teacher } from "@bingo/teacher"
 import { BagsDoNotMatchDataset, DatasetSmallerThanBatch, NonFiniteLoss, EmbeddingDimMismatch } from "./TrainerError.ts"
 import { checkpointExists, loadTrainingState, saveTrainingState, type TrainingState } from "./TrainingState.ts"
 
-export interface DistillOptions {
+export interface DistillOptions extends OptimisationOptions {
   readonly student: EncoderSpec
   readonly augment: AugmentConfig
-  readonly epochs: number
-  readonly batchSize: number
-  /** Base learning rate at this batch size (reference: 0.03 at 256, scaled linearly). */
-  readonly lr: number
-  readonly momentum: number
-  readonly weightDecay: number
-  /** Rows of the teacher-key queue (reference 65,536; scale down for small data). */
-  readonly queueSize: number
   /** EMA momentum of the momentum student (only for losses that need "studentKey"). */
   readonly studentKeyMomentum: number
   readonly seed: number
