@@ -1,11 +1,12 @@
 import { Schema } from "effect"
 
 export class UnknownBackbone extends Schema.TaggedError<UnknownBackbone>()("UnknownBackbone", {
-  name: Schema.String,
+  /** The name asked for (not `name`, which would shadow the error's own name). */
+  backbone: Schema.String,
   available: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `unknown backbone '${this.name}'; available: ${this.available.join(", ")}`
+    return `unknown backbone '${this.backbone}'; available: ${this.available.join(", ")}`
   }
 }
 

@@ -79,6 +79,6 @@ export const listBackbones = (): Array<string> => Object.keys(backboneRegistry)
 /** Build a backbone by name. Throws UnknownBackbone for a name not in the registry. */
 export const createBackbone = (name: string, options: BackboneOptions): Network => {
   const entry = backboneRegistry[name]
-  if (entry === undefined) throw new UnknownBackbone({ name, available: listBackbones() })
+  if (entry === undefined) throw new UnknownBackbone({ backbone: name, available: listBackbones() })
   return entry.build(options)
 }

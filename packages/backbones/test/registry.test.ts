@@ -14,6 +14,13 @@ describe("backbone registry", () => {
 
   it("rejects an unknown name with the list of known ones", () => {
     expect(() => createBackbone("resnet1000", { inputShape: [8, 8, 1], rng: Rng.fromSeed(0) })).toThrow(/unknown backbone 'resnet1000'.*resnet18/)
+    try {
+      createBackbone("resnet1000", { inputShape: [8, 8, 1], rng: Rng.fromSeed(0) })
+    } catch (e) {
+      // a typed error whose own name is not shadowed by the field naming the backbone
+      expect(e).toMatchObject({ _tag: "UnknownBackbone", backbone: "resnet1000" })
+      expect(String(e)).toMatch(/^UnknownBackbone: unknown backbone 'resnet1000'/)
+    }
   })
 
   for (const name of listBackbones()) {

@@ -84,8 +84,22 @@ export class Trainer extends Context.Service<Trainer, {
     )
 }
 
-/** A fingerprint of everything that changes the trajectory, so a checkpoint is only resumed by the same run. */
-const fingerprintOf = (options: DistillOptions, input: DistillInput): string =>
+/** FNV-1a over the bytes of typed arrays: identifies bags and teacher weights in the fingerprint. */
+const fnv1a = (arrays: ReadonlyArray<ArrayBufferView>): string => {
+  let h = 0x811c9dc5
+  for (const a of arrays) {
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0
+  }
+  return h.toString(16).padStart(8, "0")
+}
+
+/**
+ * A fingerprint of everything that changes the trajectory, so a checkpoint is only resumed by
+ * the same run: the options, the loss, the dataset size, the bags' contents and the teacher's
+ * weights (a bag file or teacher swapped under an existing outDir is refused, not resumed).
+ */
+const fingerprintOf = (options: DistillOptions, input: DistillInput, teacher: Teacher["Service"]): string =>
   JSON.stringify({
     student: options.student,
     augment: options.augment,
@@ -99,7 +113,9 @@ const fingerprintOf = (options: DistillOptions, input: DistillInput): string =>
     loss: input.loss.loss.name,
     lossOptions: input.loss.options,
     n: input.dataset.size,
-    k: input.bags.k
+    k: input.bags.k,
+    bags: fnv1a([input.bags.neighbours]),
+    teacher: fnv1a([...teacher.encoder.params.values()].map((v) => v.dataSync() as Float32Array))
   })
 
 const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"], options: DistillOptions, input: DistillInput) {
@@ -138,7 +154,7 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
     state.teacherQueue.dispose()
     state.studentKeyQueue?.dispose()
   }
-  const fingerprint = fingerprintOf(options, input)
+  const fingerprint = fingerprintOf(options, input, teacher)
   const ckpt = options.checkpointPath
 
   const run = Effect.gen(function*() {

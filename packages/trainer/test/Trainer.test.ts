@@ -29,10 +29,10 @@ const baseOptions: DistillOptions = {
 const trainerLayer = (options: DistillOptions) =>
   Trainer.layer(options).pipe(Layer.provideMerge(Teacher.layerTest), Layer.provideMerge(Runtime.layerTest))
 
-const runDistil = (options: DistillOptions, lossName = "bingo", extra: Parameters<typeof LossRegistry.make>[0] = []) =>
+const runDistil = (options: DistillOptions, lossName = "bingo", extra: Parameters<typeof LossRegistry.make>[0] = [], bagsSeed = 0) =>
   Effect.gen(function*() {
     const { train } = yield* (yield* DatasetSource).load
-    const bags = labelBags(train.labels!, { k: 3, seed: 0 })
+    const bags = labelBags(train.labels!, { k: 3, seed: bagsSeed })
     const loss = yield* LossRegistry.make(extra).resolve(lossName, {})
     const result = yield* (yield* Trainer).distil({ dataset: train, bags, loss })
     const weights = new Map([...result.student.params].map(([k, v]) => [k, Array.from(v.dataSync())]))
@@ -102,6 +102,9 @@ describe("Trainer", () => {
       yield* runDistil({ ...baseOptions, epochs: 1, checkpointPath: path })
       const other = yield* Effect.exit(runDistil({ ...baseOptions, epochs: 1, lr: 0.1, checkpointPath: path }))
       expect(String(other)).toMatch(/CheckpointError.*different config/)
+      // same options, other bags (e.g. a swapped bags.file): refused too
+      const otherBags = yield* Effect.exit(runDistil({ ...baseOptions, epochs: 1, checkpointPath: path }, "bingo", [], 1))
+      expect(String(otherBags)).toMatch(/CheckpointError.*different config/)
 
       writeFileSync(join(dir, "junk.safetensors"), "junk")
       const junk = yield* Effect.exit(runDistil({ ...baseOptions, checkpointPath: join(dir, "junk.safetensors") }))
