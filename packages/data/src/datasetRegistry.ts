@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { InvalidDatasetConfig, UnknownDataset, type DatasetError } from "./DatasetError.ts"
-import type { DatasetSplits } from "./ImageDataset.ts"
+import type { DatasetSplits, ImageDataset } from "./ImageDataset.ts"
 import { defaultIdxDir, loadIdx } from "./loadIdx.ts"
 import { loadCifar } from "./loadCifar.ts"
 import { loadFolder } from "./loadFolder.ts"
@@ -80,7 +80,9 @@ const FolderOptionsSchema = Schema.Struct({
   limit: Schema.optionalKey(Count),
   limitTest: Schema.optionalKey(Count),
   concurrency: Schema.optionalKey(Count),
-  name: Schema.optionalKey(Schema.String)
+  name: Schema.optionalKey(Schema.String),
+  cache: Schema.optionalKey(Schema.String),
+  inMemory: Schema.optionalKey(Schema.Boolean)
 })
 
 /** Defaults of the synthetic dataset in the registry (the quickstart's data). */
@@ -89,7 +91,7 @@ export const shapesDefaults = { trainSize: 5000, testSize: 1000, size: 16, seed:
 /** The test split's seed, derived from the train seed so the two never share images. */
 export const shapesTestSeed = (seed: number): number => (seed ^ 0x5bd1e995) >>> 0
 
-export const loadShapes = (options: typeof ShapesOptionsSchema.Type = {}): Effect.Effect<DatasetSplits> =>
+export const loadShapes = (options: typeof ShapesOptionsSchema.Type = {}): Effect.Effect<DatasetSplits<ImageDataset>> =>
   Effect.sync(() => {
     const o = { ...shapesDefaults, ...options }
     const train = makeShapes({ n: o.trainSize, size: o.size, channels: o.channels, seed: o.seed, name: "shapes" })
@@ -127,7 +129,8 @@ export const datasetRegistry: ReadonlyArray<DatasetEntry> = [
   defineDataset(
     "folder",
     "image folder, torchvision layout dir/<class>/*.{jpg,jpeg,png,webp}, decoded with sharp and resized to size x size " +
-      "(channels 1 | 3, default 3; onCorrupt skip | fail, default skip)",
+      "(channels 1 | 3, default 3; onCorrupt skip | fail, default skip; cache: a directory to decode into once; " +
+      "inMemory: false streams batches from that cache)",
     FolderOptionsSchema,
     loadFolder
   )

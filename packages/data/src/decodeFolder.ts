@@ -38,28 +38,35 @@ export interface DecodedFolder {
 
 export const defaultDecodeConcurrency = 8
 const progressThreshold = 1000
-const byteToUnit = Float32Array.from({ length: 256 }, (_, i) => i / 255)
+/** Byte b as the float b / 255 (the exact values every loader produces). */
+export const byteToUnit = Float32Array.from({ length: 256 }, (_, i) => i / 255)
+
+/** What `decodeFiles` reports: which slots decoded, and the files left out. */
+export interface DecodedFiles {
+  /** ok[slot] is 1 when `indices[slot]` decoded (its bytes went to `onImage`), 0 when skipped. */
+  readonly ok: Uint8Array
+  /** The files left out ("skip" mode), in slot order. */
+  readonly skipped: ReadonlyArray<CorruptImage>
+}
 
 /**
- * Decode the files of an image-folder listing (or the entries `indices` of it) into one
- * in-memory dataset, at most `concurrency` decodes in flight, writing each image straight into
- * its slot of the result. With `onCorrupt: "skip"` nothing but the corrupt files is lost: each is
- * logged with its path and reason and returned in `skipped`. Fails with `EmptyDataset` when no
- * file could be decoded.
+ * The decoding loop shared by `decodeFolder` and `writeImageCache`: decode `listing.files` at
+ * `indices` (at most `concurrency` in flight, or through `semaphore`), handing each image's
+ * S*S*C bytes to `onImage(slot, bytes)` as it completes (completion order, not slot order), and
+ * `onImage(slot, undefined)` for a file skipped as corrupt.
+ * Corrupt files are logged and skipped, or fail the whole decode (`onCorrupt: "fail"`); progress
+ * is logged every 10%.
  */
-export const decodeFolder = Effect.fn("decodeFolder")(function*(
+export const decodeFiles = Effect.fn("decodeFiles")(function*(
   listing: ImageFolderListing,
-  options: DecodeFolderOptions
+  indices: Int32Array,
+  options: DecodeFolderOptions,
+  onImage: (slot: number, bytes: Uint8Array | undefined) => void
 ) {
   const decoder = options.decoder ?? decodeImage
   const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
-  const indices = options.indices === undefined
-    ? Int32Array.from({ length: listing.files.length }, (_, i) => i)
-    : Int32Array.from(options.indices)
   const total = indices.length
-  const { size, channels } = options
-  const len = size * size * channels
-  const images = new Float32Array(total * len)
+  const len = options.size * options.size * options.channels
   const ok = new Uint8Array(total)
   const failures: Array<CorruptImage | undefined> = new Array(total)
   const concurrency = options.concurrency ?? defaultDecodeConcurrency
@@ -81,8 +88,7 @@ export const decodeFolder = Effect.fn("decodeFolder")(function*(
         if (bytes.length !== len) {
           return Effect.fail(new CorruptImage({ path, reason: `decoder returned ${bytes.length} bytes, expected ${len}` }))
         }
-        const base = slot * len
-        for (let j = 0; j < len; j++) images[base + j] = byteToUnit[bytes[j]!]!
+        onImage(slot, bytes)
         ok[slot] = 1
         return Effect.void
       }),
@@ -91,6 +97,7 @@ export const decodeFolder = Effect.fn("decodeFolder")(function*(
           ? Effect.fail(error)
           : Effect.sync(() => {
             failures[slot] = error
+            onImage(slot, undefined)
           }).pipe(Effect.andThen(Effect.logWarning(`skipped corrupt image ${error.path}: ${error.reason}`)))),
       Effect.tap(() => {
         done++
@@ -114,10 +121,38 @@ export const decodeFolder = Effect.fn("decodeFolder")(function*(
   })
 
   const skipped = failures.filter((f): f is CorruptImage => f !== undefined)
-  const kept = total - skipped.length
   if (skipped.length > 0) {
     yield* Effect.logWarning(`image folder ${name}: skipped ${skipped.length} of ${total} images (corrupt or unreadable)`)
   }
+  const result: DecodedFiles = { ok, skipped }
+  return result
+})
+
+/**
+ * Decode the files of an image-folder listing (or the entries `indices` of it) into one
+ * in-memory dataset, at most `concurrency` decodes in flight, writing each image straight into
+ * its slot of the result. With `onCorrupt: "skip"` nothing but the corrupt files is lost: each is
+ * logged with its path and reason and returned in `skipped`. Fails with `EmptyDataset` when no
+ * file could be decoded.
+ */
+export const decodeFolder = Effect.fn("decodeFolder")(function*(
+  listing: ImageFolderListing,
+  options: DecodeFolderOptions
+) {
+  const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
+  const indices = options.indices === undefined
+    ? Int32Array.from({ length: listing.files.length }, (_, i) => i)
+    : Int32Array.from(options.indices)
+  const total = indices.length
+  const { size, channels } = options
+  const len = size * size * channels
+  const images = new Float32Array(total * len)
+  const { ok, skipped } = yield* decodeFiles(listing, indices, { ...options, name }, (slot, bytes) => {
+    if (bytes === undefined) return
+    const base = slot * len
+    for (let j = 0; j < len; j++) images[base + j] = byteToUnit[bytes[j]!]!
+  })
+  const kept = total - skipped.length
   if (kept === 0 && total > 0) {
     return yield* new EmptyDataset({ dataset: name, path: listing.root, reason: `all ${total} images are corrupt or unreadable` })
   }

@@ -153,7 +153,7 @@ export const loadCifar = Effect.fn("loadCifar")(function*(options: CifarOptions 
       numClasses: spec.numClasses,
       ...(classNames === undefined ? {} : { classNames })
     })
-  const splits: DatasetSplits = {
+  const splits: DatasetSplits<ImageDataset> = {
     train: toDataset(train, name),
     ...(test === undefined ? {} : { test: toDataset(test, `${name}/test`) })
   }

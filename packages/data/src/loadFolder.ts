@@ -1,9 +1,12 @@
 import { Effect } from "effect"
-import { basename } from "node:path"
+import { basename, join } from "node:path"
+import { InvalidDatasetConfig } from "./DatasetError.ts"
 import { decodeFolder, defaultDecodeConcurrency } from "./decodeFolder.ts"
 import { withSharpCacheOff } from "./decodeImage.ts"
 import type { DatasetSplits } from "./ImageDataset.ts"
-import { limitListing, listImageFolder } from "./listImageFolder.ts"
+import { ensureImageCache, loadImageCache, openImageCache } from "./imageCache.ts"
+import type { ImageSource } from "./ImageStore.ts"
+import { type ImageFolderListing, limitListing, listImageFolder } from "./listImageFolder.ts"
 
 export interface FolderOptions {
   /** Training images, torchvision's ImageFolder layout: dir/<class>/<image>.{jpg,jpeg,png,webp}. */
@@ -25,9 +28,28 @@ export interface FolderOptions {
   readonly concurrency?: number
   /** Dataset name; default the directory's name. */
   readonly name?: string
+  /**
+   * A directory for decoded-image caches (`imageCache.ts`): each split is decoded once into
+   * `<cache>/<split>-<S>x<S>x<C>-<fit>.bingoimg` and later runs read that instead of decoding,
+   * as long as the files and decode options are unchanged (otherwise it is rebuilt).
+   */
+  readonly cache?: string
+  /**
+   * true (default): the splits are decoded into memory. false: they stay in the cache files
+   * (requires `cache`) and every stage reads the images it needs a batch at a time: for folders
+   * whose decoded floats (N x S x S x C x 4 bytes) do not fit in memory.
+   */
+  readonly inMemory?: boolean
 }
 
+/** The cache file of one split. */
+export const folderCachePath = (cacheDir: string, split: "train" | "test", options: FolderOptions): string =>
+  join(cacheDir, `${split}-${options.size}x${options.size}x${options.channels ?? 3}-${options.fit ?? "cover"}.bingoimg`)
+
 const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
+  if (options.inMemory === false && options.cache === undefined) {
+    return yield* new InvalidDatasetConfig({ dataset: "folder", reason: "inMemory: false reads the images from cache files: set cache (a directory) too" })
+  }
   const name = options.name ?? basename(options.dir)
   const decode = {
     size: options.size,
@@ -36,10 +58,18 @@ const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
     onCorrupt: options.onCorrupt ?? "skip",
     concurrency: options.concurrency ?? defaultDecodeConcurrency
   } as const
+  const load = (listing: ImageFolderListing, split: "train" | "test", splitName: string) =>
+    Effect.gen(function*() {
+      if (options.cache === undefined) return (yield* decodeFolder(listing, { ...decode, name: splitName })).dataset as ImageSource
+      const path = folderCachePath(options.cache, split, options)
+      yield* ensureImageCache(listing, { ...decode, name: splitName }, path)
+      const source: ImageSource = options.inMemory === false ? yield* openImageCache(path) : yield* loadImageCache(path)
+      return { ...source, name: splitName }
+    })
   const trainListing = limitListing(yield* listImageFolder(options.dir, { name }), options.limit)
-  const train = yield* decodeFolder(trainListing, { ...decode, name })
+  const train = yield* load(trainListing, "train", name)
   if (options.testDir === undefined) {
-    const splits: DatasetSplits = { train: train.dataset }
+    const splits: DatasetSplits = { train }
     return splits
   }
   const testName = `${name}/test`
@@ -47,8 +77,8 @@ const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
     yield* listImageFolder(options.testDir, { name: testName, classNames: trainListing.classNames }),
     options.limitTest
   )
-  const test = yield* decodeFolder(testListing, { ...decode, name: testName })
-  const splits: DatasetSplits = { train: train.dataset, test: test.dataset }
+  const test = yield* load(testListing, "test", testName)
+  const splits: DatasetSplits = { train, test }
   return splits
 })
 

@@ -114,7 +114,7 @@ export const loadIdx = Effect.fn("loadIdx")(function*(options: IdxOptions = {}) 
       numClasses,
       classNames
     })
-  const splits: DatasetSplits = {
+  const splits: DatasetSplits<ImageDataset> = {
     train: toDataset(train, name),
     ...(test === undefined ? {} : { test: toDataset(test, `${name}/test`) })
   }

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { createDatasetSource, type DatasetConfig, datasetRegistry, listDatasets } from "../src/datasetRegistry.ts"
 import { DatasetSource } from "../src/DatasetSource.ts"
 import { makeShapes } from "../src/makeShapes.ts"
+import { gatherAll } from "../src/ImageStore.ts"
 import { cifarBytes, tempDir, writeIdxDataset, writeImage, writeImageFolder } from "./fixtures.ts"
 
 /** A small config for every registry entry; a new entry without one fails the registry test. */
@@ -46,7 +47,8 @@ describe("datasetRegistry", () => {
           const source = yield* DatasetSource
           return yield* source.load
         }).pipe(Effect.provide(DatasetSource.layer(config)))
-        for (const ds of [splits.train, splits.test!]) {
+        for (const source of [splits.train, splits.test!]) {
+          const ds = yield* gatherAll(source)
           expect(ds.size).toBeGreaterThan(0)
           expect(ds.images.length).toBe(ds.size * ds.height * ds.width * ds.channels)
           expect(ds.labels!.length).toBe(ds.size)
@@ -98,17 +100,20 @@ describe("datasetRegistry", () => {
   it.effect("shapes defaults: 5000 / 1000 images of 16x16x1, test split differs from train", () =>
     Effect.gen(function*() {
       const source = yield* createDatasetSource({ name: "shapes" })
-      const { train, test } = yield* source.load
-      expect([train.size, test!.size, train.height, train.width, train.channels]).toEqual([5000, 1000, 16, 16, 1])
-      expect(train.images.subarray(0, 256)).not.toEqual(test!.images.subarray(0, 256))
+      const splits = yield* source.load
+      const train = yield* gatherAll(splits.train)
+      const test = yield* gatherAll(splits.test!)
+      expect([train.size, test.size, train.height, train.width, train.channels]).toEqual([5000, 1000, 16, 16, 1])
+      expect(train.images.subarray(0, 256)).not.toEqual(test.images.subarray(0, 256))
     }))
 })
 
 layer(DatasetSource.layerTest)("DatasetSource.layerTest", (it) => {
   it.effect("gives tiny deterministic labelled shapes splits", () =>
     Effect.gen(function*() {
-      const { train, test } = yield* (yield* DatasetSource).load
-      expect([train.size, test!.size, train.height, train.channels]).toEqual([64, 32, 16, 1])
+      const splits = yield* (yield* DatasetSource).load
+      const train = yield* gatherAll(splits.train)
+      expect([train.size, splits.test!.size, train.height, train.channels]).toEqual([64, 32, 16, 1])
       expect(train.images).toEqual(makeShapes({ n: 64, seed: 0 }).images)
       expect(train.numClasses).toBe(10)
     }))

@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createDatasetSource } from "../src/datasetRegistry.ts"
 import { loadFolder } from "../src/loadFolder.ts"
+import { gatherAll } from "../src/ImageStore.ts"
 import { folderImages, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
 
 let root = ""
@@ -19,14 +20,16 @@ beforeAll(async () => {
 describe("loadFolder", () => {
   it.effect("train and test splits share the training classes", () =>
     Effect.gen(function*() {
-      const { train, test } = yield* loadFolder({ dir: root, testDir: testRoot, size: 6, channels: 1 })
+      const splits = yield* loadFolder({ dir: root, testDir: testRoot, size: 6, channels: 1 })
+      const train = splits.train
+      const test = yield* gatherAll(splits.test!)
       expect([train.size, train.height, train.width, train.channels]).toEqual([6, 6, 6, 1])
       expect(train.classNames).toEqual(["cat", "dog", "fish"])
-      expect(test!.name).toBe(`${train.name}/test`)
-      expect(test!.classNames).toEqual(["cat", "dog", "fish"])
+      expect(test.name).toBe(`${train.name}/test`)
+      expect(test.classNames).toEqual(["cat", "dog", "fish"])
       expect(Array.from(test!.labels!)).toEqual([0, 2]) // cat/t.jpg, fish/t.png
-      expect(test!.images[0]).toBeCloseTo(76 / 255, 1)
-      expect(test!.images[36]).toBeCloseTo(29 / 255, 2)
+      expect(test.images[0]).toBeCloseTo(76 / 255, 1)
+      expect(test.images[36]).toBeCloseTo(29 / 255, 2)
     }))
 
   it.effect("limit keeps images from every class", () =>

@@ -1,0 +1,396 @@
+import { openAtomicFile } from "@bingo/runtime"
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import { close, open, read, statSync } from "node:fs"
+import { relative } from "node:path"
+import { CorruptImage, DatasetFormatError, DatasetNotFound, EmptyDataset } from "./DatasetError.ts"
+import { byteToUnit, decodeFiles, type DecodeFolderOptions } from "./decodeFolder.ts"
+import { type ImageDataset, makeImageDataset } from "./ImageDataset.ts"
+import type { ImageStore } from "./ImageStore.ts"
+import type { ImageFolderListing } from "./listImageFolder.ts"
+
+/**
+ * The decoded-image cache: an image folder decoded and resized once, kept as bytes, read back
+ * whole (`loadImageCache`) or a batch at a time (`openImageCache`). Layout, little-endian:
+ *
+ *   "BINGOIMG" | pixels: N x H x W x C uint8, HWC, image i at 8 + i*H*W*C | labels: N int32 |
+ *   file indices: N int32 (image i is listing.files[fileIndex[i]]) | header: JSON, L bytes |
+ *   L: uint32 | "BINGOEND"
+ *
+ * The header (`ImageCacheHeader`) is written last, so the pixels stream to disk as they are
+ * decoded; the whole file is written to a temp file and renamed (a killed build leaves no cache).
+ */
+export interface ImageCacheHeader {
+  readonly format: typeof cacheFormat
+  readonly version: typeof cacheVersion
+  readonly name: string
+  /** N, images in the cache (the listing's files less the skipped ones). */
+  readonly size: number
+  readonly height: number
+  readonly width: number
+  readonly channels: 1 | 3
+  readonly fit: "cover" | "fill"
+  readonly classNames: ReadonlyArray<string>
+  /** The folder decoded. */
+  readonly root: string
+  /** Files in the listing (decoded or skipped). */
+  readonly files: number
+  /** `folderFingerprint` of the listing and decode options the cache was built from. */
+  readonly fingerprint: string
+  /** Files left out as corrupt when the cache was built. */
+  readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>
+}
+
+const cacheFormat = "bingo-image-cache"
+const cacheVersion = 1
+const HEAD = new TextEncoder().encode("BINGOIMG")
+const TAIL = new TextEncoder().encode("BINGOEND")
+const writeBufferBytes = 1 << 20
+
+export interface ImageCacheOptions extends DecodeFolderOptions {
+  readonly fit?: "cover" | "fill"
+}
+
+const fitOf = (options: { readonly fit?: "cover" | "fill" }) => options.fit ?? "cover"
+
+/**
+ * What the cache depends on: the decode options, the class names, and every file's path (relative
+ * to the root), size and modification time. Any change (a file added, removed, replaced or
+ * touched, another size or fit) gives another fingerprint, and the cache is rebuilt.
+ */
+export const folderFingerprint = (listing: ImageFolderListing, options: ImageCacheOptions): Effect.Effect<string> =>
+  Effect.sync(() => {
+    const hash = createHash("sha256")
+    hash.update(JSON.stringify({ version: cacheVersion, size: options.size, channels: options.channels, fit: fitOf(options), classNames: listing.classNames }))
+    listing.files.forEach((file, i) => {
+      let stamp = "missing"
+      try {
+        const s = statSync(file)
+        stamp = `${s.size}:${s.mtimeMs}`
+      } catch {
+        // gone since it was listed: the decode will report it
+      }
+      hash.update(`\n${relative(listing.root, file)}\0${listing.labels[i]}\0${stamp}`)
+    })
+    return hash.digest("hex")
+  })
+
+/**
+ * Decode the listing (all of it) once into a cache file at `path`, streaming the bytes to a temp
+ * file in listing order and renaming it into place at the end. Corrupt files follow `onCorrupt`
+ * ("skip": named in a warning and in the header's `skipped`; "fail": the build fails with
+ * `CorruptImage` and nothing is written). Returns the header written.
+ */
+export const writeImageCache = Effect.fn("writeImageCache")(function*(
+  listing: ImageFolderListing,
+  options: ImageCacheOptions,
+  path: string
+) {
+  const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
+  const fingerprint = yield* folderFingerprint(listing, options)
+  const total = listing.files.length
+  const rowBytes = options.size * options.size * options.channels
+  const labels: Array<number> = []
+  const fileIndices: Array<number> = []
+  const file = yield* Effect.try({
+    try: () => openAtomicFile(path),
+    catch: (e) => new DatasetNotFound({ path, reason: `cannot create the cache file: ${(e as { code?: string }).code ?? String(e)}` })
+  })
+  const write = Effect.gen(function*() {
+    const buffer = new Uint8Array(Math.max(writeBufferBytes, rowBytes))
+    let used = 0
+    const flush = () => {
+      if (used > 0) file.append(buffer.subarray(0, used))
+      used = 0
+    }
+    file.append(HEAD)
+    // decodes complete out of order: hold each until every earlier slot is written or skipped
+    const held = new Map<number, Uint8Array | undefined>()
+    let next = 0
+    const indices = Int32Array.from({ length: total }, (_, i) => i)
+    const { skipped } = yield* decodeFiles(listing, indices, { ...options, name }, (slot, bytes) => {
+      held.set(slot, bytes)
+      while (held.has(next)) {
+        const row = held.get(next)
+        held.delete(next)
+        if (row !== undefined) {
+          if (used + rowBytes > buffer.length) flush()
+          buffer.set(row, used)
+          used += rowBytes
+          labels.push(listing.labels[next]!)
+          fileIndices.push(next)
+        }
+        next++
+      }
+    })
+    flush()
+    if (labels.length === 0) {
+      return yield* new EmptyDataset({ dataset: name, path: listing.root, reason: `all ${total} images are corrupt or unreadable` })
+    }
+    const header: ImageCacheHeader = {
+      format: cacheFormat,
+      version: cacheVersion,
+      name,
+      size: labels.length,
+      height: options.size,
+      width: options.size,
+      channels: options.channels,
+      fit: fitOf(options),
+      classNames: listing.classNames,
+      root: listing.root,
+      files: total,
+      fingerprint,
+      skipped: skipped.map((s) => ({ path: s.path, reason: s.reason }))
+    }
+    const ints = (values: ReadonlyArray<number>) => {
+      const out = new Uint8Array(4 * values.length)
+      const view = new DataView(out.buffer)
+      values.forEach((v, i) => view.setInt32(4 * i, v, true))
+      return out
+    }
+    file.append(ints(labels))
+    file.append(ints(fileIndices))
+    const json = new TextEncoder().encode(JSON.stringify(header))
+    const length = new Uint8Array(4)
+    new DataView(length.buffer).setUint32(0, json.length, true)
+    file.append(json)
+    file.append(length)
+    file.append(TAIL)
+    file.commit()
+    return header
+  })
+  return yield* write.pipe(Effect.onExit(() => Effect.sync(() => file.abort())))
+})
+
+/** Where the parts of a cache file start. */
+interface CacheLayout {
+  readonly header: ImageCacheHeader
+  readonly rowBytes: number
+  readonly labelsOffset: number
+}
+
+const ioError = (path: string, e: unknown) =>
+  (e as { code?: string }).code === "ENOENT"
+    ? new DatasetNotFound({ path, reason: "no such cache file" })
+    : new DatasetFormatError({ path, reason: `cannot read: ${(e as { code?: string }).code ?? String(e)}` })
+
+/** Open `path`, run `use` with its file descriptor, close it (also on failure). */
+const withFd = <A>(path: string, use: (fd: number) => Promise<A>): Promise<A> =>
+  new Promise<number>((resolve, reject) => open(path, "r", (e, fd) => (e === null ? resolve(fd) : reject(e)))).then((fd) =>
+    use(fd).finally(() => new Promise<void>((resolve) => close(fd, () => resolve())))
+  )
+
+/** Read exactly `length` bytes at `position` into `into` at `offset`; a short read is an error. */
+const readExactly = (fd: number, into: Uint8Array, offset: number, length: number, position: number): Promise<void> =>
+  new Promise((resolve, reject) =>
+    read(fd, into, offset, length, position, (e, n) => {
+      if (e !== null) reject(e)
+      else if (n !== length) reject(Object.assign(new Error(`short read: ${n} of ${length} bytes at offset ${position}`), { code: "ESHORT" }))
+      else resolve()
+    })
+  )
+
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i])
+
+/** Read and check a cache file's header: magic numbers, JSON, fields, and that the file has exactly the bytes they imply. */
+const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | DatasetFormatError> =>
+  Effect.gen(function*() {
+    const bad = (reason: string) => new DatasetFormatError({ path, reason })
+    const fileBytes = yield* Effect.try({ try: () => statSync(path).size, catch: (e) => ioError(path, e) })
+    const minimum = HEAD.length + 4 + TAIL.length
+    if (fileBytes < minimum) return yield* bad(`${fileBytes} bytes, too short for an image cache (at least ${minimum})`)
+    const ends = yield* Effect.tryPromise({
+      try: () =>
+        withFd(path, async (fd) => {
+          const head = new Uint8Array(HEAD.length)
+          const tail = new Uint8Array(4 + TAIL.length)
+          await readExactly(fd, head, 0, head.length, 0)
+          await readExactly(fd, tail, 0, tail.length, fileBytes - tail.length)
+          return { head, tail }
+        }),
+      catch: (e) => ioError(path, e)
+    })
+    if (!same(ends.head, HEAD)) return yield* bad(`not an image cache (the first 8 bytes are not "BINGOIMG")`)
+    if (!same(ends.tail.subarray(4), TAIL)) return yield* bad(`truncated or damaged: the file does not end with "BINGOEND"`)
+    const jsonBytes = new DataView(ends.tail.buffer).getUint32(0, true)
+    const jsonOffset = fileBytes - ends.tail.length - jsonBytes
+    if (jsonOffset < HEAD.length) return yield* bad(`header length ${jsonBytes} exceeds the file (${fileBytes} bytes)`)
+    const json = new Uint8Array(jsonBytes)
+    yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, json, 0, jsonBytes, jsonOffset)), catch: (e) => ioError(path, e) })
+    let header: ImageCacheHeader
+    try {
+      header = JSON.parse(new TextDecoder().decode(json)) as ImageCacheHeader
+    } catch (e) {
+      return yield* bad(`header is not JSON (${(e as Error).message})`)
+    }
+    if (header.format !== cacheFormat) return yield* bad(`header field 'format' is ${JSON.stringify(header.format)}, expected "${cacheFormat}"`)
+    if (header.version !== cacheVersion) return yield* bad(`header field 'version' is ${JSON.stringify(header.version)}, this bingo reads version ${cacheVersion}`)
+    for (const field of ["size", "height", "width", "channels", "files"] as const) {
+      const v = header[field]
+      if (!Number.isInteger(v) || v < 0) return yield* bad(`header field '${field}' must be a non-negative integer, got ${JSON.stringify(v)}`)
+    }
+    if (header.channels !== 1 && header.channels !== 3) return yield* bad(`header field 'channels' must be 1 or 3, got ${header.channels}`)
+    if (!Array.isArray(header.classNames)) return yield* bad(`header field 'classNames' must be an array`)
+    if (!Array.isArray(header.skipped)) return yield* bad(`header field 'skipped' must be an array`)
+    const rowBytes = header.height * header.width * header.channels
+    const labelsOffset = HEAD.length + header.size * rowBytes
+    const expected = labelsOffset + 8 * header.size + jsonBytes + ends.tail.length
+    if (expected !== fileBytes) {
+      return yield* bad(`${fileBytes} bytes, but its header (${header.size} images of ${header.height}x${header.width}x${header.channels}) implies ${expected}`)
+    }
+    return { header, rowBytes, labelsOffset }
+  })
+
+/** Labels (and file indices) of a cache, checked against the header's class count. */
+const readLabels = (path: string, layout: CacheLayout) =>
+  Effect.gen(function*() {
+    const n = layout.header.size
+    const bytes = new Uint8Array(4 * n)
+    yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, layout.labelsOffset)), catch: (e) => ioError(path, e) })
+    const view = new DataView(bytes.buffer)
+    const labels = new Int32Array(n)
+    const classes = layout.header.classNames.length
+    for (let i = 0; i < n; i++) {
+      const l = view.getInt32(4 * i, true)
+      if (l < 0 || l >= classes) {
+        return yield* new DatasetFormatError({ path, reason: `label ${l} of image ${i} is outside the ${classes} classes of the header` })
+      }
+      labels[i] = l
+    }
+    return labels
+  })
+
+/** A store reading its pixels from a cache file; `header` is the cache's. */
+export interface ImageCacheStore extends ImageStore {
+  readonly header: ImageCacheHeader
+}
+
+/** Just the header of a cache file (checked as by `openImageCache`). */
+export const readImageCacheHeader = (path: string) => Effect.map(readLayout(path), (l) => l.header)
+
+/**
+ * A store over a cache file: header and labels are read now (and checked: magic numbers, field
+ * types, labels within the classes, the file exactly as long as the header implies); pixels are
+ * read by `gather`, one positioned read per image, all issued at once to libuv's thread pool and
+ * converted to [0, 1] floats as `decodeFolder` would. The file is opened per `gather`, so the
+ * store holds no descriptor and needs no closing.
+ */
+export const openImageCache = Effect.fn("openImageCache")(function*(path: string) {
+  const layout = yield* readLayout(path)
+  const { header, rowBytes } = layout
+  const labels = yield* readLabels(path, layout)
+  const gather = (indices: ArrayLike<number>) =>
+    Effect.gen(function*() {
+      const count = indices.length
+      for (let j = 0; j < count; j++) {
+        const i = indices[j]!
+        if (!Number.isInteger(i) || i < 0 || i >= header.size) {
+          throw new RangeError(`image index ${i} out of range [0, ${header.size}) in cache ${path}`)
+        }
+      }
+      const bytes = new Uint8Array(count * rowBytes)
+      yield* Effect.tryPromise({
+        try: () =>
+          withFd(path, async (fd) => {
+            const reads: Array<Promise<void>> = []
+            for (let j = 0; j < count; j++) reads.push(readExactly(fd, bytes, j * rowBytes, rowBytes, HEAD.length + indices[j]! * rowBytes))
+            await Promise.all(reads)
+          }),
+        catch: (e) => ioError(path, e)
+      })
+      const images = new Float32Array(bytes.length)
+      for (let k = 0; k < bytes.length; k++) images[k] = byteToUnit[bytes[k]!]!
+      return makeImageDataset({
+        name: header.name,
+        size: count,
+        height: header.height,
+        width: header.width,
+        channels: header.channels,
+        images,
+        labels: Int32Array.from({ length: count }, (_, j) => labels[indices[j]!]!),
+        numClasses: header.classNames.length,
+        classNames: header.classNames
+      })
+    })
+  const store: ImageCacheStore = {
+    name: header.name,
+    size: header.size,
+    height: header.height,
+    width: header.width,
+    channels: header.channels,
+    labels,
+    numClasses: header.classNames.length,
+    classNames: header.classNames,
+    location: path,
+    header,
+    gather
+  }
+  return store
+})
+
+/** The whole cache as an in-memory dataset (pixels read sequentially in 16 MiB pieces). */
+export const loadImageCache = Effect.fn("loadImageCache")(function*(path: string) {
+  const layout = yield* readLayout(path)
+  const { header, rowBytes } = layout
+  const labels = yield* readLabels(path, layout)
+  const total = header.size * rowBytes
+  const images = new Float32Array(total)
+  const piece = new Uint8Array(Math.min(total, 16 << 20))
+  yield* Effect.tryPromise({
+    try: () =>
+      withFd(path, async (fd) => {
+        for (let done = 0; done < total; done += piece.length) {
+          const n = Math.min(piece.length, total - done)
+          await readExactly(fd, piece, 0, n, HEAD.length + done)
+          for (let k = 0; k < n; k++) images[done + k] = byteToUnit[piece[k]!]!
+        }
+      }),
+    catch: (e) => ioError(path, e)
+  })
+  const dataset: ImageDataset = makeImageDataset({
+    name: header.name,
+    size: header.size,
+    height: header.height,
+    width: header.width,
+    channels: header.channels,
+    images,
+    labels,
+    numClasses: header.classNames.length,
+    classNames: header.classNames
+  })
+  return dataset
+})
+
+/**
+ * The cache of `listing` at `path`, built unless one is there for the same files and decode
+ * options (its fingerprint matches): the expensive decode runs once per folder, not per run. A
+ * cache that is stale (files changed, other options) or unreadable is rebuilt, with a log line
+ * saying why. A cache built with skipped files under `onCorrupt: "fail"` fails with the first
+ * of them, as decoding would.
+ */
+export const ensureImageCache = Effect.fn("ensureImageCache")(function*(
+  listing: ImageFolderListing,
+  options: ImageCacheOptions,
+  path: string
+) {
+  const existing = yield* readImageCacheHeader(path).pipe(Effect.result)
+  const fingerprint = yield* folderFingerprint(listing, options)
+  let header: ImageCacheHeader
+  if (existing._tag === "Success" && existing.success.fingerprint === fingerprint) {
+    header = existing.success
+    yield* Effect.logInfo(`image cache ${path}: up to date (${header.size} images of ${header.height}x${header.width}x${header.channels}), not decoding`)
+    if (header.skipped.length > 0 && options.onCorrupt !== "fail") {
+      yield* Effect.logWarning(`image cache ${path}: ${header.skipped.length} of ${header.files} files were skipped as corrupt when it was built, first ${header.skipped[0]!.path}`)
+    }
+  } else {
+    const why = existing._tag === "Success"
+      ? "the folder or the decode options changed since it was built"
+      : existing.failure._tag === "DatasetNotFound"
+      ? "none yet"
+      : `unreadable (${existing.failure.reason})`
+    yield* Effect.logInfo(`image cache ${path}: ${why}; decoding ${listing.files.length} images from ${listing.root} once`)
+    header = yield* writeImageCache(listing, options, path)
+  }
+  if (header.skipped.length > 0 && options.onCorrupt === "fail") return yield* new CorruptImage(header.skipped[0]!)
+  return header
+})
