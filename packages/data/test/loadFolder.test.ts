@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { writeFileSync } from "node:fs"
+import { readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createDatasetSource } from "../src/datasetRegistry.ts"
 import { loadFolder } from "../src/loadFolder.ts"
-import { gatherAll } from "../src/ImageStore.ts"
-import { folderImages, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
+import { gatherAll, isImageDataset } from "../src/ImageStore.ts"
+import { captureLogs, folderImages, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
 
 let root = ""
 let testRoot = ""
@@ -62,5 +62,38 @@ describe("loadFolder", () => {
       expect(yield* Effect.flip(loadFolder({ dir, size: 4, onCorrupt: "fail" }))).toMatchObject({ _tag: "CorruptImage", path: bad })
       const { train } = yield* loadFolder({ dir, size: 4 })
       expect(train.size).toBe(1)
+    }))
+
+  it.effect("cache: decoded once into the cache directory, the same images, reused by the next load", () =>
+    Effect.gen(function*() {
+      const cache = join(tempDir("load-folder-cache"), "cache")
+      const options = { dir: root, testDir: testRoot, size: 5, channels: 3 as const, cache }
+      const plain = yield* loadFolder({ dir: root, testDir: testRoot, size: 5 })
+      const first = yield* captureLogs(loadFolder(options))
+      expect(readdirSync(cache).sort()).toEqual(["test-5x5x3-cover.bingoimg", "train-5x5x3-cover.bingoimg"])
+      expect(first.lines.filter((l) => l.includes("decoding")).length).toBeGreaterThan(0)
+      const second = yield* captureLogs(loadFolder({ ...options, name: "renamed" }))
+      expect(second.lines.filter((l) => l.includes("up to date")).length).toBe(2)
+      for (const { value } of [first, second]) {
+        expect(isImageDataset(value.train)).toBe(true)
+        expect((yield* gatherAll(value.train)).images).toEqual((yield* gatherAll(plain.train)).images)
+        expect((yield* gatherAll(value.test!)).images).toEqual((yield* gatherAll(plain.test!)).images)
+        expect(value.test!.labels).toEqual(plain.test!.labels)
+      }
+      expect([second.value.train.name, second.value.test!.name]).toEqual(["renamed", "renamed/test"])
+    }))
+
+  it.effect("inMemory: false gives stores over the cache files; without cache it is a config error", () =>
+    Effect.gen(function*() {
+      const cache = tempDir("load-folder-stream")
+      const source = yield* createDatasetSource({ name: "folder", options: { dir: root, testDir: testRoot, size: 4, cache, inMemory: false } })
+      const { train, test } = yield* source.load
+      expect(isImageDataset(train) || isImageDataset(test!)).toBe(false)
+      expect(train.labels).toEqual((yield* gatherAll((yield* loadFolder({ dir: root, size: 4 })).train)).labels)
+      const plain = yield* loadFolder({ dir: root, size: 4 })
+      expect((yield* gatherAll(train)).images).toEqual((yield* gatherAll(plain.train)).images)
+      const error = yield* Effect.flip(loadFolder({ dir: root, size: 4, inMemory: false }))
+      expect(error).toMatchObject({ _tag: "InvalidDatasetConfig" })
+      expect(error.message).toMatch(/set cache/)
     }))
 })
