@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from "node:fs"
 import { join, relative, resolve } from "node:path"
 import { atomicWrite, removeStaleTempFiles, Rng, Runtime } from "@bingo/runtime"
 import { createEncoder, disposeEncoder, type EncoderSpec, exportTfjsModel, parameterCount, saveWeights } from "@bingo/backbones"
-import { type AugmentConfig, DatasetSource, type ImageDataset, resolveAugmentConfig } from "@bingo/data"
+import { type AugmentConfig, DatasetSource, type ImageSource, resolveAugmentConfig } from "@bingo/data"
 import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
 import { LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
@@ -111,7 +111,7 @@ const subdirectories = (dir: string): Array<string> =>
   existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : []
 
 /** Config problems only the loaded data reveal, named by their key path. */
-const checkSplits = (config: PipelineConfig, train: ImageDataset, test: ImageDataset | undefined) => {
+const checkSplits = (config: PipelineConfig, train: ImageSource, test: ImageSource | undefined) => {
   const dropped = "partial batches are dropped, so no step would run"
   if (test === undefined) {
     return Effect.fail(new ConfigError({ path: "dataset", reason: `dataset '${config.dataset.name}' has no test split to evaluate on` }))
@@ -195,7 +195,7 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   // Stage 3: evaluation
   const evalOptions: EvaluationOptions = { view: augment, knn: config.eval.knn, linear: config.eval.linear, seed: config.seed }
   const rows: Array<ReportRow> = []
-  const evaluate = (model: string, encoder: typeof distilled.student, ds: { train: ImageDataset; test: ImageDataset }) =>
+  const evaluate = (model: string, encoder: typeof distilled.student, ds: { train: ImageSource; test: ImageSource }) =>
     Effect.gen(function*() {
       const scores = yield* evaluateEncoder(encoder, ds.train, ds.test, evalOptions)
       rows.push({ model, backbone: encoder.spec.backbone, params: parameterCount(encoder.backbone), scores })

@@ -75,3 +75,28 @@ export const forEachChunk = <E, R>(
 /** Every image of the source in memory: the dataset itself, or a store's images gathered in order. */
 export const gatherAll = (source: ImageSource): Effect.Effect<ImageDataset, DatasetError> =>
   isImageDataset(source) ? Effect.succeed(source) : source.gather(Int32Array.from({ length: source.size }, (_, i) => i))
+
+/**
+ * Row-wise outputs of `f` over the whole source, chunk by chunk (`forEachChunk`), concatenated:
+ * `f` returns `dim` values per image of its chunk (features, embeddings). Only one chunk of
+ * pixels is held at a time; the output is N x dim.
+ */
+export const mapChunks = <E, R>(
+  source: ImageSource,
+  chunkSize: number,
+  f: (chunk: ImageDataset) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E, R>
+): Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E | DatasetError, R> =>
+  Effect.gen(function*() {
+    let out: Float32Array | undefined
+    let dim = 0
+    yield* forEachChunk(source, chunkSize, (chunk, start) =>
+      Effect.map(f(chunk), (rows) => {
+        if (rows.values.length !== chunk.size * rows.dim) {
+          throw new RangeError(`mapChunks: ${rows.values.length} values for ${chunk.size} images of dim ${rows.dim}`)
+        }
+        dim = rows.dim
+        out ??= new Float32Array(source.size * dim)
+        out.set(rows.values, start * dim)
+      }))
+    return { values: out ?? new Float32Array(0), dim }
+  })

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { Rng } from "@bingo/runtime"
 import { type Encoder, features, mapBatches } from "@bingo/backbones"
-import { type AugmentConfig, centerView, type ImageDataset } from "@bingo/data"
+import { type AugmentConfig, centerView, type ImageSource, mapChunks } from "@bingo/data"
 import { knnClassifier, type KnnClassifierOptions } from "./knnClassifier.ts"
 import { linearProbe, type LinearProbeOptions } from "./linearProbe.ts"
 import { MissingLabels } from "./EvalError.ts"
@@ -20,17 +20,21 @@ export interface EvaluationScores {
   readonly linearTop5: number
 }
 
-/** Frozen backbone features of every image (center views, batch-norm running stats). */
-export const extractFeatures = (encoder: Encoder, dataset: ImageDataset, view: AugmentConfig) =>
-  Effect.promise(() =>
-    mapBatches(
-      centerView(dataset, Array.from({ length: dataset.size }, (_, i) => i), view),
-      dataset.size,
-      [view.outputSize, view.outputSize, dataset.channels],
-      256,
-      (x) => features(encoder, x, "eval")
-    )
-  )
+/**
+ * Frozen backbone features of every image (center views, batch-norm running stats), in batches
+ * of 256, gathered 4,096 images at a time (a store on disk holds one chunk of pixels at a time).
+ */
+export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: AugmentConfig) =>
+  mapChunks(dataset, 4096, (chunk) =>
+    Effect.promise(() =>
+      mapBatches(
+        centerView(chunk, Array.from({ length: chunk.size }, (_, i) => i), view),
+        chunk.size,
+        [view.outputSize, view.outputSize, dataset.channels],
+        256,
+        (x) => features(encoder, x, "eval")
+      )
+    ))
 
 /**
  * Stage 3: kNN classifier and linear probe on the frozen backbone features of `encoder`,
@@ -38,8 +42,8 @@ export const extractFeatures = (encoder: Encoder, dataset: ImageDataset, view: A
  */
 export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
   encoder: Encoder,
-  train: ImageDataset,
-  test: ImageDataset,
+  train: ImageSource,
+  test: ImageSource,
   options: EvaluationOptions
 ) {
   if (train.labels === undefined) return yield* new MissingLabels({ dataset: train.name })

@@ -16,7 +16,7 @@ import {
   readWeights,
   saveWeights
 } from "@bingo/backbones"
-import { type AugmentConfig, centerView, DatasetSource, type ImageDataset } from "@bingo/data"
+import { type AugmentConfig, centerView, type DatasetError, DatasetSource, type ImageSource, mapChunks } from "@bingo/data"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
 import { TeacherWeightsMismatch } from "./TeacherError.ts"
 
@@ -28,6 +28,10 @@ export type TeacherBnMode = "eval" | "batch-stats"
  * L2-normalised head embeddings the losses compare against, `embedDataset` the pooled backbone
  * features bags are mined from (deterministic preprocessing, no augmentation).
  */
+/** Batch size of the teacher's embedding pass over a dataset. */
+const embedBatch = 256
+const allIndices = (n: number) => Int32Array.from({ length: n }, (_, i) => i)
+
 export class Teacher extends Context.Service<Teacher, {
   readonly encoder: Encoder
   readonly bnMode: TeacherBnMode
@@ -35,9 +39,9 @@ export class Teacher extends Context.Service<Teacher, {
   readonly embedKeys: (x: tf.Tensor4D) => tf.Tensor2D
   /** Backbone features of every image of a dataset (center views), [N, featureDim]. */
   readonly embedDataset: (
-    dataset: ImageDataset,
+    dataset: ImageSource,
     view: AugmentConfig
-  ) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }>
+  ) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, DatasetError>
 }>()("@bingo/teacher/Teacher") {
   /** A teacher around an encoder produced by `acquire`; the encoder is disposed with the layer. */
   static readonly fromEncoder = <E, R>(acquire: Effect.Effect<Encoder, E, R>, bnMode: TeacherBnMode = "eval") =>
@@ -46,11 +50,14 @@ export class Teacher extends Context.Service<Teacher, {
       Effect.gen(function*() {
         const encoder = yield* Effect.acquireRelease(acquire, (e) => Effect.sync(() => disposeEncoder(e)))
         for (const v of encoder.params.values()) v.trainable = false
-        const embedDataset = Effect.fn("Teacher.embedDataset")(function*(dataset: ImageDataset, view: AugmentConfig) {
+        const embedDataset = Effect.fn("Teacher.embedDataset")(function*(dataset: ImageSource, view: AugmentConfig) {
           const shape = [view.outputSize, view.outputSize, dataset.channels] as const
-          const batch = 256
-          const images = centerView(dataset, Array.from({ length: dataset.size }, (_, i) => i), view)
-          return yield* Effect.promise(() => mapBatches(images, dataset.size, shape, batch, (x) => features(encoder, x, "eval")))
+          // chunks of 16 batches: a store on disk holds one chunk of pixels at a time; batches
+          // (of 256) are the same as without chunks, so are the features
+          return yield* mapChunks(dataset, 16 * embedBatch, (chunk) =>
+            Effect.promise(() =>
+              mapBatches(centerView(chunk, allIndices(chunk.size), view), chunk.size, shape, embedBatch, (x) => features(encoder, x, "eval"))
+            ))
         })
         return Teacher.of({
           encoder,

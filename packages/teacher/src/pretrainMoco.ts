@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
 import type { Rng } from "@bingo/runtime"
-import { type AugmentConfig, augmentBatch, type ImageDataset, shuffledBatches } from "@bingo/data"
+import { type AugmentConfig, augmentBatch, gatherAhead, type ImageSource, shuffledBatches } from "@bingo/data"
 import { cloneEncoder, createEncoder, disposeEncoder, embed, type EncoderSpec, momentumUpdate } from "@bingo/backbones"
 import { infoNce } from "@bingo/losses"
 import { cosineLr, EmbeddingQueue, type OptimisationOptions, Sgd } from "@bingo/optim"
@@ -33,7 +33,7 @@ export const mocoDefaults: MocoOptions = {
  * encoder (the caller owns it). Single-device: no shuffle-BN.
  */
 export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
-  dataset: ImageDataset,
+  dataset: ImageSource,
   spec: EncoderSpec,
   augment: AugmentConfig,
   options: MocoOptions,
@@ -50,13 +50,16 @@ export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
     for (let epoch = 0; epoch < options.epochs; epoch++) {
       const lr = cosineLr(options.lr, epoch, options.epochs)
       const batches = shuffledBatches(dataset.size, options.batchSize, rng, { dropLast: true })
+      // each step's images, read one step ahead when the dataset is a store on disk
+      const images = gatherAhead(dataset, batches.length, (step) => batches[step]!)
       let lossSum = 0
       const t0 = performance.now()
       for (let step = 0; step < batches.length; step++) {
-        const idx = batches[step]!
-        const b = idx.length
-        const xq = augmentBatch(dataset, idx, augment, rng)
-        const xk = augmentBatch(dataset, idx, augment, rng)
+        const b = batches[step]!.length
+        const batch = yield* images.take(step)
+        const rows = Int32Array.from({ length: b }, (_, i) => i)
+        const xq = augmentBatch(batch, rows, augment, rng)
+        const xk = augmentBatch(batch, rows, augment, rng)
         const loss = tf.tidy(() => {
           const k = tf.keep(embed(key, tf.tensor4d(xk, [b, ...shape]), "train"))
           const { value, grads } = tf.variableGrads(

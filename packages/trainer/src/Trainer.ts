@@ -10,7 +10,16 @@ import {
   type EncoderSpec,
   momentumUpdate
 } from "@bingo/backbones"
-import { type AugmentConfig, augmentBatch, cutMix, type ImageDataset, samplePositives, shuffledBatches } from "@bingo/data"
+import {
+  type AugmentConfig,
+  augmentBatch,
+  cutMix,
+  type DatasetError,
+  gatherAhead,
+  type ImageSource,
+  samplePositives,
+  shuffledBatches
+} from "@bingo/data"
 import type { Bags } from "@bingo/bag-miner"
 import type { DistillationViews, ResolvedLoss } from "@bingo/losses"
 import { cosineLr, EmbeddingQueue, Sgd, type OptimisationOptions } from "@bingo/optim"
@@ -47,7 +56,8 @@ export interface StepProgress {
 }
 
 export interface DistillInput {
-  readonly dataset: ImageDataset
+  /** The training images: in memory, or a store read a step ahead (`folder` with `inMemory: false`). */
+  readonly dataset: ImageSource
   readonly bags: Bags
   readonly loss: ResolvedLoss
 }
@@ -71,7 +81,12 @@ export interface DistillResult {
 export class Trainer extends Context.Service<Trainer, {
   readonly distil: (input: DistillInput) => Effect.Effect<
     DistillResult,
-    NonFiniteLoss | BagsDoNotMatchDataset | DatasetSmallerThanBatch | EmbeddingDimMismatch | import("./TrainerError.ts").CheckpointError
+    | NonFiniteLoss
+    | BagsDoNotMatchDataset
+    | DatasetSmallerThanBatch
+    | EmbeddingDimMismatch
+    | import("./TrainerError.ts").CheckpointError
+    | DatasetError
   >
 }>()("@bingo/trainer/Trainer") {
   static readonly layer = (options: DistillOptions) =>
@@ -176,20 +191,35 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
     })
 
     while (state.epoch < options.epochs) {
+      // the epoch's plan, from the order RNG alone: the anchors of every step, then each anchor's
+      // positive from its bag. Known in advance, a step's images (anchors, then positives) are
+      // read while the previous step computes when the dataset is a store on disk; a resumed
+      // run redraws the same plan from the saved RNG state.
       const orderRng = Rng.fromState(state.orderRngAtEpochStart)
       const batches = shuffledBatches(dataset.size, options.batchSize, orderRng, { dropLast: true })
+      const positivesOf = needsPositive ? batches.map((anchors) => samplePositives(bags.neighbours, bags.k, anchors, orderRng)) : undefined
+      const images = gatherAhead(dataset, batches.length, (step) => {
+        const anchors = batches[step]!
+        const positives = positivesOf?.[step]
+        if (positives === undefined) return anchors
+        const rows = new Int32Array(2 * anchors.length)
+        rows.set(anchors)
+        rows.set(positives, anchors.length)
+        return rows
+      })
       const lr = cosineLr(options.lr, state.epoch, options.epochs)
       const t0 = performance.now()
       const stepsBefore = state.stepInEpoch
       for (let step = state.stepInEpoch; step < batches.length; step++) {
-        const anchors = batches[step]!
-        const b = anchors.length
+        const b = batches[step]!.length
         const rng = state.augRng
-        const positives = needsPositive ? samplePositives(bags.neighbours, bags.k, anchors, rng) : undefined
-        const q = augmentBatch(dataset, anchors, options.augment, rng)
-        const k = augmentBatch(dataset, anchors, options.augment, rng)
-        const pq = positives === undefined ? undefined : augmentBatch(dataset, positives, options.augment, rng)
-        const pk = positives === undefined ? undefined : augmentBatch(dataset, positives, options.augment, rng)
+        const stepImages = yield* images.take(step)
+        const anchorRows = Int32Array.from({ length: b }, (_, i) => i)
+        const positiveRows = positivesOf === undefined ? undefined : Int32Array.from({ length: b }, (_, i) => b + i)
+        const q = augmentBatch(stepImages, anchorRows, options.augment, rng)
+        const k = augmentBatch(stepImages, anchorRows, options.augment, rng)
+        const pq = positiveRows === undefined ? undefined : augmentBatch(stepImages, positiveRows, options.augment, rng)
+        const pk = positiveRows === undefined ? undefined : augmentBatch(stepImages, positiveRows, options.augment, rng)
         const mix = needsMix && pq !== undefined
           ? cutMix(q, pq, { batch: b, height: shape[0], width: shape[1], channels: shape[2] }, rng)
           : undefined

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Runtime } from "@bingo/runtime"
 import { disposeEncoder } from "@bingo/backbones"
-import { DatasetSource } from "@bingo/data"
+import { DatasetSource, gatherAll, type ImageSource, loadImageCache, openImageCache, writeImageCache } from "@bingo/data"
 import { labelBags, makeBags } from "@bingo/bag-miner"
 import { defineLoss, LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
@@ -29,9 +29,15 @@ const baseOptions: DistillOptions = {
 const trainerLayer = (options: DistillOptions) =>
   Trainer.layer(options).pipe(Layer.provideMerge(Teacher.layerTest), Layer.provideMerge(Runtime.layerTest))
 
-const runDistil = (options: DistillOptions, lossName = "bingo", extra: Parameters<typeof LossRegistry.make>[0] = [], bagsSeed = 0) =>
+const runDistil = (
+  options: DistillOptions,
+  lossName = "bingo",
+  extra: Parameters<typeof LossRegistry.make>[0] = [],
+  bagsSeed = 0,
+  dataset?: ImageSource
+) =>
   Effect.gen(function*() {
-    const { train } = yield* (yield* DatasetSource).load
+    const train = dataset ?? (yield* (yield* DatasetSource).load).train
     const bags = labelBags(train.labels!, { k: 3, seed: bagsSeed })
     const loss = yield* LossRegistry.make(extra).resolve(lossName, {})
     const result = yield* (yield* Trainer).distil({ dataset: train, bags, loss })
@@ -41,6 +47,28 @@ const runDistil = (options: DistillOptions, lossName = "bingo", extra: Parameter
   }).pipe(Effect.provide(Layer.mergeAll(trainerLayer(options), DatasetSource.layerTest)))
 
 const tmp = () => mkdtempSync(join(tmpdir(), "bingo-trainer-"))
+
+/** The test dataset written to a decoded-image cache (pixels rounded to bytes, as a decoded folder's are). */
+const writeTestCache = Effect.gen(function*() {
+  const train = yield* gatherAll((yield* (yield* DatasetSource).load).train)
+  const len = train.height * train.width * train.channels
+  const listing = {
+    root: "/test",
+    classNames: train.classNames!,
+    files: Array.from({ length: train.size }, (_, i) => `/test/${i}`),
+    labels: train.labels!
+  }
+  const path = join(tmp(), "train.bingoimg")
+  yield* writeImageCache(listing, {
+    size: train.height,
+    channels: train.channels as 1,
+    decoder: (file) => {
+      const i = Number(file.slice("/test/".length))
+      return Effect.succeed(Uint8Array.from(train.images.subarray(i * len, (i + 1) * len), (v) => Math.round(v * 255)))
+    }
+  }, path)
+  return path
+}).pipe(Effect.provide(DatasetSource.layerTest))
 
 describe("Trainer", () => {
   it.effect("distils with every builtin loss: finite losses, weights move, no tensor leak", () =>
@@ -55,6 +83,19 @@ describe("Trainer", () => {
         expect(r.steps).toBe(4) // 64 samples / batch 16, drop last
         // the layer's teacher was released with its scope too
         expect(tf.memory().numTensors).toBe(before)
+      }
+    }), 120_000)
+
+  it.effect("from a store on disk (read a step ahead): the same losses and weights as from memory, bit for bit", () =>
+    Effect.gen(function*() {
+      const path = yield* writeTestCache
+      const store = yield* openImageCache(path)
+      const memory = yield* loadImageCache(path)
+      for (const loss of ["bingo", "moco"]) {
+        const fromMemory = yield* runDistil(baseOptions, loss, [], 0, memory)
+        const fromDisk = yield* runDistil(baseOptions, loss, [], 0, store)
+        expect(fromDisk.epochLosses, loss).toEqual(fromMemory.epochLosses)
+        for (const [name, w] of fromMemory.weights) expect(fromDisk.weights.get(name), `${loss} ${name}`).toEqual(w)
       }
     }), 120_000)
 
