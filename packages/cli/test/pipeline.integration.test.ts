@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { makeShapes } from "@bingo/data"
+import sharp from "sharp"
 import { decodeConfig } from "../src/loadConfig.ts"
 import { pipelineLayer, runPipeline, type PipelineResult } from "../src/runPipeline.ts"
 
@@ -45,5 +47,49 @@ describe("pipeline (integration)", () => {
       const again: PipelineResult = yield* run
       expect(again.distillLosses).toEqual(result.distillLosses)
       expect(again.rows[0]!.scores).toEqual(result.rows[0]!.scores)
+    }), 120_000)
+
+  it.effect("from an image folder streamed from its decoded-image cache (inMemory: false): the same results as in memory", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "bingo-pipeline-folder-"))
+      // 160 train / 64 test shapes as PNG files in class folders
+      for (const [split, n, seed] of [["train", 160, 1], ["test", 64, 2]] as const) {
+        const shapes = makeShapes({ n, size: 16, channels: 1, seed })
+        for (let i = 0; i < n; i++) {
+          const classDir = join(dir, split, shapes.classNames![shapes.labels![i]!]!)
+          mkdirSync(classDir, { recursive: true })
+          const bytes = Uint8Array.from(shapes.images.subarray(i * 256, (i + 1) * 256), (v) => Math.round(v * 255))
+          yield* Effect.promise(() => sharp(bytes, { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(join(classDir, `${i}.png`)))
+        }
+      }
+      const configFor = (outDir: string, inMemory: boolean) =>
+        decodeConfig({
+          name: "tiny-folder",
+          backend: "wasm",
+          outDir,
+          dataset: {
+            name: "folder",
+            options: { dir: join(dir, "train"), testDir: join(dir, "test"), size: 16, channels: 1, cache: join(dir, "cache"), inMemory }
+          },
+          augment: { outputSize: 16 },
+          teacher: { backbone: "mlp", widthMultiplier: 0.25, headHidden: 32, embeddingDim: 16, pretrain: { epochs: 1, batchSize: 32, queueSize: 128 } },
+          bags: { method: "knn", k: 5 },
+          student: { backbone: "mlp", widthMultiplier: 0.25, headHidden: 32, embeddingDim: 16 },
+          distill: { epochs: 2, batchSize: 32, queueSize: 128 },
+          eval: { knn: { k: 10 }, linear: { epochs: 5 }, randomBaseline: false }
+        }, "tiny-folder.yaml")
+      const runWith = (outDir: string, inMemory: boolean) =>
+        Effect.gen(function*() {
+          const config = yield* configFor(outDir, inMemory)
+          return yield* Effect.scoped(runPipeline(config, dir)).pipe(Effect.provide(pipelineLayer(config, dir)))
+        })
+      const streamed: PipelineResult = yield* runWith("streamed", false)
+      expect(readdirSync(join(dir, "cache")).sort()).toEqual(["test-16x16x1-cover.bingoimg", "train-16x16x1-cover.bingoimg"])
+      const inMemory: PipelineResult = yield* runWith("in-memory", true)
+      expect(streamed.dataset).toEqual({ name: "train", train: 160, test: 64 })
+      expect(streamed.distillLosses.every(Number.isFinite)).toBe(true)
+      expect(streamed.distillLosses).toEqual(inMemory.distillLosses)
+      expect(streamed.bagPurity).toBe(inMemory.bagPurity)
+      expect(streamed.rows.map((r) => r.scores)).toEqual(inMemory.rows.map((r) => r.scores))
     }), 120_000)
 })
