@@ -15,7 +15,12 @@
  *       same augmentation as (a) done by the consumer while the next batches decode, with and
  *       without prefetch and at two decode concurrencies;
  *   (c) the stream feeding a simulated trainer that blocks the JS thread for batch / rate seconds
- *       per batch: how close to the trainer's rate the streamed data keep it.
+ *       per batch: how close to the trainer's rate the streamed data keep it;
+ *   (d) the decoded-image cache: the folder decoded once into a uint8 file (d0), then batches of
+ *       anchors + positives read from it and augmented, page cache warm (d1) and dropped (d2,
+ *       when the process may drop it), and (c) fed from it through `gatherAhead`;
+ *   (e) the real trainer (quickstart models) on the folder, decoded into memory vs streamed from
+ *       its cache, in two more child processes (`--skip-folder-trainer` skips them).
  * The trainer's rate is measured first, in a child process (the data package cannot import the
  * trainer): `pnpm bingo run examples/quickstart/bingo.yaml` shortened to one teacher and one
  * distillation epoch in a fresh temp outDir (about a minute), reading the distillation epoch's
@@ -26,7 +31,7 @@
 import { Rng } from "@bingo/runtime"
 import { Effect, References, Stream } from "effect"
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -34,7 +39,10 @@ import { parseArgs } from "node:util"
 import sharp from "sharp"
 import { type AugmentConfig, augmentBatch } from "../src/augment.ts"
 import { cutMix } from "../src/cutMix.ts"
+import { gatherAhead } from "../src/gatherAhead.ts"
 import type { ImageDataset } from "../src/ImageDataset.ts"
+import { openImageCache, writeImageCache } from "../src/imageCache.ts"
+import { withSharpCacheOff } from "../src/decodeImage.ts"
 import { listImageFolder } from "../src/listImageFolder.ts"
 import { loadFolder } from "../src/loadFolder.ts"
 import { makeShapes } from "../src/makeShapes.ts"
@@ -49,6 +57,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "3" },
     "trainer-rate": { type: "string" },
     "trainer-backend": { type: "string" },
+    "skip-folder-trainer": { type: "boolean", default: false },
     dir: { type: "string" }
   }
 })
@@ -81,11 +90,16 @@ const generateFolder = async (dir: string, n: number) => {
   }
 }
 
-/** The quickstart's distillation rate, from a shortened run of the CLI in a child process. */
-const measureTrainer = (): { rate: number; backend: string } | string => {
+/**
+ * The quickstart's distillation rate, from a shortened run of the CLI in a child process: its
+ * own dataset, or (`dataset`) another one, e.g. the generated folder. The rate is the mean of
+ * the distillation epochs' "(N img/s)" lines.
+ */
+const measureTrainer = (dataset?: unknown, distillEpochs = 1): { rate: number; backend: string } | string => {
   const repo = resolve(fileURLToPath(import.meta.url), "../../../..")
   const outDir = mkdtempSync(join(tmpdir(), "bingo-bench-trainer-"))
-  const sets = ["teacher.pretrain.epochs=1", "distill.epochs=1", "eval.linear.epochs=1", `outDir=${outDir}`]
+  const sets = ["teacher.pretrain.epochs=1", `distill.epochs=${distillEpochs}`, "eval.linear.epochs=1", `outDir=${outDir}`]
+  if (dataset !== undefined) sets.push(`dataset=${JSON.stringify(dataset)}`)
   if (values["trainer-backend"] !== undefined) sets.push(`backend=${values["trainer-backend"]}`)
   const child = spawnSync("pnpm", ["bingo", "run", "examples/quickstart/bingo.yaml", ...sets.flatMap((x) => ["--set", x])], {
     cwd: repo,
@@ -94,19 +108,30 @@ const measureTrainer = (): { rate: number; backend: string } | string => {
   })
   rmSync(outDir, { recursive: true, force: true })
   const output = `${child.stdout}${child.stderr}`
-  const rate = /distil epoch \d+\/\d+ .*\((\d+(?:\.\d+)?) img\/s\)/.exec(output)?.[1]
+  const rates = [...output.matchAll(/distil epoch \d+\/\d+ .*\((\d+(?:\.\d+)?) img\/s\)/g)].map((m) => Number(m[1]))
   const backend = /TF\.js backend: ([\w-]+)/.exec(output)?.[1] ?? "?"
-  if (child.status !== 0 || rate === undefined) return `exit ${child.status}: ${output.trim().split("\n").slice(-3).join(" | ")}`
-  return { rate: Number(rate), backend }
+  if (child.status !== 0 || rates.length === 0) return `exit ${child.status}: ${output.trim().split("\n").slice(-3).join(" | ")}`
+  return { rate: rates.reduce((a, b) => a + b, 0) / rates.length, backend }
 }
 
-/** Four aug+ views of `anchors` (positives = anchors here) and the CutMix, as one trainer step. */
-const augmentStep = (ds: ImageDataset, anchors: ArrayLike<number>, rng: Rng) => {
+/** Four aug+ views (q, k of the anchors; pq, pk of the positives) and the CutMix of q and pq, as one trainer step. */
+const augmentStep = (ds: ImageDataset, anchors: ArrayLike<number>, rng: Rng, positives: ArrayLike<number> = anchors) => {
   const q = augmentBatch(ds, anchors, augment, rng)
   augmentBatch(ds, anchors, augment, rng)
-  const pq = augmentBatch(ds, anchors, augment, rng)
-  augmentBatch(ds, anchors, augment, rng)
+  const pq = augmentBatch(ds, positives, augment, rng)
+  augmentBatch(ds, positives, augment, rng)
   cutMix(q, pq, { batch: anchors.length, height: size, width: size, channels: ds.channels }, rng)
+}
+
+/** Drop the kernel's page cache (root on Linux), so the next reads come from the disk; false when not allowed. */
+const dropPageCache = (): boolean => {
+  try {
+    spawnSync("sync")
+    writeFileSync("/proc/sys/vm/drop_caches", "1")
+    return true
+  } catch {
+    return false
+  }
 }
 
 const timed = async <A>(f: () => Promise<A>) => {
@@ -225,11 +250,85 @@ const main = async () => {
     console.log(`${`(c) simulated trainer fed by streamBatches, ${concurrencyLabel(prefetch, concurrency)}`.padEnd(80)} ` +
       `${rate.toFixed(0).padStart(7)} img/s  ${((100 * rate) / trainerRate).toFixed(0).padStart(5)}% of the trainer's rate`)
   }
+  // (d) the decoded-image cache: the folder decoded once into a uint8 file, then every epoch's
+  // batches read from it. One step reads its anchors and one positive per anchor (random rows,
+  // as bags point anywhere), 2 x batch rows, and augments them as (a).
+  const cacheDir = mkdtempSync(join(tmpdir(), "bingo-bench-cache-"))
+  const cachePath = join(cacheDir, "train.bingoimg")
+  {
+    const { value, seconds } = await timed(() => run(withSharpCacheOff(writeImageCache(listing, { ...decode, concurrency: 8 }, cachePath))))
+    report("(d0) writeImageCache: decode + resize the folder once into the cache file", value.size / seconds)
+  }
+  const store = await run(openImageCache(cachePath))
+  const anchorRows = allOf(batchSize)
+  const positiveRows = Int32Array.from({ length: batchSize }, (_, i) => batchSize + i)
+  const stepRows = () => Int32Array.from({ length: 2 * batchSize }, () => rng.int(store.size))
+  const stepsPerEpoch = Math.floor(store.size / batchSize)
+  const streamCache = (label: string, steps: number | undefined) =>
+    run(Effect.gen(function*() {
+      const start = performance.now()
+      let done = 0
+      while (steps === undefined ? (performance.now() - start) / 1000 < minSeconds : done < steps * batchSize) {
+        augmentStep(yield* store.gather(stepRows()), anchorRows, rng, positiveRows)
+        done += batchSize
+      }
+      report(label, done / ((performance.now() - start) / 1000))
+    }))
+  await streamCache("(d1) stream from the cache: read anchors + positives, augment (page cache warm)", undefined)
+  if (dropPageCache()) {
+    await streamCache("(d2) the same, one epoch, page cache dropped first (reads from the disk)", stepsPerEpoch)
+  } else {
+    console.log("(d2) skipped: cannot drop the page cache here (needs root on Linux)")
+  }
+  // (c) again, fed by the cache through gatherAhead as Trainer.distil is: step s + 1's rows are
+  // read while step s blocks the thread
+  {
+    const plan = Array.from({ length: stepsPerEpoch }, stepRows)
+    const { seconds } = await timed(() =>
+      run(Effect.gen(function*() {
+        const ahead = gatherAhead(store, plan.length, (step) => plan[step]!)
+        for (let step = 0; step < plan.length; step++) {
+          const end = performance.now() + (1000 * batchSize) / trainerRate
+          augmentStep(yield* ahead.take(step), anchorRows, rng, positiveRows)
+          while (performance.now() < end) {
+            // the trainer's step
+          }
+        }
+      }))
+    )
+    const rate = (plan.length * batchSize) / seconds
+    console.log(`${"(c) simulated trainer fed by the cache store (gatherAhead), one epoch".padEnd(80)} ` +
+      `${rate.toFixed(0).padStart(7)} img/s  ${((100 * rate) / trainerRate).toFixed(0).padStart(5)}% of the trainer's rate`)
+  }
+  rmSync(cacheDir, { recursive: true, force: true })
+
+  // (e) the real trainer (the quickstart's models, 2 distillation epochs) on the generated folder,
+  // the folder decoded into memory vs streamed from its cache (inMemory: false)
+  if (!values["skip-folder-trainer"]) {
+    const folderCache = mkdtempSync(join(tmpdir(), "bingo-bench-folder-cache-"))
+    const folderDataset = (inMemory: boolean) => ({
+      name: "folder",
+      options: { dir: folder, testDir: folder, limitTest: 200, size, channels, cache: folderCache, inMemory }
+    })
+    const inMemory = measureTrainer(folderDataset(true), 2)
+    const streamed = measureTrainer(folderDataset(false), 2)
+    rmSync(folderCache, { recursive: true, force: true })
+    if (typeof inMemory === "string" || typeof streamed === "string") {
+      console.log(`(e) trainer on the folder: failed: ${typeof inMemory === "string" ? inMemory : streamed}`)
+    } else {
+      console.log(`(e) real trainer on the folder (quickstart models, ${inMemory.backend}, mean of 2 distillation epochs): ` +
+        `in memory ${inMemory.rate.toFixed(0)} img/s, streamed from the cache ${streamed.rate.toFixed(0)} img/s ` +
+        `(${((100 * streamed.rate) / inMemory.rate).toFixed(0)}%)`)
+    }
+  }
+
   console.log(`load average after: ${load()}`)
   const streamed = rows.filter(([label]) => label.startsWith("(b3)")).map(([, r]) => r)
-  const inMemory = rows.find(([label]) => label.startsWith("(a)"))![1]
-  console.log(`target: data pipeline >= 5x the trainer's rate. In memory (folder decoded once, then (a)): ` +
-    `${(inMemory / trainerRate).toFixed(1)}x; streamed, decoding every epoch (best b3): ${(Math.max(...streamed) / trainerRate).toFixed(1)}x`)
+  const rate = (prefix: string) => rows.find(([label]) => label.startsWith(prefix))?.[1]
+  const times = (r: number | undefined) => (r === undefined ? "n/a" : `${(r / trainerRate).toFixed(1)}x`)
+  console.log(`target: data pipeline >= 5x the trainer's rate. In memory (a): ${times(rate("(a)"))}; ` +
+    `streamed from the decode-once cache (d1): ${times(rate("(d1)"))}, from the disk (d2): ${times(rate("(d2)"))}; ` +
+    `decoding every epoch (best b3): ${times(Math.max(...streamed))}; building the cache once (d0): ${times(rate("(d0)"))}`)
 }
 
 main().catch((e) => {
