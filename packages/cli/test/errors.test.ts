@@ -125,7 +125,7 @@ describe("bad input: one typed error, no stack trace", () => {
     await expectError("normalisation vs channels", [out("a2"), "augment.mean=[0.5, 0.5, 0.5]"], /augment\.mean: 3 values for the 1-channel images of dataset 'shapes' \(expected 1\)/)
   })
 
-  it("datasets: a missing path, corrupt files, images of another size, empty datasets, too few images for a batch, no test split", async () => {
+  it("datasets: a missing path, corrupt files, images of another size, empty datasets, too few images for a batch, no test split, image caches", async () => {
     await expectError("missing dataset path", [out("d1"), "dataset.name=idx", `dataset.options={dir: ${fixture("nowhere")}}`], /dataset not found: .*nowhere \(no such directory\)/)
     await expectError("truncated IDX file", [out("d2"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}}`], /malformed dataset file .*idx-truncated\/train-images-idx3-ubyte: truncated: dimensions \[10, 16, 16\] need 2576 bytes, file has 116/)
     await expectError("corrupt CIFAR batch", [out("d3"), "dataset.name=cifar", `dataset.options={dir: ${fixture("cifar")}}`], /malformed dataset file .*data_batch_1\.bin: size 6246 is not a multiple of the cifar10 record size 3073/)
@@ -137,6 +137,10 @@ describe("bad input: one typed error, no stack trace", () => {
     await expectError("idx limitTrain 0", [out("d7"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}, limitTrain: 0}`], /invalid options for dataset 'idx': Expected a value greater than or equal to 1 at \["limitTrain"\]/)
     await expectError("fewer images than a batch", [out("d8"), "distill.batchSize=128"], /distill\.batchSize: 128 is larger than the training set \(64 images\); partial batches are dropped, so no step would run/)
     await expectError("no test split", [out("d9"), "dataset.options.testSize=0"], /dataset: dataset 'shapes' has no test split to evaluate on/)
+    await expectError("inMemory: false without a cache", [out("d10"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, inMemory: false}`],
+      /invalid options for dataset 'folder': inMemory: false reads the images from cache files: set cache \(a directory\) too/)
+    await expectError("image cache that cannot be written", [out("d11"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, cache: ${fixture("folder-corrupt", "cat", "broken.png")}}`],
+      /cannot write the image cache .*broken\.png\/train-16x16x3-cover\.bingoimg: EEXIST: file already exists, mkdir/)
   })
 
   it("bag files: missing, N that does not match the dataset, an index out of range", async () => {

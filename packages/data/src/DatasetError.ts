@@ -89,6 +89,16 @@ export class InvalidAugmentConfig extends Schema.TaggedError<InvalidAugmentConfi
   }
 }
 
+/** A decoded-image cache could not be written (no such directory, not writable, disk full). */
+export class CacheWriteError extends Schema.TaggedError<CacheWriteError>()("CacheWriteError", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot write the image cache ${this.path}: ${this.reason}`
+  }
+}
+
 /** Every error loading a dataset can fail with. */
 export type DatasetError =
   | DatasetNotFound
@@ -98,3 +108,4 @@ export type DatasetError =
   | ImageShapeMismatch
   | UnknownDataset
   | InvalidDatasetConfig
+  | CacheWriteError

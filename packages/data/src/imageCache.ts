@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { close, open, read, statSync } from "node:fs"
 import { relative } from "node:path"
-import { CorruptImage, DatasetFormatError, DatasetNotFound, EmptyDataset } from "./DatasetError.ts"
+import { CacheWriteError, CorruptImage, DatasetFormatError, DatasetNotFound, EmptyDataset } from "./DatasetError.ts"
 import { byteToUnit, decodeFiles, type DecodeFolderOptions } from "./decodeFolder.ts"
 import { type ImageDataset, makeImageDataset } from "./ImageDataset.ts"
 import type { ImageStore } from "./ImageStore.ts"
@@ -92,24 +92,22 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
   const rowBytes = options.size * options.size * options.channels
   const labels: Array<number> = []
   const fileIndices: Array<number> = []
-  const file = yield* Effect.try({
-    try: () => openAtomicFile(path),
-    catch: (e) => new DatasetNotFound({ path, reason: `cannot create the cache file: ${(e as { code?: string }).code ?? String(e)}` })
-  })
+  const writeError = (e: unknown) => new CacheWriteError({ path, reason: e instanceof Error ? e.message : String(e) })
+  const file = yield* Effect.try({ try: () => openAtomicFile(path), catch: writeError })
   const write = Effect.gen(function*() {
     const buffer = new Uint8Array(Math.max(writeBufferBytes, rowBytes))
     let used = 0
+    let failed: unknown
     const flush = () => {
       if (used > 0) file.append(buffer.subarray(0, used))
       used = 0
     }
-    file.append(HEAD)
+    yield* Effect.try({ try: () => file.append(HEAD), catch: writeError })
     // decodes complete out of order: hold each until every earlier slot is written or skipped
     const held = new Map<number, Uint8Array | undefined>()
     let next = 0
     const indices = Int32Array.from({ length: total }, (_, i) => i)
-    const { skipped } = yield* decodeFiles(listing, indices, { ...options, name }, (slot, bytes) => {
-      held.set(slot, bytes)
+    const writeReady = () => {
       while (held.has(next)) {
         const row = held.get(next)
         held.delete(next)
@@ -122,8 +120,17 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
         }
         next++
       }
+    }
+    const { skipped } = yield* decodeFiles(listing, indices, { ...options, name }, (slot, bytes) => {
+      if (failed !== undefined) return
+      held.set(slot, bytes)
+      try {
+        writeReady()
+      } catch (e) {
+        failed = e
+      }
     })
-    flush()
+    if (failed !== undefined) return yield* writeError(failed)
     if (labels.length === 0) {
       return yield* new EmptyDataset({ dataset: name, path: listing.root, reason: `all ${total} images are corrupt or unreadable` })
     }
@@ -148,15 +155,17 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
       values.forEach((v, i) => view.setInt32(4 * i, v, true))
       return out
     }
-    file.append(ints(labels))
-    file.append(ints(fileIndices))
     const json = new TextEncoder().encode(JSON.stringify(header))
     const length = new Uint8Array(4)
     new DataView(length.buffer).setUint32(0, json.length, true)
-    file.append(json)
-    file.append(length)
-    file.append(TAIL)
-    file.commit()
+    yield* Effect.try({
+      try: () => {
+        flush()
+        for (const part of [ints(labels), ints(fileIndices), json, length, TAIL]) file.append(part)
+        file.commit()
+      },
+      catch: writeError
+    })
     return header
   })
   return yield* write.pipe(Effect.onExit(() => Effect.sync(() => file.abort())))

@@ -202,5 +202,10 @@ describe("image cache", () => {
       const missing = yield* Effect.flip(readImageCacheHeader(join(dir, "none.bingoimg")))
       expect(missing._tag).toBe("DatasetNotFound")
       expect(existsSync(good)).toBe(true)
+      // a cache that cannot be written: its directory is a file
+      const unwritable = join(good, "c.bingoimg")
+      const writeError = yield* Effect.flip(writeImageCache(listing, { size: 2, channels: 1, decoder }, unwritable))
+      expect(writeError._tag).toBe("CacheWriteError")
+      expect(writeError.message).toMatch(/^cannot write the image cache .*good.bingoimg\/c.bingoimg: EEXIST: file already exists, mkdir/)
     }))
 })
