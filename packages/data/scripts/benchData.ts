@@ -42,6 +42,7 @@ import { cutMix } from "../src/cutMix.ts"
 import { gatherAhead } from "../src/gatherAhead.ts"
 import type { ImageDataset } from "../src/ImageDataset.ts"
 import { openImageCache, writeImageCache } from "../src/imageCache.ts"
+import type { ImageStore } from "../src/ImageStore.ts"
 import { withSharpCacheOff } from "../src/decodeImage.ts"
 import { listImageFolder } from "../src/listImageFolder.ts"
 import { loadFolder } from "../src/loadFolder.ts"
@@ -262,14 +263,14 @@ const main = async () => {
   const store = await run(openImageCache(cachePath))
   const anchorRows = allOf(batchSize)
   const positiveRows = Int32Array.from({ length: batchSize }, (_, i) => batchSize + i)
-  const stepRows = () => Int32Array.from({ length: 2 * batchSize }, () => rng.int(store.size))
+  const stepRows = (n = store.size) => Int32Array.from({ length: 2 * batchSize }, () => rng.int(n))
   const stepsPerEpoch = Math.floor(store.size / batchSize)
-  const streamCache = (label: string, steps: number | undefined) =>
+  const streamCache = (label: string, steps: number | undefined, from: ImageStore = store) =>
     run(Effect.gen(function*() {
       const start = performance.now()
       let done = 0
       while (steps === undefined ? (performance.now() - start) / 1000 < minSeconds : done < steps * batchSize) {
-        augmentStep(yield* store.gather(stepRows()), anchorRows, rng, positiveRows)
+        augmentStep(yield* from.gather(stepRows(from.size)), anchorRows, rng, positiveRows)
         done += batchSize
       }
       report(label, done / ((performance.now() - start) / 1000))
@@ -277,8 +278,28 @@ const main = async () => {
   await streamCache("(d1) stream from the cache: read anchors + positives, augment (page cache warm)", undefined)
   if (dropPageCache()) {
     await streamCache("(d2) the same, one epoch, page cache dropped first (reads from the disk)", stepsPerEpoch)
+    // the folder's cache is small enough for the kernel's read-ahead: also read random rows of
+    // a cache of 200,000 images (the folder's rows repeated, written without decoding), cold
+    const bigN = 200_000
+    const bigPath = join(cacheDir, "big.bingoimg")
+    const len = size * size * channels
+    const bytes = new Uint8Array(await run(Effect.map(store.gather(allOf(store.size)), (d) => Uint8Array.from(d.images, (v) => Math.round(v * 255)))))
+    const bigListing = {
+      root: "/synthetic",
+      classNames: ["all"],
+      files: Array.from({ length: bigN }, (_, i) => `/synthetic/${i}`),
+      labels: new Int32Array(bigN)
+    }
+    const copyRow = (path: string) => {
+      const i = Number(path.slice("/synthetic/".length)) % store.size
+      return Effect.succeed(bytes.subarray(i * len, (i + 1) * len))
+    }
+    await run(writeImageCache(bigListing, { size, channels, decoder: copyRow, concurrency: 64, progress: false }, bigPath))
+    const big = await run(openImageCache(bigPath))
+    dropPageCache()
+    await streamCache(`(d3) random rows of a ${(bigN * len / 2 ** 20).toFixed(0)} MiB cache of ${bigN} images, page cache dropped`, 40, big)
   } else {
-    console.log("(d2) skipped: cannot drop the page cache here (needs root on Linux)")
+    console.log("(d2, d3) skipped: cannot drop the page cache here (needs root on Linux)")
   }
   // (c) again, fed by the cache through gatherAhead as Trainer.distil is: step s + 1's rows are
   // read while step s blocks the thread
@@ -327,7 +348,7 @@ const main = async () => {
   const rate = (prefix: string) => rows.find(([label]) => label.startsWith(prefix))?.[1]
   const times = (r: number | undefined) => (r === undefined ? "n/a" : `${(r / trainerRate).toFixed(1)}x`)
   console.log(`target: data pipeline >= 5x the trainer's rate. In memory (a): ${times(rate("(a)"))}; ` +
-    `streamed from the decode-once cache (d1): ${times(rate("(d1)"))}, from the disk (d2): ${times(rate("(d2)"))}; ` +
+    `streamed from the decode-once cache (d1): ${times(rate("(d1)"))}, from the disk (d2, d3): ${times(rate("(d2)"))}, ${times(rate("(d3)"))}; ` +
     `decoding every epoch (best b3): ${times(Math.max(...streamed))}; building the cache once (d0): ${times(rate("(d0)"))}`)
 }
 

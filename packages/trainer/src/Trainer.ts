@@ -128,6 +128,9 @@ const fingerprintOf = (options: DistillOptions, input: DistillInput, teacher: Te
     loss: input.loss.loss.name,
     lossOptions: input.loss.options,
     n: input.dataset.size,
+    // how a step's images are drawn: anchors and positives both from the epoch's order RNG
+    // (earlier versions drew positives from the augmentation RNG; their checkpoints are refused)
+    plan: "order-rng-anchors-and-positives",
     k: input.bags.k,
     bags: fnv1a([input.bags.neighbours]),
     teacher: fnv1a([...teacher.encoder.params.values()].map((v) => v.dataSync() as Float32Array))
