@@ -1,7 +1,7 @@
 import { openAtomicFile } from "@bingo/runtime"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { close, open, read, statSync } from "node:fs"
+import { close, openSync, read, statSync } from "node:fs"
 import { relative } from "node:path"
 import { CacheWriteError, CorruptImage, DatasetFormatError, DatasetNotFound, EmptyDataset } from "./DatasetError.ts"
 import { byteToUnit, decodeFiles, type DecodeFolderOptions } from "./decodeFolder.ts"
@@ -183,11 +183,20 @@ const ioError = (path: string, e: unknown) =>
     ? new DatasetNotFound({ path, reason: "no such cache file" })
     : new DatasetFormatError({ path, reason: `cannot read: ${(e as { code?: string }).code ?? String(e)}` })
 
-/** Open `path`, run `use` with its file descriptor, close it (also on failure). */
-const withFd = <A>(path: string, use: (fd: number) => Promise<A>): Promise<A> =>
-  new Promise<number>((resolve, reject) => open(path, "r", (e, fd) => (e === null ? resolve(fd) : reject(e)))).then((fd) =>
-    use(fd).finally(() => new Promise<void>((resolve) => close(fd, () => resolve())))
-  )
+/**
+ * Open `path`, run `use` with its file descriptor, close it (also on failure). The open is
+ * synchronous (microseconds) so that the reads `use` issues reach libuv's thread pool at once:
+ * a gather started just before a training step blocks the thread is read during the step, not
+ * after it (an asynchronous open's callback would wait for the step to end).
+ */
+const withFd = async <A>(path: string, use: (fd: number) => Promise<A>): Promise<A> => {
+  const fd = openSync(path, "r")
+  try {
+    return await use(fd)
+  } finally {
+    close(fd, () => undefined)
+  }
+}
 
 /** Read exactly `length` bytes at `position` into `into` at `offset`; a short read is an error. */
 const readExactly = (fd: number, into: Uint8Array, offset: number, length: number, position: number): Promise<void> =>

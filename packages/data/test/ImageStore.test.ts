@@ -75,4 +75,26 @@ describe("ImageStore", () => {
         }
       }
     }))
+
+  it.effect("gatherAhead has started step s + 1's gather when take(s) returns, before the caller computes step s", () =>
+    Effect.gen(function*() {
+      const started: Array<number> = []
+      const store = {
+        ...inMemoryStore(shapes),
+        location: "/fake",
+        // records when the gather effect starts running, then completes later (like a read)
+        gather: (indices: ArrayLike<number>) =>
+          Effect.suspend(() => {
+            started.push(indices[0]!)
+            return Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5))).pipe(Effect.as(subset(shapes, indices)))
+          })
+      }
+      const ahead = gatherAhead(store, 3, (step) => [step])
+      yield* ahead.take(0)
+      expect(started).toEqual([0, 1])
+      yield* ahead.take(1)
+      expect(started).toEqual([0, 1, 2])
+      yield* ahead.take(2)
+      expect(started).toEqual([0, 1, 2])
+    }))
 })
