@@ -48,7 +48,7 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
   const outDir = resolve(configDir, config.outDir)
   const augment = config.augment as AugmentConfig
   const runtime = Runtime.layer({ backend: config.backend, seed: config.seed })
-  const dataset = DatasetSource.layer({ name: config.dataset.name, options: config.dataset.options })
+  const dataset = DatasetSource.layer({ name: config.dataset.name, options: resolveDatasetPaths(config.dataset.options, configDir) })
   const miner = BagMiner.layer({
     method: config.bags.method,
     k: config.bags.k,
@@ -104,6 +104,22 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
     })
   )
   return Layer.mergeAll(stages, miner).pipe(Layer.provideMerge(dataset), Layer.provideMerge(runtime))
+}
+
+/** Dataset options that name files or folders (`dir`, `testDir`, `cache`); the registry's loaders take them as given. */
+const datasetPathOptions = ["dir", "testDir", "cache"] as const
+
+/**
+ * The dataset options with relative paths resolved against the config file's folder, as every
+ * other path of a config is (outDir, plugins, bags.file, teacher.weights).
+ */
+export const resolveDatasetPaths = (options: Readonly<Record<string, unknown>>, configDir: string): Readonly<Record<string, unknown>> => {
+  const resolved: Record<string, unknown> = { ...options }
+  for (const key of datasetPathOptions) {
+    const value = options[key]
+    if (typeof value === "string") resolved[key] = resolve(configDir, value)
+  }
+  return resolved
 }
 
 /** The folders inside `dir` (e.g. student-tfjs/); none when `dir` does not exist yet. */

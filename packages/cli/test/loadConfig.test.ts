@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { decodeConfig, loadConfig } from "../src/loadConfig.ts"
+import { resolveDatasetPaths } from "../src/runPipeline.ts"
 
 const minimal = {
   dataset: { name: "shapes" },
@@ -63,4 +64,12 @@ describe("pipeline config", () => {
       expect(failure(yield* Effect.exit(loadConfig(join(dir, "bad.yaml"))))).toMatch(/bad\.yaml: not valid YAML/)
       expect(failure(yield* Effect.exit(loadConfig(path, ["noequals"])))).toMatch(/override 'noequals' is not key\.path=value/)
     }))
+})
+
+describe("resolveDatasetPaths", () => {
+  it("resolves relative dir, testDir and cache against the config's folder; keeps absolute paths and other options", () => {
+    const resolved = resolveDatasetPaths({ dir: "data/train", testDir: "/abs/test", cache: "../cache", size: 32, name: "pets" }, "/work/configs")
+    expect(resolved).toEqual({ dir: "/work/configs/data/train", testDir: "/abs/test", cache: "/work/cache", size: 32, name: "pets" })
+    expect(resolveDatasetPaths({}, "/x")).toEqual({})
+  })
 })
