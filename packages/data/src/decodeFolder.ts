@@ -53,7 +53,7 @@ export interface DecodedFiles {
  * The decoding loop shared by `decodeFolder` and `writeImageCache`: decode `listing.files` at
  * `indices` (at most `concurrency` in flight, or through `semaphore`), handing each image's
  * S*S*C bytes to `onImage(slot, bytes)` as it completes (completion order, not slot order), and
- * `onImage(slot, undefined)` for a file skipped as corrupt.
+ * `onImage(slot, error)` for a file skipped as corrupt.
  * Corrupt files are logged and skipped, or fail the whole decode (`onCorrupt: "fail"`); progress
  * is logged every 10%.
  */
@@ -61,7 +61,7 @@ export const decodeFiles = Effect.fn("decodeFiles")(function*(
   listing: ImageFolderListing,
   indices: Int32Array,
   options: DecodeFolderOptions,
-  onImage: (slot: number, bytes: Uint8Array | undefined) => void
+  onImage: (slot: number, image: Uint8Array | CorruptImage) => void
 ) {
   const decoder = options.decoder ?? decodeImage
   const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
@@ -97,7 +97,7 @@ export const decodeFiles = Effect.fn("decodeFiles")(function*(
           ? Effect.fail(error)
           : Effect.sync(() => {
             failures[slot] = error
-            onImage(slot, undefined)
+            onImage(slot, error)
           }).pipe(Effect.andThen(Effect.logWarning(`skipped corrupt image ${error.path}: ${error.reason}`)))),
       Effect.tap(() => {
         done++
@@ -148,7 +148,7 @@ export const decodeFolder = Effect.fn("decodeFolder")(function*(
   const len = size * size * channels
   const images = new Float32Array(total * len)
   const { ok, skipped } = yield* decodeFiles(listing, indices, { ...options, name }, (slot, bytes) => {
-    if (bytes === undefined) return
+    if (!(bytes instanceof Uint8Array)) return
     const base = slot * len
     for (let j = 0; j < len; j++) images[base + j] = byteToUnit[bytes[j]!]!
   })

@@ -1,10 +1,9 @@
-import { openAtomicFile } from "@bingo/runtime"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { close, openSync, read, statSync } from "node:fs"
 import { relative } from "node:path"
-import { CacheWriteError, CorruptImage, DatasetFormatError, DatasetNotFound, EmptyDataset } from "./DatasetError.ts"
-import { byteToUnit, decodeFiles, type DecodeFolderOptions } from "./decodeFolder.ts"
+import { DatasetFormatError, DatasetNotFound } from "./DatasetError.ts"
+import { byteToUnit, type DecodeFolderOptions } from "./decodeFolder.ts"
 import { type ImageDataset, makeImageDataset } from "./ImageDataset.ts"
 import type { ImageStore } from "./ImageStore.ts"
 import type { ImageFolderListing } from "./listImageFolder.ts"
@@ -18,7 +17,7 @@ import type { ImageFolderListing } from "./listImageFolder.ts"
  *   L: uint32 | "BINGOEND"
  *
  * The header (`ImageCacheHeader`) is written last, so the pixels stream to disk as they are
- * decoded; the whole file is written to a temp file and renamed (a killed build leaves no cache).
+ * decoded (`writeImageCache.ts`: into `<path>.partial`, renamed into place when complete).
  */
 export interface ImageCacheHeader {
   readonly format: typeof cacheFormat
@@ -41,17 +40,17 @@ export interface ImageCacheHeader {
   readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>
 }
 
-const cacheFormat = "bingo-image-cache"
-const cacheVersion = 1
-const HEAD = new TextEncoder().encode("BINGOIMG")
-const TAIL = new TextEncoder().encode("BINGOEND")
-const writeBufferBytes = 1 << 20
+export const cacheFormat = "bingo-image-cache"
+export const cacheVersion = 1
+/** The first and last 8 bytes of a cache file. */
+export const cacheHead = new TextEncoder().encode("BINGOIMG")
+export const cacheTail = new TextEncoder().encode("BINGOEND")
 
 export interface ImageCacheOptions extends DecodeFolderOptions {
   readonly fit?: "cover" | "fill"
 }
 
-const fitOf = (options: { readonly fit?: "cover" | "fill" }) => options.fit ?? "cover"
+export const fitOf = (options: { readonly fit?: "cover" | "fill" }) => options.fit ?? "cover"
 
 /**
  * What the cache depends on: the decode options, the class names, and every file's path (relative
@@ -74,102 +73,6 @@ export const folderFingerprint = (listing: ImageFolderListing, options: ImageCac
     })
     return hash.digest("hex")
   })
-
-/**
- * Decode the listing (all of it) once into a cache file at `path`, streaming the bytes to a temp
- * file in listing order and renaming it into place at the end. Corrupt files follow `onCorrupt`
- * ("skip": named in a warning and in the header's `skipped`; "fail": the build fails with
- * `CorruptImage` and nothing is written). Returns the header written.
- */
-export const writeImageCache = Effect.fn("writeImageCache")(function*(
-  listing: ImageFolderListing,
-  options: ImageCacheOptions,
-  path: string
-) {
-  const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
-  const fingerprint = yield* folderFingerprint(listing, options)
-  const total = listing.files.length
-  const rowBytes = options.size * options.size * options.channels
-  const labels: Array<number> = []
-  const fileIndices: Array<number> = []
-  const writeError = (e: unknown) => new CacheWriteError({ path, reason: e instanceof Error ? e.message : String(e) })
-  const file = yield* Effect.try({ try: () => openAtomicFile(path), catch: writeError })
-  const write = Effect.gen(function*() {
-    const buffer = new Uint8Array(Math.max(writeBufferBytes, rowBytes))
-    let used = 0
-    let failed: unknown
-    const flush = () => {
-      if (used > 0) file.append(buffer.subarray(0, used))
-      used = 0
-    }
-    yield* Effect.try({ try: () => file.append(HEAD), catch: writeError })
-    // decodes complete out of order: hold each until every earlier slot is written or skipped
-    const held = new Map<number, Uint8Array | undefined>()
-    let next = 0
-    const indices = Int32Array.from({ length: total }, (_, i) => i)
-    const writeReady = () => {
-      while (held.has(next)) {
-        const row = held.get(next)
-        held.delete(next)
-        if (row !== undefined) {
-          if (used + rowBytes > buffer.length) flush()
-          buffer.set(row, used)
-          used += rowBytes
-          labels.push(listing.labels[next]!)
-          fileIndices.push(next)
-        }
-        next++
-      }
-    }
-    const { skipped } = yield* decodeFiles(listing, indices, { ...options, name }, (slot, bytes) => {
-      if (failed !== undefined) return
-      held.set(slot, bytes)
-      try {
-        writeReady()
-      } catch (e) {
-        failed = e
-      }
-    })
-    if (failed !== undefined) return yield* writeError(failed)
-    if (labels.length === 0) {
-      return yield* new EmptyDataset({ dataset: name, path: listing.root, reason: `all ${total} images are corrupt or unreadable` })
-    }
-    const header: ImageCacheHeader = {
-      format: cacheFormat,
-      version: cacheVersion,
-      name,
-      size: labels.length,
-      height: options.size,
-      width: options.size,
-      channels: options.channels,
-      fit: fitOf(options),
-      classNames: listing.classNames,
-      root: listing.root,
-      files: total,
-      fingerprint,
-      skipped: skipped.map((s) => ({ path: s.path, reason: s.reason }))
-    }
-    const ints = (values: ReadonlyArray<number>) => {
-      const out = new Uint8Array(4 * values.length)
-      const view = new DataView(out.buffer)
-      values.forEach((v, i) => view.setInt32(4 * i, v, true))
-      return out
-    }
-    const json = new TextEncoder().encode(JSON.stringify(header))
-    const length = new Uint8Array(4)
-    new DataView(length.buffer).setUint32(0, json.length, true)
-    yield* Effect.try({
-      try: () => {
-        flush()
-        for (const part of [ints(labels), ints(fileIndices), json, length, TAIL]) file.append(part)
-        file.commit()
-      },
-      catch: writeError
-    })
-    return header
-  })
-  return yield* write.pipe(Effect.onExit(() => Effect.sync(() => file.abort())))
-})
 
 /** Where the parts of a cache file start. */
 interface CacheLayout {
@@ -215,24 +118,24 @@ const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | 
   Effect.gen(function*() {
     const bad = (reason: string) => new DatasetFormatError({ path, reason })
     const fileBytes = yield* Effect.try({ try: () => statSync(path).size, catch: (e) => ioError(path, e) })
-    const minimum = HEAD.length + 4 + TAIL.length
+    const minimum = cacheHead.length + 4 + cacheTail.length
     if (fileBytes < minimum) return yield* bad(`${fileBytes} bytes, too short for an image cache (at least ${minimum})`)
     const ends = yield* Effect.tryPromise({
       try: () =>
         withFd(path, async (fd) => {
-          const head = new Uint8Array(HEAD.length)
-          const tail = new Uint8Array(4 + TAIL.length)
+          const head = new Uint8Array(cacheHead.length)
+          const tail = new Uint8Array(4 + cacheTail.length)
           await readExactly(fd, head, 0, head.length, 0)
           await readExactly(fd, tail, 0, tail.length, fileBytes - tail.length)
           return { head, tail }
         }),
       catch: (e) => ioError(path, e)
     })
-    if (!same(ends.head, HEAD)) return yield* bad(`not an image cache (the first 8 bytes are not "BINGOIMG")`)
-    if (!same(ends.tail.subarray(4), TAIL)) return yield* bad(`truncated or damaged: the file does not end with "BINGOEND"`)
+    if (!same(ends.head, cacheHead)) return yield* bad(`not an image cache (the first 8 bytes are not "BINGOIMG")`)
+    if (!same(ends.tail.subarray(4), cacheTail)) return yield* bad(`truncated or damaged: the file does not end with "BINGOEND"`)
     const jsonBytes = new DataView(ends.tail.buffer).getUint32(0, true)
     const jsonOffset = fileBytes - ends.tail.length - jsonBytes
-    if (jsonOffset < HEAD.length) return yield* bad(`header length ${jsonBytes} exceeds the file (${fileBytes} bytes)`)
+    if (jsonOffset < cacheHead.length) return yield* bad(`header length ${jsonBytes} exceeds the file (${fileBytes} bytes)`)
     const json = new Uint8Array(jsonBytes)
     yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, json, 0, jsonBytes, jsonOffset)), catch: (e) => ioError(path, e) })
     let header: ImageCacheHeader
@@ -251,7 +154,7 @@ const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | 
     if (!Array.isArray(header.classNames)) return yield* bad(`header field 'classNames' must be an array`)
     if (!Array.isArray(header.skipped)) return yield* bad(`header field 'skipped' must be an array`)
     const rowBytes = header.height * header.width * header.channels
-    const labelsOffset = HEAD.length + header.size * rowBytes
+    const labelsOffset = cacheHead.length + header.size * rowBytes
     const expected = labelsOffset + 8 * header.size + jsonBytes + ends.tail.length
     if (expected !== fileBytes) {
       return yield* bad(`${fileBytes} bytes, but its header (${header.size} images of ${header.height}x${header.width}x${header.channels}) implies ${expected}`)
@@ -311,7 +214,7 @@ export const openImageCache = Effect.fn("openImageCache")(function*(path: string
         try: () =>
           withFd(path, async (fd) => {
             const reads: Array<Promise<void>> = []
-            for (let j = 0; j < count; j++) reads.push(readExactly(fd, bytes, j * rowBytes, rowBytes, HEAD.length + indices[j]! * rowBytes))
+            for (let j = 0; j < count; j++) reads.push(readExactly(fd, bytes, j * rowBytes, rowBytes, cacheHead.length + indices[j]! * rowBytes))
             await Promise.all(reads)
           }),
         catch: (e) => ioError(path, e)
@@ -359,7 +262,7 @@ export const loadImageCache = Effect.fn("loadImageCache")(function*(path: string
       withFd(path, async (fd) => {
         for (let done = 0; done < total; done += piece.length) {
           const n = Math.min(piece.length, total - done)
-          await readExactly(fd, piece, 0, n, HEAD.length + done)
+          await readExactly(fd, piece, 0, n, cacheHead.length + done)
           for (let k = 0; k < n; k++) images[done + k] = byteToUnit[piece[k]!]!
         }
       }),
@@ -377,38 +280,4 @@ export const loadImageCache = Effect.fn("loadImageCache")(function*(path: string
     classNames: header.classNames
   })
   return dataset
-})
-
-/**
- * The cache of `listing` at `path`, built unless one is there for the same files and decode
- * options (its fingerprint matches): the expensive decode runs once per folder, not per run. A
- * cache that is stale (files changed, other options) or unreadable is rebuilt, with a log line
- * saying why. A cache built with skipped files under `onCorrupt: "fail"` fails with the first
- * of them, as decoding would.
- */
-export const ensureImageCache = Effect.fn("ensureImageCache")(function*(
-  listing: ImageFolderListing,
-  options: ImageCacheOptions,
-  path: string
-) {
-  const existing = yield* readImageCacheHeader(path).pipe(Effect.result)
-  const fingerprint = yield* folderFingerprint(listing, options)
-  let header: ImageCacheHeader
-  if (existing._tag === "Success" && existing.success.fingerprint === fingerprint) {
-    header = existing.success
-    yield* Effect.logInfo(`image cache ${path}: up to date (${header.size} images of ${header.height}x${header.width}x${header.channels}), not decoding`)
-    if (header.skipped.length > 0 && options.onCorrupt !== "fail") {
-      yield* Effect.logWarning(`image cache ${path}: ${header.skipped.length} of ${header.files} files were skipped as corrupt when it was built, first ${header.skipped[0]!.path}`)
-    }
-  } else {
-    const why = existing._tag === "Success"
-      ? "the folder or the decode options changed since it was built"
-      : existing.failure._tag === "DatasetNotFound"
-      ? "none yet"
-      : `unreadable (${existing.failure.reason})`
-    yield* Effect.logInfo(`image cache ${path}: ${why}; decoding ${listing.files.length} images from ${listing.root} once`)
-    header = yield* writeImageCache(listing, options, path)
-  }
-  if (header.skipped.length > 0 && options.onCorrupt === "fail") return yield* new CorruptImage(header.skipped[0]!)
-  return header
 })

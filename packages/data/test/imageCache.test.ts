@@ -7,7 +7,8 @@ import { decodeFolder } from "../src/decodeFolder.ts"
 import type { ImageDecoder } from "../src/decodeImage.ts"
 import { decodeImage } from "../src/decodeImage.ts"
 import { subset } from "../src/ImageDataset.ts"
-import { ensureImageCache, loadImageCache, openImageCache, readImageCacheHeader, writeImageCache } from "../src/imageCache.ts"
+import { folderFingerprint, loadImageCache, openImageCache, readImageCacheHeader } from "../src/imageCache.ts"
+import { ensureImageCache, writeImageCache } from "../src/writeImageCache.ts"
 import type { ImageFolderListing } from "../src/listImageFolder.ts"
 import { listImageFolder } from "../src/listImageFolder.ts"
 import { captureLogs, tempDir, writeImageFolder } from "./fixtures.ts"
@@ -133,7 +134,7 @@ describe("image cache", () => {
       expect(fourth.lines.some((l) => l.includes("unreadable (7 bytes, too short for an image cache"))).toBe(true)
     }))
 
-  it.effect("onCorrupt fail: the build fails with CorruptImage, writes nothing and keeps the old cache", () =>
+  it.effect("onCorrupt fail: the build fails with CorruptImage, leaves no cache (only its partial files) and keeps the old cache", () =>
     Effect.gen(function*() {
       const len = 2 * 2 * 1
       const { listing, decoder } = fake(20, len)
@@ -141,14 +142,14 @@ describe("image cache", () => {
       const path = join(dir, "c.bingoimg")
       const exit = yield* Effect.exit(writeImageCache(listing, { size: 2, channels: 1, decoder, onCorrupt: "fail" }, path))
       expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/CorruptImage|fake corrupt/)
-      expect(readdirSync(dir)).toEqual([])
+      expect(readdirSync(dir).sort()).toEqual(["c.bingoimg.partial", "c.bingoimg.partial.json"])
       // a good cache first, then a failing rebuild: the good one survives
       const short: ImageFolderListing = { ...listing, files: listing.files.slice(0, 10), labels: listing.labels.subarray(0, 10) }
       yield* writeImageCache(short, { size: 2, channels: 1, decoder }, path)
       const before = readFileSync(path)
       yield* Effect.exit(writeImageCache(listing, { size: 2, channels: 1, decoder, onCorrupt: "fail" }, path))
       expect(readFileSync(path)).toEqual(before)
-      expect(readdirSync(dir)).toEqual(["c.bingoimg"])
+      expect(readdirSync(dir).sort()).toEqual(["c.bingoimg", "c.bingoimg.partial", "c.bingoimg.partial.json"])
       // a cache built with skipped files is refused under onCorrupt: fail, naming the file
       yield* writeImageCache(listing, { size: 2, channels: 1, decoder }, path)
       const refused = yield* Effect.flip(ensureImageCache(listing, { size: 2, channels: 1, decoder, onCorrupt: "fail" }, path))
@@ -207,5 +208,61 @@ describe("image cache", () => {
       const writeError = yield* Effect.flip(writeImageCache(listing, { size: 2, channels: 1, decoder }, unwritable))
       expect(writeError._tag).toBe("CacheWriteError")
       expect(writeError.message).toMatch(/^cannot write the image cache .*good.bingoimg\/c.bingoimg: EEXIST: file already exists, mkdir/)
+    }))
+
+  it.effect("an interrupted build resumes from its saved progress: fewer decodes, the same bytes as an uninterrupted build", () =>
+    Effect.gen(function*() {
+      const len = 3 * 3 * 1
+      const { listing, decoder } = fake(60, len)
+      const dir = tempDir("cache-resume")
+      const fresh = join(dir, "fresh.bingoimg")
+      yield* writeImageCache(listing, { size: 3, channels: 1, decoder, concurrency: 4 }, fresh)
+      // the first attempt dies (a defect, as a crash) at file 41; progress is saved after every row
+      const path = join(dir, "c.bingoimg")
+      const dying: ImageDecoder = (file, o) => (file.endsWith("/f41") ? Effect.die(new Error("killed")) : decoder(file, o))
+      const exit = yield* Effect.exit(writeImageCache(listing, { size: 3, channels: 1, decoder: dying, concurrency: 4 }, path, { progressSeconds: 0 }))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(existsSync(path)).toBe(false)
+      const progress = JSON.parse(readFileSync(`${path}.partial.json`, "utf8")) as { nextSlot: number; rows: number; skipped: Array<{ slot: number }> }
+      expect(progress.nextSlot).toBeGreaterThan(13) // f13, skipped as corrupt, is behind it
+      expect(progress.nextSlot).toBeLessThanOrEqual(41)
+      expect(progress.skipped.map((s) => s.slot)).toEqual([13])
+      // rows written after the last saved progress are dropped on resume: simulate some
+      writeFileSync(`${path}.partial`, Buffer.concat([readFileSync(`${path}.partial`), Buffer.from([1, 2, 3])]))
+      const decoded: Array<string> = []
+      const counting: ImageDecoder = (file, o) => {
+        decoded.push(file)
+        return decoder(file, o)
+      }
+      const resumed = yield* captureLogs(writeImageCache(listing, { size: 3, channels: 1, decoder: counting, concurrency: 4 }, path))
+      expect(resumed.lines.some((l) => l.includes(`resuming an interrupted build at image ${progress.nextSlot} of 60`))).toBe(true)
+      expect(decoded.length).toBe(60 - progress.nextSlot)
+      expect(decoded[0]).toBe(`/fake/f${progress.nextSlot}`)
+      expect(resumed.value.skipped.map((s) => s.path)).toEqual(["/fake/f13"])
+      expect(readFileSync(path)).toEqual(readFileSync(fresh))
+      expect(readdirSync(dir).sort()).toEqual(["c.bingoimg", "fresh.bingoimg"])
+    }))
+
+  it.effect("a partial build that a live process is writing is not touched", () =>
+    Effect.gen(function*() {
+      const { listing, decoder } = fake(5, 4)
+      const dir = tempDir("cache-live")
+      const path = join(dir, "c.bingoimg")
+      const options = { size: 2, channels: 1, decoder } as const
+      const fingerprint = yield* folderFingerprint(listing, options)
+      const other = process.ppid // alive: the process that started this one
+      const progress = { format: "bingo-image-cache-build", fingerprint, pid: other, nextSlot: 0, rows: 0, skipped: [] }
+      writeFileSync(`${path}.partial.json`, JSON.stringify(progress))
+      writeFileSync(`${path}.partial`, "BINGOIMG")
+      const error = yield* Effect.flip(writeImageCache(listing, options, path))
+      expect(error._tag).toBe("CacheWriteError")
+      expect(error.message).toContain(`process ${other} is building it`)
+      expect(readFileSync(`${path}.partial`, "utf8")).toBe("BINGOIMG")
+      // nor by a build of another listing
+      const shorter = { ...listing, files: listing.files.slice(0, 4), labels: listing.labels.subarray(0, 4) }
+      expect((yield* Effect.flip(writeImageCache(shorter, options, path)))._tag).toBe("CacheWriteError")
+      // once its writer is gone (a pid above Linux's maximum never runs), the partial build is resumed or replaced
+      writeFileSync(`${path}.partial.json`, JSON.stringify({ ...progress, pid: 2 ** 22 + 1 }))
+      expect((yield* writeImageCache(shorter, options, path)).size).toBe(4)
     }))
 })

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs"
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 
 /** `.<name>.<pid>.<ms>.tmp`: the temporary file `atomicWrite` writes before renaming it over `<name>`. */
@@ -41,76 +41,8 @@ export const atomicWrite = (path: string, data: string | Uint8Array): void => {
   }
 }
 
-/** A file being written piece by piece that appears at its path only when `commit` succeeds. */
-export interface AtomicFile {
-  /** The temporary file the bytes go to (`.<name>.<pid>.<ms>.tmp` next to the target). */
-  readonly tempPath: string
-  /** Append bytes (synchronously). */
-  readonly append: (bytes: Uint8Array) => void
-  /** Flush to disk, close and rename over the target (then flush the directory). */
-  readonly commit: () => void
-  /** Close and delete the temporary file; the target is untouched. Safe to call after `commit`. */
-  readonly abort: () => void
-}
-
-/**
- * `atomicWrite` for files too big to build in memory: open a temporary file next to `path`,
- * `append` to it, then `commit` (fsync, rename over `path`, fsync the directory) or `abort`.
- * Until `commit`, readers see the old file (or none); a process killed mid-write leaves only a
- * temp file, which `removeStaleTempFiles` deletes.
- */
-export const openAtomicFile = (path: string): AtomicFile => {
-  const dir = dirname(path)
-  mkdirSync(dir, { recursive: true })
-  const tmp = tempPath(path)
-  let fd: number | undefined = openSync(tmp, "wx")
-  let done = false
-  const close = () => {
-    if (fd === undefined) return
-    const f = fd
-    fd = undefined
-    closeSync(f)
-  }
-  return {
-    tempPath: tmp,
-    append: (bytes) => {
-      if (fd === undefined) throw new Error(`atomic file ${path}: append after commit or abort`)
-      let off = 0
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
-    },
-    commit: () => {
-      if (fd === undefined) throw new Error(`atomic file ${path}: commit after commit or abort`)
-      try {
-        fsyncSync(fd)
-        close()
-        renameSync(tmp, path)
-        done = true
-      } catch (e) {
-        try {
-          close()
-        } finally {
-          rmSync(tmp, { force: true })
-        }
-        throw e
-      }
-      try {
-        fsyncPath(dir)
-      } catch {
-        // see atomicWrite
-      }
-    },
-    abort: () => {
-      if (done) return
-      try {
-        close()
-      } finally {
-        rmSync(tmp, { force: true })
-      }
-    }
-  }
-}
-
-const isRunning = (pid: number): boolean => {
+/** Whether a process with this pid exists (also when it belongs to another user). */
+export const isProcessRunning = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
     return true
@@ -141,7 +73,7 @@ export const removeStaleTempFiles = (dir: string): ReadonlyArray<string> => {
     if (m === null) continue
     const pid = Number(m[2])
     const writtenAt = Number(m[3])
-    const stale = pid === process.pid ? writtenAt < startedAt : !isRunning(pid)
+    const stale = pid === process.pid ? writtenAt < startedAt : !isProcessRunning(pid)
     if (!stale) continue
     rmSync(join(dir, name), { force: true })
     removed.push(name)
