@@ -22,9 +22,9 @@
  *   (e) the real trainer (quickstart models) on the folder, decoded into memory vs streamed from
  *       its cache, in four more child processes, A B B A (`--skip-folder-trainer` skips them).
  * The trainer's rate is measured first, in a child process (the data package cannot import the
- * trainer): `pnpm bingo run examples/quickstart/bingo.yaml` shortened to one teacher and one
- * distillation epoch in a fresh temp outDir (about a minute), reading the distillation epoch's
- * "(N img/s)" and the backend it ran on. `--trainer-rate N` skips that and uses N (e.g. 260, the
+ * trainer): `pnpm bingo run examples/quickstart/bingo.yaml` shortened to one teacher and three
+ * distillation epochs in a fresh temp outDir (about 30 s), the mean of the distillation epochs'
+ * "(N img/s)" (one epoch alone varies by +-15%), and the backend it ran on. `--trainer-rate N` skips that and uses N (e.g. 260, the
  * quickstart distillation on wasm in docs/benchmarks.md: 6 x 4,000 images in 92 s); if the run fails, 260 is used and said. Load averages
  * are printed before and after: compare figures only within one run.
  */
@@ -161,12 +161,12 @@ const main = async () => {
     trainerRate = Number(values["trainer-rate"])
     trainerSource = "--trainer-rate"
   } else {
-    const measured = measureTrainer()
+    const measured = measureTrainer(undefined, 3)
     if (typeof measured === "string") {
       trainerSource = `docs/benchmarks.md, quickstart on wasm; measuring failed: ${measured}`
     } else {
       trainerRate = measured.rate
-      trainerSource = `measured now: quickstart distillation, 1 epoch, backend ${measured.backend}, child process`
+      trainerSource = `measured now: quickstart distillation, mean of 3 epochs, backend ${measured.backend}, child process`
     }
   }
   console.log(`benchData: ${numImages} images -> ${size}x${size}x${channels}, batch ${batchSize}, ${cpus().length} CPUs; ` +
