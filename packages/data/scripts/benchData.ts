@@ -170,7 +170,7 @@ const main = async () => {
     }
   }
   console.log(`benchData: ${numImages} images -> ${size}x${size}x${channels}, batch ${batchSize}, ${cpus().length} CPUs; ` +
-    `trainer ${trainerRate} img/s (${trainerSource})`)
+    `trainer ${trainerRate.toFixed(0)} img/s (${trainerSource})`)
 
   // (a) augmentation on in-memory data (the quickstart's shapes at the same output size)
   const shapes = makeShapes({ n: 4000, size, channels, seed: 0 })
