@@ -2,6 +2,7 @@ import { Effect, Schema } from "effect"
 import { readFile } from "node:fs/promises"
 import { parse } from "yaml"
 import { backboneRegistry, listBackbones } from "@bingo/backbones"
+import { formatSchemaProblems, userInputParseOptions } from "@bingo/runtime"
 import { type AugmentConfig, validateAugmentConfig } from "@bingo/data"
 import { ConfigError } from "./ConfigError.ts"
 import { PipelineConfig } from "./PipelineConfig.ts"
@@ -12,8 +13,8 @@ import { PipelineConfig } from "./PipelineConfig.ts"
  * even blur kernel, ...). `path` is only used in error messages.
  */
 export const decodeConfig = (raw: unknown, path: string) =>
-  Schema.decodeUnknownEffect(PipelineConfig)(raw, { onExcessProperty: "error", errors: "all" }).pipe(
-    Effect.mapError((e) => new ConfigError({ path, reason: e.message })),
+  Schema.decodeUnknownEffect(PipelineConfig)(raw, userInputParseOptions).pipe(
+    Effect.mapError((e) => new ConfigError({ path, reason: formatSchemaProblems(e.issue) })),
     Effect.tap((config) => checkConfig(config, path))
   )
 

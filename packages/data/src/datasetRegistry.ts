@@ -1,3 +1,4 @@
+import { formatSchemaProblems, userInputParseOptions } from "@bingo/runtime"
 import { Effect, Schema } from "effect"
 import { InvalidDatasetConfig, UnknownDataset, type DatasetError } from "./DatasetError.ts"
 import type { DatasetSplits, ImageDataset } from "./ImageDataset.ts"
@@ -33,13 +34,13 @@ export const defineDataset = <A>(
   options: Schema.Decoder<A>,
   load: (options: A) => Effect.Effect<DatasetSplits, DatasetError>
 ): DatasetEntry => {
-  const decode = Schema.decodeUnknownEffect(options, { onExcessProperty: "error" })
+  const decode = Schema.decodeUnknownEffect(options, userInputParseOptions)
   return {
     name,
     description,
     prepare: (input) =>
       decode(input ?? {}).pipe(
-        Effect.mapError((e) => new InvalidDatasetConfig({ dataset: name, reason: e.message.replace(/\n\s*/g, " ") })),
+        Effect.mapError((e) => new InvalidDatasetConfig({ dataset: name, reason: formatSchemaProblems(e.issue) })),
         Effect.map(load)
       )
   }

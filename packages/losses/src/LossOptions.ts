@@ -1,4 +1,5 @@
 import { Effect, Result, Schema } from "effect"
+import { formatSchemaProblems, userInputParseOptions } from "@bingo/runtime"
 
 /**
  * Building blocks for a loss's options: Effect Schema fields with a default, and
@@ -34,8 +35,8 @@ export const optionsFromSchema = <S extends Schema.ConstraintDecoder<unknown>>(s
 } => {
   const decode = Schema.decodeUnknownResult(schema)
   const decodeOptions = (raw: unknown): S["Type"] | { readonly error: string } => {
-    const result = decode(raw ?? {}, { onExcessProperty: "error", errors: "all" })
-    return Result.isSuccess(result) ? result.success : { error: result.failure.message }
+    const result = decode(raw ?? {}, userInputParseOptions)
+    return Result.isSuccess(result) ? result.success : { error: formatSchemaProblems(result.failure.issue) }
   }
   const defaults = decode({}, { errors: "all" })
   if (Result.isFailure(defaults)) throw new TypeError(`options schema has no valid defaults: ${defaults.failure.message}`)

@@ -24,16 +24,17 @@ describe("LossOptions", () => {
     const result = decodeOptions({ temperature: 0, weight: -1, warmupEpochs: 2.5, form: "x", extra: true })
     expect(result).toEqual({ error: expect.any(String) })
     const error = (result as { error: string }).error
-    expect(error).toContain(`Expected a value greater than 0\n  at ["temperature"]`)
-    expect(error).toContain(`Expected a value greater than or equal to 0\n  at ["weight"]`)
-    expect(error).toContain(`Expected an integer\n  at ["warmupEpochs"]`)
-    expect(error).toContain(`Expected "code" | "paper"\n  at ["form"]`)
-    expect(error).toContain(`at ["extra"]`)
+    expect(error).toContain(`temperature: Expected a value greater than 0, got 0`)
+    expect(error).toContain(`weight: Expected a value greater than or equal to 0, got -1`)
+    expect(error).toContain(`warmupEpochs: Expected an integer, got 2.5`)
+    expect(error).toContain(`form: Expected "code" | "paper", got "x"`)
+    expect(error).toContain(`extra: Unexpected key with value true`)
+    expect(error).toMatch(/^5 problems: /)
   })
 
   it("rejects NaN and Infinity", () => {
-    expect(decodeOptions({ temperature: Number.NaN })).toEqual({ error: expect.stringContaining(`["temperature"]`) })
-    expect(decodeOptions({ weight: Number.POSITIVE_INFINITY })).toEqual({ error: expect.stringContaining(`["weight"]`) })
+    expect(decodeOptions({ temperature: Number.NaN })).toEqual({ error: expect.stringContaining(`temperature: Expected a finite number, got NaN`) })
+    expect(decodeOptions({ weight: Number.POSITIVE_INFINITY })).toEqual({ error: expect.stringContaining(`weight: Expected a finite number, got Infinity`) })
   })
 
   it("refuses a schema whose defaults do not decode", () => {
