@@ -153,8 +153,31 @@ const checkSplits = (config: PipelineConfig, train: ImageSource, test: ImageSour
       reason: `${config.teacher.pretrain.batchSize} is larger than the training set (${train.size} images); ${dropped}`
     }))
   }
-  return Effect.void
+  return queueWarnings(config, train.size)
 }
+
+/**
+ * A warning for each queue of negatives at least as long as the training set: it then always
+ * holds earlier keys of the batch's own images, negatives that are really positives (MoCo's
+ * queue is 65,536 keys for 1.28M ImageNet images; 4,096 is the usual choice for CIFAR's 50,000).
+ */
+export const queueWarnings = (config: PipelineConfig, trainSize: number) =>
+  Effect.forEach(
+    [
+      ...(config.teacher.weights === undefined ? [["teacher.pretrain.queueSize", config.teacher.pretrain.queueSize] as const] : []),
+      ["distill.queueSize", config.distill.queueSize] as const
+    ],
+    ([path, size]) =>
+      size >= trainSize
+        ? Effect.logWarning(
+          `${path}: a queue of ${size} keys is not shorter than the training set (${trainSize} images), so it always holds ` +
+            `earlier keys of each batch's own images as negatives; a queue well below ${trainSize} (e.g. ${largestPowerOfTwoBelow(trainSize / 4)}) avoids that`
+        )
+        : Effect.void,
+    { discard: true }
+  )
+
+const largestPowerOfTwoBelow = (x: number): number => 2 ** Math.max(0, Math.floor(Math.log2(Math.max(1, x))))
 
 /**
  * The whole BINGO pipeline: load data -> frozen teacher (pre-trained with MoCo-v2 here, or

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Logger } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { decodeConfig, loadConfig } from "../src/loadConfig.ts"
-import { resolveDatasetPaths } from "../src/runPipeline.ts"
+import { queueWarnings, resolveDatasetPaths } from "../src/runPipeline.ts"
 
 const minimal = {
   dataset: { name: "shapes" },
@@ -75,4 +75,29 @@ describe("resolveDatasetPaths", () => {
     expect(resolved).toEqual({ dir: "/work/configs/data/train", testDir: "/abs/test", cache: "/work/cache", size: 32, name: "pets" })
     expect(resolveDatasetPaths({}, "/x")).toEqual({})
   })
+})
+
+describe("queueWarnings", () => {
+  const warnings = (config: Parameters<typeof queueWarnings>[0], n: number) =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        lines.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).join(" ")}`)
+      })
+      yield* queueWarnings(config, n).pipe(Effect.provide(Logger.layer([logger])))
+      return lines
+    })
+
+  it.effect("warns for each queue at least as long as the training set, naming its key; none otherwise", () =>
+    Effect.gen(function*() {
+      const config = yield* decodeConfig({ ...minimal, teacher: { backbone: "convnet", pretrain: { queueSize: 256 } }, distill: { queueSize: 1024 } }, "q.yaml")
+      expect(yield* warnings(config, 5000)).toEqual([])
+      const both = yield* warnings(config, 256)
+      expect(both).toHaveLength(2)
+      expect(both[0]).toMatch(/^Warn teacher\.pretrain\.queueSize: a queue of 256 keys is not shorter than the training set \(256 images\).* \(e\.g\. 64\)/)
+      expect(both[1]).toMatch(/^Warn distill\.queueSize: a queue of 1024 keys/)
+      // with given teacher weights there is no pre-training, so no teacher queue
+      const given = yield* decodeConfig({ ...minimal, teacher: { backbone: "convnet", weights: "t.safetensors" }, distill: { queueSize: 1024 } }, "q.yaml")
+      expect(yield* warnings(given, 512)).toHaveLength(1)
+    }))
 })
