@@ -51,8 +51,11 @@ export interface DistillationLoss<Options = any> {
   readonly name: string
   /** One line for `bingo losses` listings. */
   readonly description: string
-  /** Which optional views the trainer must compute for it. */
-  readonly needs: ReadonlyArray<LossView>
+  /**
+   * Which optional views the trainer must compute for it: a list, or a function of the decoded
+   * options when they change what the loss reads (BINGO's paper form reads no CutMix view).
+   */
+  readonly needs: ReadonlyArray<LossView> | ((options: Options) => ReadonlyArray<LossView>)
   /** The options used when the config gives none. */
   readonly defaults: Options
   /**
@@ -74,14 +77,28 @@ export const isOptionsError = (decoded: unknown): decoded is { readonly error: s
 
 const lossViews: ReadonlyArray<string> = Object.keys(viewFields)
 
+const isViewList = (u: unknown): u is ReadonlyArray<LossView> => Array.isArray(u) && u.every((v) => lossViews.includes(v))
+
+/**
+ * The views `loss` needs with these options (its `needs` list, or its `needs` function applied);
+ * a function returning anything but a list of views throws, naming the loss.
+ */
+export const neededViews = <O>(loss: DistillationLoss<O>, options: O): ReadonlyArray<LossView> => {
+  const needs = typeof loss.needs === "function" ? loss.needs(options) : loss.needs
+  if (!isViewList(needs)) {
+    throw new TypeError(`loss '${loss.name}': needs(options) must return an array of ${lossViews.map((v) => `"${v}"`).join(" | ")}`)
+  }
+  return needs
+}
+
 /** A structural check for values loaded from plugin files. Returns what is wrong, or undefined. */
 export const checkDistillationLoss = (u: unknown): string | undefined => {
   if (typeof u !== "object" || u === null) return "expected an object built with defineLoss({...})"
   const d = u as Record<string, unknown>
   if (typeof d.name !== "string" || d.name.length === 0) return "'name' must be a non-empty string"
   if (typeof d.description !== "string") return `loss '${d.name}': 'description' must be a string`
-  if (!Array.isArray(d.needs) || !d.needs.every((v) => lossViews.includes(v))) {
-    return `loss '${d.name}': 'needs' must be an array of ${lossViews.map((v) => `"${v}"`).join(" | ")}`
+  if (typeof d.needs !== "function" && !isViewList(d.needs)) {
+    return `loss '${d.name}': 'needs' must be an array of ${lossViews.map((v) => `"${v}"`).join(" | ")}, or a function of the options returning one`
   }
   if (!("defaults" in d)) return `loss '${d.name}': 'defaults' is missing`
   if (typeof d.decodeOptions !== "function") return `loss '${d.name}': 'decodeOptions' must be a function`

@@ -1,7 +1,7 @@
 import type * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
 import { builtinLosses } from "./builtinLosses.ts"
-import { type DistillationLoss, type DistillationViews, isOptionsError } from "./DistillationLoss.ts"
+import { type DistillationLoss, type DistillationViews, isOptionsError, type LossView, neededViews } from "./DistillationLoss.ts"
 import { DuplicateLoss, InvalidLossOptions, UnknownLoss } from "./LossError.ts"
 
 export type { DistillationLoss, DistillationViews, LossView } from "./DistillationLoss.ts"
@@ -12,6 +12,8 @@ export { builtinLosses } from "./builtinLosses.ts"
 export interface ResolvedLoss<Options = any> {
   readonly loss: DistillationLoss<Options>
   readonly options: Options
+  /** The optional views the trainer computes for it, with these options (`neededViews`). */
+  readonly needs: ReadonlyArray<LossView>
   /** `loss.compute(views, options)`. */
   readonly compute: (views: DistillationViews) => tf.Scalar
 }
@@ -96,7 +98,12 @@ export class LossRegistry {
     return this.lookup(name).pipe(
       Effect.flatMap((loss) =>
         this.decodeOptions(loss, rawOptions).pipe(
-          Effect.map((options): ResolvedLoss => ({ loss, options, compute: (views) => loss.compute(views, options) }))
+          Effect.flatMap((options) =>
+            Effect.try({
+              try: (): ResolvedLoss => ({ loss, options, needs: neededViews(loss, options), compute: (views) => loss.compute(views, options) }),
+              catch: (e) => new InvalidLossOptions({ loss: loss.name, message: (e as Error).message })
+            })
+          )
         )
       ),
       Effect.withSpan("LossRegistry.resolve", { attributes: { loss: name } })

@@ -13,6 +13,7 @@ describe("DistillationLoss", () => {
     expect(checkDistillationLoss(undefined)).toMatch(/defineLoss/)
     expect(checkDistillationLoss({ ...valid, name: "" })).toMatch(/'name' must be a non-empty string/)
     expect(checkDistillationLoss({ ...valid, needs: ["teacher", "labels"] })).toMatch(/'needs' must be an array of/)
+    expect(checkDistillationLoss({ ...valid, needs: () => ["teacher"] })).toBeUndefined()
     expect(checkDistillationLoss({ ...valid, compute: 3 })).toMatch(/'compute' must be a function/)
     expect(isDistillationLoss({ ...valid, decodeOptions: undefined })).toBe(false)
   })

@@ -66,6 +66,27 @@ describe("LossRegistry", () => {
       expect(notAnObject.message).toMatch(/Expected object/)
     }))
 
+  it.effect("resolve gives the views the loss needs with the options chosen; a needs function returning junk is InvalidLossOptions", () =>
+    Effect.gen(function*() {
+      const registry = LossRegistry.make()
+      expect((yield* registry.resolve("bingo")).needs).toEqual(["positive", "mix", "teacher"])
+      expect((yield* registry.resolve("bingo", { form: "paper" })).needs).toEqual(["positive", "teacher"])
+      expect((yield* registry.resolve("moco")).needs).toEqual(["studentKey"])
+      const odd = defineLoss({
+        name: "odd",
+        description: "a plugin whose needs function returns a view that does not exist",
+        needs: () => ["labels"] as never,
+        defaults: {},
+        decodeOptions: () => ({}),
+        compute: () => {
+          throw new Error("not called")
+        }
+      })
+      const error = failure(yield* Effect.exit(LossRegistry.make([odd]).resolve("odd")))
+      expect(error).toBeInstanceOf(InvalidLossOptions)
+      expect(error.message).toMatch(/loss 'odd': needs\(options\) must return an array of/)
+    }))
+
   it.effect("a custom loss registers, resolves by name and computes", () =>
     Effect.gen(function*() {
       const registry = LossRegistry.make([cosineDistance])

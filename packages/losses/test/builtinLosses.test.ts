@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { builtinLosses } from "../src/builtinLosses.ts"
-import { alwaysProvided, type DistillationViews, isOptionsError, viewFields } from "../src/DistillationLoss.ts"
+import { alwaysProvided, type DistillationViews, isOptionsError, neededViews, viewFields } from "../src/DistillationLoss.ts"
 import {
   expectFinite,
   expectNoLeak,
@@ -65,7 +65,7 @@ describe("builtinLosses", () => {
 
     it("reads only the views it declares in `needs`", () => {
       const views = allViews(92, 20)
-      const value = loss.compute(onlyNeeded(views, loss.needs), loss.defaults)
+      const value = loss.compute(onlyNeeded(views, neededViews(loss, loss.defaults)), loss.defaults)
       expectFinite(value.dataSync()[0]!)
       tf.dispose(value)
       disposeViews(views)
@@ -101,6 +101,18 @@ describe("builtinLosses", () => {
     const bad = bingo.decodeOptions({ form: "other", temperature: -1 })
     expect(isOptionsError(bad) && bad.error).toMatch(/form: Expected "code" \| "paper", got /)
     expect(isOptionsError(bad) && bad.error).toMatch(/temperature: Expected a value greater than 0, got /)
+  })
+
+  it("bingo's paper form needs no CutMix view (the trainer skips it) and computes from its declared views alone", () => {
+    const bingo = builtinLosses.find((l) => l.name === "bingo")!
+    const paper = { ...bingo.defaults, form: "paper" as const }
+    expect(neededViews(bingo, bingo.defaults)).toEqual(["positive", "mix", "teacher"])
+    expect(neededViews(bingo, paper)).toEqual(["positive", "teacher"])
+    const views = allViews(94, 20)
+    const value = bingo.compute(onlyNeeded(views, neededViews(bingo, paper)), paper)
+    expectFinite(value.dataSync()[0]!)
+    tf.dispose(value)
+    disposeViews(views)
   })
 
   it("infonce-multi rejects weights that are both 0", () => {

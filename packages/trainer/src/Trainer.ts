@@ -144,7 +144,7 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
   if (teacher.encoder.spec.embeddingDim !== options.student.embeddingDim) {
     return yield* new EmbeddingDimMismatch({ teacher: teacher.encoder.spec.embeddingDim, student: options.student.embeddingDim })
   }
-  const needs = new Set(loss.loss.needs)
+  const needs = new Set(loss.needs)
   const needsMix = needs.has("mix")
   const needsPositive = needs.has("positive") || needsMix
   const needsStudentKey = needs.has("studentKey")
