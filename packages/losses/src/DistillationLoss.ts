@@ -29,11 +29,12 @@ export interface DistillationViews {
 }
 
 /** A group of optional views a loss can ask the trainer for (see {@link viewFields}). */
-export type LossView = "positive" | "mix" | "studentKey" | "teacher"
+export type LossView = "positive" | "studentPositive" | "mix" | "studentKey" | "teacher"
 
 /** The fields of {@link DistillationViews} each {@link LossView} stands for. */
 export const viewFields: { readonly [V in LossView]: ReadonlyArray<keyof DistillationViews> } = {
   positive: ["studentPositive", "teacherPositive"],
+  studentPositive: ["studentPositive"],
   mix: ["studentMix", "mixLambda"],
   studentKey: ["studentKey", "studentKeyQueue"],
   teacher: ["teacherAnchor", "teacherQueue"]

@@ -13,8 +13,9 @@ import { seedLoss } from "./seedLoss.ts"
 const bingo = defineLoss({
   name: "bingo",
   description: "BINGO (Xu, Fang et al., ICLR 2022): bag-aggregation contrastive distillation, code or paper form",
-  // the paper form (Eq. 4) reads no CutMix view: the trainer then skips making and embedding it
-  needs: (options) => (options.form === "paper" ? ["positive", "teacher"] : ["positive", "mix", "teacher"]),
+  // the paper form (Eq. 4) reads neither the CutMix view nor the teacher's embedding of the
+  // positive: the trainer then skips making and embedding them
+  needs: (options) => (options.form === "paper" ? ["studentPositive", "teacher"] : ["positive", "mix", "teacher"]),
   ...optionsFromSchema(Schema.Struct({
     form: oneOf(["code", "paper"], "code"),
     temperature: positiveNumber(0.2),

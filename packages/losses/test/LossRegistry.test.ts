@@ -70,7 +70,7 @@ describe("LossRegistry", () => {
     Effect.gen(function*() {
       const registry = LossRegistry.make()
       expect((yield* registry.resolve("bingo")).needs).toEqual(["positive", "mix", "teacher"])
-      expect((yield* registry.resolve("bingo", { form: "paper" })).needs).toEqual(["positive", "teacher"])
+      expect((yield* registry.resolve("bingo", { form: "paper" })).needs).toEqual(["studentPositive", "teacher"])
       expect((yield* registry.resolve("moco")).needs).toEqual(["studentKey"])
       const odd = defineLoss({
         name: "odd",

@@ -107,7 +107,7 @@ describe("builtinLosses", () => {
     const bingo = builtinLosses.find((l) => l.name === "bingo")!
     const paper = { ...bingo.defaults, form: "paper" as const }
     expect(neededViews(bingo, bingo.defaults)).toEqual(["positive", "mix", "teacher"])
-    expect(neededViews(bingo, paper)).toEqual(["positive", "teacher"])
+    expect(neededViews(bingo, paper)).toEqual(["studentPositive", "teacher"])
     const views = allViews(94, 20)
     const value = bingo.compute(onlyNeeded(views, neededViews(bingo, paper)), paper)
     expectFinite(value.dataSync()[0]!)

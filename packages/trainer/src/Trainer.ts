@@ -146,7 +146,9 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
   }
   const needs = new Set(loss.needs)
   const needsMix = needs.has("mix")
-  const needsPositive = needs.has("positive") || needsMix
+  // s_p (and the positive's images) for "positive", "studentPositive" and the CutMix; t_p only for "positive"
+  const needsPositive = needs.has("positive") || needs.has("studentPositive") || needsMix
+  const needsTeacherPositive = needs.has("positive")
   const needsStudentKey = needs.has("studentKey")
 
   const initRng = Rng.fromSeed(options.seed)
@@ -222,7 +224,7 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
         const q = augmentBatch(stepImages, anchorRows, options.augment, rng)
         const k = augmentBatch(stepImages, anchorRows, options.augment, rng)
         const pq = positiveRows === undefined ? undefined : augmentBatch(stepImages, positiveRows, options.augment, rng)
-        const pk = positiveRows === undefined ? undefined : augmentBatch(stepImages, positiveRows, options.augment, rng)
+        const pk = positiveRows === undefined || !needsTeacherPositive ? undefined : augmentBatch(stepImages, positiveRows, options.augment, rng)
         const mix = needsMix && pq !== undefined
           ? cutMix(q, pq, { batch: b, height: shape[0], width: shape[1], channels: shape[2] }, rng)
           : undefined

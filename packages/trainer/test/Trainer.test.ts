@@ -34,12 +34,13 @@ const runDistil = (
   lossName = "bingo",
   extra: Parameters<typeof LossRegistry.make>[0] = [],
   bagsSeed = 0,
-  dataset?: ImageSource
+  dataset?: ImageSource,
+  lossOptions: unknown = {}
 ) =>
   Effect.gen(function*() {
     const train = dataset ?? (yield* (yield* DatasetSource).load).train
     const bags = labelBags(train.labels!, { k: 3, seed: bagsSeed })
-    const loss = yield* LossRegistry.make(extra).resolve(lossName, {})
+    const loss = yield* LossRegistry.make(extra).resolve(lossName, lossOptions)
     const result = yield* (yield* Trainer).distil({ dataset: train, bags, loss })
     const weights = new Map([...result.student.params].map(([k, v]) => [k, Array.from(v.dataSync())]))
     disposeEncoder(result.student)
@@ -84,6 +85,14 @@ describe("Trainer", () => {
         // the layer's teacher was released with its scope too
         expect(tf.memory().numTensors).toBe(before)
       }
+    }), 120_000)
+
+  it.effect("BINGO's paper form trains from the views it declares (no CutMix, no teacher positive): finite, no leak", () =>
+    Effect.gen(function*() {
+      const before = tf.memory().numTensors
+      const r = yield* runDistil({ ...baseOptions, epochs: 1 }, "bingo", [], 0, undefined, { form: "paper" })
+      expect(r.epochLosses.every(Number.isFinite)).toBe(true)
+      expect(tf.memory().numTensors).toBe(before)
     }), 120_000)
 
   it.effect("from a store on disk (read a step ahead): the same losses and weights as from memory, bit for bit", () =>
