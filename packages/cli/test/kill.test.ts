@@ -67,6 +67,12 @@ interface Aim {
   readonly nth?: number
   /** Whether the stage is still ahead, given what outDir holds. */
   readonly ahead: (dir: string) => boolean
+  /**
+   * With `tempOf`: a log line of the next stage at which to kill if the write went unseen (a
+   * temp file lives for milliseconds; fs.watch can miss it on a busy machine), so a missed
+   * write does not let the run finish and end the plan early.
+   */
+  readonly fallbackLog?: RegExp
 }
 
 /** The checkpoint's position (epoch 3 = finished), or undefined before the first checkpoint. */
@@ -83,14 +89,14 @@ const inDistillation = (dir: string) => !distillFinished(dir)
 const plan = (rng: Rng): ReadonlyArray<Aim> => [
   // after the first of 6 pre-training epochs, so the kill lands inside pre-training however fast the machine
   { stage: "teacher pre-training", log: /teacher moco epoch 1\/6/, delayMs: rng.uniform(0, 20), ahead: lacks("teacher.safetensors") },
-  { stage: "teacher write", tempOf: "teacher.safetensors.", delayMs: 0, ahead: lacks("teacher.safetensors") },
+  { stage: "teacher write", tempOf: "teacher.safetensors.", delayMs: 0, ahead: lacks("teacher.safetensors"), fallbackLog: /mining knn bags/ },
   { stage: "bag mining", log: /mining knn bags/, delayMs: rng.uniform(0, 15), ahead: lacks("bags.npy") },
-  { stage: "bags write", tempOf: "bags.npy.", delayMs: 0, ahead: lacks("bags.npy") },
+  { stage: "bags write", tempOf: "bags.npy.", delayMs: 0, ahead: lacks("bags.npy"), fallbackLog: /distil epoch 1\/3/ },
   { stage: "distillation step", log: /\): bags: \d+ x \d+, purity/, delayMs: rng.uniform(300, 1000), ahead: inDistillation },
-  { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation },
-  { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation },
-  { stage: "student write", tempOf: "student.safetensors.", delayMs: 0, ahead: lacks("student.safetensors") },
-  { stage: "TF.js export", tempOf: "weights-", delayMs: 0, ahead: lacks("results.json") },
+  { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation, fallbackLog: /distil epoch 3\/3/ },
+  { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation, fallbackLog: /distil epoch 3\/3/ },
+  { stage: "student write", tempOf: "student.safetensors.", delayMs: 0, ahead: lacks("student.safetensors"), fallbackLog: /eval student/ },
+  { stage: "TF.js export", tempOf: "weights-", delayMs: 0, ahead: lacks("results.json"), fallbackLog: /eval student/ },
   { stage: "evaluation", log: /eval student/, delayMs: rng.uniform(0, 30), ahead: lacks("results.json") }
 ]
 
@@ -99,28 +105,36 @@ const runAndKill = async (cfg: string, dir: string, aim: Aim) => {
   const run: CliRun = spawnCli(["run", cfg])
   let killTimer: NodeJS.Timeout | undefined
   let killed = false
+  let fellBack = false
   const writes = new Set<string>()
-  const fire = () => {
+  const fire = (delayMs: number) => {
     if (killTimer !== undefined || killed) return
     killTimer = setTimeout(() => {
       killed = run.child.kill("SIGKILL")
-    }, aim.delayMs)
+    }, delayMs)
   }
-  const watcher = aim.tempOf === undefined
-    ? undefined
-    : watch(dir, { recursive: true }, (_event, name) => {
-      const file = name === null ? "" : basename(name)
-      if (isTemp(file) && file.startsWith(`.${aim.tempOf}`)) {
-        writes.add(file)
-        if (writes.size >= (aim.nth ?? 1)) fire()
+  const seen = (file: string) => {
+    if (aim.tempOf === undefined || !isTemp(file) || !file.startsWith(`.${aim.tempOf}`)) return
+    writes.add(file)
+    if (writes.size >= (aim.nth ?? 1)) fire(aim.delayMs)
+  }
+  // temp files are seen by fs.watch and by polling the folders (either can miss one alone)
+  const watcher = aim.tempOf === undefined ? undefined : watch(dir, { recursive: true }, (_event, name) => seen(name === null ? "" : basename(name)))
+  const poll = setInterval(() => {
+    if (aim.log !== undefined && aim.log.test(run.stdout())) fire(aim.delayMs)
+    if (aim.tempOf !== undefined) {
+      for (const name of tempsIn(dir)) seen(basename(name))
+      if (aim.fallbackLog !== undefined && killTimer === undefined && aim.fallbackLog.test(run.stdout())) {
+        fellBack = true
+        fire(0)
       }
-    })
-  const poll = aim.log === undefined ? undefined : setInterval(() => aim.log!.test(run.stdout()) && fire(), 2)
+    }
+  }, 1)
   const exit = await run.done
   watcher?.close()
-  if (poll !== undefined) clearInterval(poll)
+  clearInterval(poll)
   if (killTimer !== undefined) clearTimeout(killTimer)
-  return { ...exit, temps: tempsIn(dir) }
+  return { ...exit, temps: tempsIn(dir), fellBack }
 }
 
 describe("kill -9 and resume (real processes)", () => {
@@ -160,7 +174,8 @@ describe("kill -9 and resume (real processes)", () => {
       const at = checkpointAt(killed.out)
       if (aim.stage.startsWith("distillation") || aim.stage.startsWith("checkpoint")) resumedFrom.push(at?.globalStep ?? 0)
       log.push(
-        `${aim.stage}${aim.nth === undefined ? "" : ` #${aim.nth}`} (+${aim.delayMs.toFixed(0)} ms): killed after "${lastLog}"` +
+        `${aim.stage}${aim.nth === undefined ? "" : ` #${aim.nth}`} (+${aim.delayMs.toFixed(0)} ms)` +
+          `${r.fellBack ? " (write unseen: killed at the next stage's log line)" : ""}: killed after "${lastLog}"` +
           `${at === undefined ? "" : `; checkpoint at step ${at.globalStep}/48`}${r.temps.length > 0 ? `; left ${r.temps.join(" ")}` : ""}`
       )
     }
