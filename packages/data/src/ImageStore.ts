@@ -51,6 +51,17 @@ export const inMemoryStore = (dataset: ImageDataset): ImageStore => ({
 export const asImageStore = (source: ImageSource): ImageStore =>
   isImageDataset(source) ? inMemoryStore(source) : source
 
+/** Options of `forEachChunk` / `mapChunks`. */
+export interface ChunkOptions {
+  /**
+   * Log progress under this label (`<label>: 40960/100000 images (40%, 2300 img/s)`) after each
+   * tenth of the images, when there are at least `progressFrom` of them.
+   */
+  readonly progress?: string
+  /** Default 20,000: smaller passes take seconds and log nothing. */
+  readonly progressFrom?: number
+}
+
 /**
  * Run `f` on consecutive chunks of `chunkSize` images of the source (the last one shorter), in
  * order, each gathered only when its turn comes: an embedding pass over a store holds one chunk
@@ -59,16 +70,26 @@ export const asImageStore = (source: ImageSource): ImageStore =>
 export const forEachChunk = <E, R>(
   source: ImageSource,
   chunkSize: number,
-  f: (chunk: ImageDataset, start: number) => Effect.Effect<void, E, R>
+  f: (chunk: ImageDataset, start: number) => Effect.Effect<void, E, R>,
+  options: ChunkOptions = {}
 ): Effect.Effect<void, E | DatasetError, R> =>
   Effect.gen(function*() {
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`forEachChunk: chunkSize must be a positive integer, got ${chunkSize}`)
     if (isImageDataset(source) && source.size <= chunkSize) return yield* f(source, 0)
     const store = asImageStore(source)
-    for (let start = 0; start < store.size; start += chunkSize) {
-      const end = Math.min(store.size, start + chunkSize)
+    const total = store.size
+    const label = total >= (options.progressFrom ?? 20_000) ? options.progress : undefined
+    const started = performance.now()
+    let nextMark = 1
+    for (let start = 0; start < total; start += chunkSize) {
+      const end = Math.min(total, start + chunkSize)
       const chunk = yield* store.gather(Int32Array.from({ length: end - start }, (_, i) => start + i))
       yield* f(chunk, start)
+      if (label !== undefined && end * 10 >= nextMark * total) {
+        while (end * 10 >= nextMark * total) nextMark++
+        const seconds = Math.max((performance.now() - started) / 1000, 1e-3)
+        yield* Effect.logInfo(`${label}: ${end}/${total} images (${Math.floor((100 * end) / total)}%, ${Math.round(end / seconds)} img/s)`)
+      }
     }
   })
 
@@ -84,7 +105,8 @@ export const gatherAll = (source: ImageSource): Effect.Effect<ImageDataset, Data
 export const mapChunks = <E, R>(
   source: ImageSource,
   chunkSize: number,
-  f: (chunk: ImageDataset) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E, R>
+  f: (chunk: ImageDataset) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E, R>,
+  options: ChunkOptions = {}
 ): Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E | DatasetError, R> =>
   Effect.gen(function*() {
     let out: Float32Array | undefined
@@ -97,6 +119,6 @@ export const mapChunks = <E, R>(
         dim = rows.dim
         out ??= new Float32Array(source.size * dim)
         out.set(rows.values, start * dim)
-      }))
+      }), options)
     return { values: out ?? new Float32Array(0), dim }
   })

@@ -8,7 +8,7 @@ import { loadImageCache, openImageCache } from "../src/imageCache.ts"
 import { writeImageCache } from "../src/writeImageCache.ts"
 import { asImageStore, forEachChunk, gatherAll, type ImageSource, inMemoryStore, isImageDataset } from "../src/ImageStore.ts"
 import { makeShapes } from "../src/makeShapes.ts"
-import { tempDir } from "./fixtures.ts"
+import { captureLogs, tempDir } from "./fixtures.ts"
 
 const shapes = makeShapes({ n: 23, size: 6, channels: 1, seed: 4 })
 
@@ -97,5 +97,20 @@ describe("ImageStore", () => {
       expect(started).toEqual([0, 1, 2])
       yield* ahead.take(2)
       expect(started).toEqual([0, 1, 2])
+    }))
+
+  it.effect("forEachChunk logs progress after each tenth when asked and the pass is long enough", () =>
+    Effect.gen(function*() {
+      const store = inMemoryStore(shapes)
+      const run = (progressFrom: number) => captureLogs(forEachChunk(store, 5, () => Effect.void, { progress: "embedding shapes", progressFrom }))
+      const { lines } = yield* run(20)
+      expect(lines.map((l) => l.replace(/, \d+ img\/s\)/, ")"))).toEqual([
+        "Info embedding shapes: 5/23 images (21%)",
+        "Info embedding shapes: 10/23 images (43%)",
+        "Info embedding shapes: 15/23 images (65%)",
+        "Info embedding shapes: 20/23 images (86%)",
+        "Info embedding shapes: 23/23 images (100%)"
+      ])
+      expect((yield* run(24)).lines).toEqual([])
     }))
 })

@@ -34,7 +34,7 @@ export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: Au
         256,
         (x) => features(encoder, x, "eval")
       )
-    ))
+    ), { progress: `eval: features of ${dataset.name}` })
 
 /**
  * Stage 3: kNN classifier and linear probe on the frozen backbone features of `encoder`,

@@ -57,7 +57,7 @@ export class Teacher extends Context.Service<Teacher, {
           return yield* mapChunks(dataset, 16 * embedBatch, (chunk) =>
             Effect.promise(() =>
               mapBatches(centerView(chunk, allIndices(chunk.size), view), chunk.size, shape, embedBatch, (x) => features(encoder, x, "eval"))
-            ))
+            ), { progress: `teacher: embedding ${dataset.name}` })
         })
         return Teacher.of({
           encoder,
