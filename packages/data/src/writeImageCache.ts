@@ -40,6 +40,16 @@ export interface WriteImageCacheOptions {
 }
 
 const writeBufferBytes = 1 << 20
+/** A partial build whose progress file has not changed for this long has no live writer. */
+const liveBuilderSilenceMs = 60_000
+
+const modifiedAt = (path: string): number => {
+  try {
+    return statSync(path).mtimeMs
+  } catch {
+    return 0
+  }
+}
 
 const readProgress = (path: string): BuildProgress | undefined => {
   try {
@@ -90,8 +100,15 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
   const writeError = (e: unknown) => new CacheWriteError({ path, reason: e instanceof Error ? e.message : String(e) })
 
   const previous = readProgress(partial.progress)
-  if (previous !== undefined && previous.pid !== process.pid && isProcessRunning(previous.pid)) {
-    return yield* new CacheWriteError({ path, reason: `process ${previous.pid} is building it (${partial.pixels}); wait for it, or stop it and run again to resume` })
+  // a live builder saves its progress every few seconds: one silent for a minute is gone (its
+  // pid may have been reused by an unrelated process)
+  const silentMs = Date.now() - modifiedAt(partial.progress)
+  if (previous !== undefined && previous.pid !== process.pid && isProcessRunning(previous.pid) && silentMs < liveBuilderSilenceMs) {
+    return yield* new CacheWriteError({
+      path,
+      reason: `process ${previous.pid} is building it (${partial.pixels}, progress saved ${(silentMs / 1000).toFixed(0)} s ago); ` +
+        `wait for it, or stop it and run again to resume`
+    })
   }
   const resume = previous !== undefined &&
     previous.fingerprint === fingerprint &&

@@ -256,13 +256,18 @@ describe("image cache", () => {
       writeFileSync(`${path}.partial`, "BINGOIMG")
       const error = yield* Effect.flip(writeImageCache(listing, options, path))
       expect(error._tag).toBe("CacheWriteError")
-      expect(error.message).toContain(`process ${other} is building it`)
+      expect(error.message).toContain(`process ${other} is building it (${path}.partial, progress saved 0 s ago)`)
       expect(readFileSync(`${path}.partial`, "utf8")).toBe("BINGOIMG")
       // nor by a build of another listing
       const shorter = { ...listing, files: listing.files.slice(0, 4), labels: listing.labels.subarray(0, 4) }
       expect((yield* Effect.flip(writeImageCache(shorter, options, path)))._tag).toBe("CacheWriteError")
+      // a progress file silent for over a minute has no live writer, whatever runs under its pid now
+      const old = new Date(Date.now() - 120_000)
+      utimesSync(`${path}.partial.json`, old, old)
+      expect((yield* writeImageCache(listing, options, path)).size).toBe(5)
       // once its writer is gone (a pid above Linux's maximum never runs), the partial build is resumed or replaced
       writeFileSync(`${path}.partial.json`, JSON.stringify({ ...progress, pid: 2 ** 22 + 1 }))
+      writeFileSync(`${path}.partial`, "BINGOIMG")
       expect((yield* writeImageCache(shorter, options, path)).size).toBe(4)
     }))
 })
