@@ -37,6 +37,8 @@ export const partialCachePaths = (path: string) => ({ pixels: `${path}.partial`,
 export interface WriteImageCacheOptions {
   /** Save the build's progress at most this often (default 2 s; 0: after every run of rows written). */
   readonly progressSeconds?: number
+  /** `folderFingerprint(listing, options)` when the caller has it (it stats every file). */
+  readonly fingerprint?: string
 }
 
 const writeBufferBytes = 1 << 20
@@ -93,7 +95,7 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
   build: WriteImageCacheOptions = {}
 ) {
   const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
-  const fingerprint = yield* folderFingerprint(listing, options)
+  const fingerprint = build.fingerprint ?? (yield* folderFingerprint(listing, options))
   const total = listing.files.length
   const rowBytes = options.size * options.size * options.channels
   const partial = partialCachePaths(path)
@@ -272,7 +274,7 @@ export const ensureImageCache = Effect.fn("ensureImageCache")(function*(
       ? "none yet"
       : `unreadable (${existing.failure.reason})`
     yield* Effect.logInfo(`image cache ${path}: ${why}; decoding ${listing.files.length} images from ${listing.root} once`)
-    header = yield* writeImageCache(listing, options, path)
+    header = yield* writeImageCache(listing, options, path, { fingerprint })
   }
   if (header.skipped.length > 0 && options.onCorrupt === "fail") return yield* new CorruptImage(header.skipped[0]!)
   return header
