@@ -311,7 +311,8 @@ const main = async () => {
         const ahead = gatherAhead(store, plan.length, (step) => plan[step]!)
         for (let step = 0; step < plan.length; step++) {
           const end = performance.now() + (1000 * batchSize) / trainerRate
-          augmentStep(yield* ahead.take(step), anchorRows, rng, positiveRows)
+          const { images, rows } = yield* ahead.take(step)
+          augmentStep(images, rows.subarray(0, batchSize), rng, rows.subarray(batchSize))
           while (performance.now() < end) {
             // the trainer's step
           }

@@ -56,8 +56,7 @@ export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
       const t0 = performance.now()
       for (let step = 0; step < batches.length; step++) {
         const b = batches[step]!.length
-        const batch = yield* images.take(step)
-        const rows = Int32Array.from({ length: b }, (_, i) => i)
+        const { images: batch, rows } = yield* images.take(step)
         const xq = augmentBatch(batch, rows, augment, rng)
         const xk = augmentBatch(batch, rows, augment, rng)
         const loss = tf.tidy(() => {

@@ -218,9 +218,9 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
       for (let step = state.stepInEpoch; step < batches.length; step++) {
         const b = batches[step]!.length
         const rng = state.augRng
-        const stepImages = yield* images.take(step)
-        const anchorRows = Int32Array.from({ length: b }, (_, i) => i)
-        const positiveRows = positivesOf === undefined ? undefined : Int32Array.from({ length: b }, (_, i) => b + i)
+        const { images: stepImages, rows } = yield* images.take(step)
+        const anchorRows = rows.subarray(0, b)
+        const positiveRows = positivesOf === undefined ? undefined : rows.subarray(b, 2 * b)
         const q = augmentBatch(stepImages, anchorRows, options.augment, rng)
         const k = augmentBatch(stepImages, anchorRows, options.augment, rng)
         const pq = positiveRows === undefined ? undefined : augmentBatch(stepImages, positiveRows, options.augment, rng)
