@@ -1,17 +1,20 @@
 import { Cause, Effect, Exit, Logger } from "effect"
 import { dirname, resolve } from "node:path"
 import { listBackbones, backboneRegistry } from "@bingo/backbones"
-import { listDatasets } from "@bingo/data"
+import { DatasetSource, listDatasets } from "@bingo/data"
 import { LossRegistry } from "@bingo/losses"
 import { compareLosses, formatComparison } from "./compareLosses.ts"
 import { loadConfig } from "./loadConfig.ts"
-import { formatPipelineResult, pipelineLayer, runPipeline } from "./runPipeline.ts"
+import { describeSplits } from "./describeSplits.ts"
+import { formatPipelineResult, pipelineLayer, resolveDatasetPaths, runPipeline } from "./runPipeline.ts"
 
 const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
 
 usage:
   bingo run <config.yaml> [--set key.path=value ...]   run the pipeline a config describes
   bingo check <config.yaml> [--set key.path=value ...] decode the config and print it with defaults
+  bingo data <config.yaml> [--set key.path=value ...]  load the config's dataset and describe it; an image
+                                                       folder with \`cache\` is decoded into its cache now
   bingo compare <config.yaml> --losses bingo,seed,moco [--set ...]
                                                        the same run once per loss (same teacher, bags, budget)
   bingo losses | backbones | datasets                  list what the registries hold
@@ -44,6 +47,7 @@ const program = (argv: ReadonlyArray<string>) =>
     switch (command) {
       case "run":
       case "compare":
+      case "data":
       case "check": {
         const { file, overrides, losses, bad } = parseOverrides(rest)
         if (bad !== undefined || file === undefined) {
@@ -55,6 +59,17 @@ const program = (argv: ReadonlyArray<string>) =>
         const config = yield* loadConfig(path, overrides)
         if (command === "check") {
           yield* Effect.sync(() => console.log(JSON.stringify(config, null, 2)))
+          return 0
+        }
+        if (command === "data") {
+          const options = resolveDatasetPaths(config.dataset.options, dirname(path))
+          const splits = yield* Effect.gen(function*() {
+            return yield* (yield* DatasetSource).load
+          }).pipe(
+            Effect.provide(DatasetSource.layer({ name: config.dataset.name, options }))
+          )
+          const cacheDir = typeof options["cache"] === "string" ? options["cache"] : undefined
+          yield* Effect.sync(() => console.log(describeSplits(config.dataset.name, splits, cacheDir)))
           return 0
         }
         if (command === "compare") {
