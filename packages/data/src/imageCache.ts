@@ -38,6 +38,17 @@ export interface ImageCacheHeader {
   readonly fingerprint: string
   /** Files left out as corrupt when the cache was built. */
   readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>
+  /**
+   * Every listed file (decoded or skipped), in listing order, with its stamp: what lets a
+   * rebuild after the folder changed reuse the rows of the files that did not change.
+   */
+  readonly entries?: FolderStamps
+}
+
+/** Each listed file's path relative to the root and its stamp, `<size>:<mtimeMs>` (`missing` if it is gone). */
+export interface FolderStamps {
+  readonly paths: ReadonlyArray<string>
+  readonly stamps: ReadonlyArray<string>
 }
 
 export const cacheFormat = "bingo-image-cache"
@@ -58,21 +69,28 @@ export const fitOf = (options: { readonly fit?: "cover" | "fill" }) => options.f
  * touched, another size or fit) gives another fingerprint, and the cache is rebuilt.
  */
 export const folderFingerprint = (listing: ImageFolderListing, options: ImageCacheOptions): Effect.Effect<string> =>
-  Effect.sync(() => {
-    const hash = createHash("sha256")
-    hash.update(JSON.stringify({ version: cacheVersion, size: options.size, channels: options.channels, fit: fitOf(options), classNames: listing.classNames }))
-    listing.files.forEach((file, i) => {
-      let stamp = "missing"
-      try {
-        const s = statSync(file)
-        stamp = `${s.size}:${s.mtimeMs}`
-      } catch {
-        // gone since it was listed: the decode will report it
-      }
-      hash.update(`\n${relative(listing.root, file)}\0${listing.labels[i]}\0${stamp}`)
-    })
-    return hash.digest("hex")
+  Effect.sync(() => fingerprintOf(listing, options, folderStamps(listing)))
+
+/** Stat every listed file (one `statSync` each). */
+export const folderStamps = (listing: ImageFolderListing): FolderStamps => {
+  const stamps = listing.files.map((file) => {
+    try {
+      const s = statSync(file)
+      return `${s.size}:${s.mtimeMs}`
+    } catch {
+      return "missing" // gone since it was listed: the decode will report it
+    }
   })
+  return { paths: listing.files.map((file) => relative(listing.root, file)), stamps }
+}
+
+/** `folderFingerprint` from stamps already taken. */
+export const fingerprintOf = (listing: ImageFolderListing, options: ImageCacheOptions, stamps: FolderStamps): string => {
+  const hash = createHash("sha256")
+  hash.update(JSON.stringify({ version: cacheVersion, size: options.size, channels: options.channels, fit: fitOf(options), classNames: listing.classNames }))
+  stamps.paths.forEach((path, i) => hash.update(`\n${path}\0${listing.labels[i]}\0${stamps.stamps[i]}`))
+  return hash.digest("hex")
+}
 
 /** Where the parts of a cache file start. */
 interface CacheLayout {
@@ -102,7 +120,7 @@ const withFd = async <A>(path: string, use: (fd: number) => Promise<A>): Promise
 }
 
 /** Read exactly `length` bytes at `position` into `into` at `offset`; a short read is an error. */
-const readExactly = (fd: number, into: Uint8Array, offset: number, length: number, position: number): Promise<void> =>
+export const readExactly = (fd: number, into: Uint8Array, offset: number, length: number, position: number): Promise<void> =>
   new Promise((resolve, reject) =>
     read(fd, into, offset, length, position, (e, n) => {
       if (e !== null) reject(e)
@@ -179,6 +197,24 @@ const readLabels = (path: string, layout: CacheLayout) =>
       labels[i] = l
     }
     return labels
+  })
+
+/**
+ * A cache's header and, for each of its rows, the index in its listing of the file the row came
+ * from (the file-indices section): what a rebuild needs to reuse rows.
+ */
+export const readImageCacheIndex = (path: string) =>
+  Effect.gen(function*() {
+    const layout = yield* readLayout(path)
+    const n = layout.header.size
+    const bytes = new Uint8Array(4 * n)
+    yield* Effect.tryPromise({
+      try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, layout.labelsOffset + 4 * n)),
+      catch: (e) => ioError(path, e)
+    })
+    const view = new DataView(bytes.buffer)
+    const fileIndices = Int32Array.from({ length: n }, (_, i) => view.getInt32(4 * i, true))
+    return { header: layout.header, rowBytes: layout.rowBytes, fileIndices }
   })
 
 /** A store reading its pixels from a cache file; `header` is the cache's. */

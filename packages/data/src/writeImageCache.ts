@@ -4,16 +4,21 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { dirname } from "node:path"
 import { CacheWriteError, CorruptImage, EmptyDataset } from "./DatasetError.ts"
 import { decodeFiles } from "./decodeFolder.ts"
+import { decodeImage, type ImageDecoder } from "./decodeImage.ts"
 import {
   cacheFormat,
   cacheHead,
   cacheTail,
   cacheVersion,
+  fingerprintOf,
   fitOf,
-  folderFingerprint,
+  folderStamps,
+  type FolderStamps,
   type ImageCacheHeader,
   type ImageCacheOptions,
-  readImageCacheHeader
+  readExactly,
+  readImageCacheHeader,
+  readImageCacheIndex
 } from "./imageCache.ts"
 import type { ImageFolderListing } from "./listImageFolder.ts"
 
@@ -37,8 +42,14 @@ export const partialCachePaths = (path: string) => ({ pixels: `${path}.partial`,
 export interface WriteImageCacheOptions {
   /** Save the build's progress at most this often (default 2 s; 0: after every run of rows written). */
   readonly progressSeconds?: number
-  /** `folderFingerprint(listing, options)` when the caller has it (it stats every file). */
-  readonly fingerprint?: string
+  /** `folderStamps(listing)` when the caller has them (they stat every file). */
+  readonly stamps?: FolderStamps
+  /**
+   * An older cache of the same folder (usually the file being replaced): the rows of files whose
+   * path, size and modification time are unchanged are copied from it instead of decoded, when
+   * it was built with the same size, channels and fit. Unreadable: ignored (everything decoded).
+   */
+  readonly reuse?: string
 }
 
 const writeBufferBytes = 1 << 20
@@ -95,7 +106,8 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
   build: WriteImageCacheOptions = {}
 ) {
   const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
-  const fingerprint = build.fingerprint ?? (yield* folderFingerprint(listing, options))
+  const stamps = build.stamps ?? folderStamps(listing)
+  const fingerprint = fingerprintOf(listing, options, stamps)
   const total = listing.files.length
   const rowBytes = options.size * options.size * options.channels
   const partial = partialCachePaths(path)
@@ -186,7 +198,13 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
       }
     }
     const indices = Int32Array.from({ length: total - start }, (_, i) => start + i)
-    yield* decodeFiles(listing, indices, { ...options, name }, (slot, image) => {
+    const reused = build.reuse === undefined ? undefined : yield* reusableRows(build.reuse, listing, options, stamps, indices)
+    if (reused !== undefined) {
+      yield* Effect.logInfo(`image cache ${path}: ${reused.count} of ${indices.length} images unchanged since ${build.reuse} was built, copied from it; decoding ${indices.length - reused.count}`)
+    }
+    const decoder = reused?.decoder(options.decoder ?? decodeImage)
+    const closeReused = Effect.sync(() => reused?.close())
+    yield* decodeFiles(listing, indices, { ...options, name, ...(decoder === undefined ? {} : { decoder }) }, (slot, image) => {
       if (failed !== undefined) return
       held.set(start + slot, image)
       try {
@@ -194,7 +212,7 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
       } catch (e) {
         failed = e
       }
-    })
+    }).pipe(Effect.ensuring(closeReused))
     if (failed !== undefined) return yield* writeError(failed)
     if (rows === 0) {
       return yield* new EmptyDataset({ dataset: name, path: listing.root, reason: `all ${total} images are corrupt or unreadable` })
@@ -221,7 +239,8 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
       root: listing.root,
       files: total,
       fingerprint,
-      skipped: skipped.map((s) => ({ path: s.path, reason: s.reason }))
+      skipped: skipped.map((s) => ({ path: s.path, reason: s.reason })),
+      entries: stamps
     }
     const json = new TextEncoder().encode(JSON.stringify(header))
     const length = new Uint8Array(4)
@@ -247,6 +266,52 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
 })
 
 /**
+ * The rows of an older cache that can stand for files of `listing` (same relative path, size and
+ * modification time; same size, channels and fit), as a decoder that copies those rows and
+ * decodes the rest with `decode`. Undefined when the older cache cannot help.
+ */
+const reusableRows = (
+  oldPath: string,
+  listing: ImageFolderListing,
+  options: ImageCacheOptions,
+  stamps: FolderStamps,
+  indices: Int32Array
+) =>
+  Effect.gen(function*() {
+    const old = yield* readImageCacheIndex(oldPath).pipe(Effect.option)
+    if (old._tag === "None") return undefined
+    const { header, rowBytes, fileIndices } = old.value
+    const entries = header.entries
+    if (entries === undefined || header.height !== options.size || header.channels !== options.channels || header.fit !== fitOf(options)) return undefined
+    const oldRow = new Map<string, number>()
+    fileIndices.forEach((slot, row) => {
+      const stamp = entries.stamps[slot]
+      if (stamp !== undefined && stamp !== "missing") oldRow.set(`${entries.paths[slot]}\0${stamp}`, row)
+    })
+    const rowOf = new Map<string, number>()
+    let count = 0
+    for (const slot of indices) {
+      const row = oldRow.get(`${stamps.paths[slot]}\0${stamps.stamps[slot]}`)
+      if (row === undefined) continue
+      rowOf.set(listing.files[slot]!, row)
+      count++
+    }
+    if (count === 0) return undefined
+    const fd = yield* Effect.try(() => openSync(oldPath, "r")).pipe(Effect.option)
+    if (fd._tag === "None") return undefined
+    const decoder = (decode: ImageDecoder): ImageDecoder => (file, o) => {
+      const row = rowOf.get(file)
+      if (row === undefined) return decode(file, o)
+      const bytes = new Uint8Array(rowBytes)
+      return Effect.tryPromise(() => readExactly(fd.value, bytes, 0, rowBytes, cacheHead.length + row * rowBytes)).pipe(
+        Effect.as(bytes),
+        Effect.catch(() => decode(file, o)) // unreadable after all: decode instead
+      )
+    }
+    return { count, decoder, close: () => closeSync(fd.value) }
+  })
+
+/**
  * The cache of `listing` at `path`, built unless one is there for the same files and decode
  * options (its fingerprint matches): the expensive decode runs once per folder, not per run. A
  * cache that is stale (files changed, other options) or unreadable is rebuilt, with a log line
@@ -259,7 +324,8 @@ export const ensureImageCache = Effect.fn("ensureImageCache")(function*(
   path: string
 ) {
   const existing = yield* readImageCacheHeader(path).pipe(Effect.result)
-  const fingerprint = yield* folderFingerprint(listing, options)
+  const stamps = folderStamps(listing)
+  const fingerprint = fingerprintOf(listing, options, stamps)
   let header: ImageCacheHeader
   if (existing._tag === "Success" && existing.success.fingerprint === fingerprint) {
     header = existing.success
@@ -274,7 +340,7 @@ export const ensureImageCache = Effect.fn("ensureImageCache")(function*(
       ? "none yet"
       : `unreadable (${existing.failure.reason})`
     yield* Effect.logInfo(`image cache ${path}: ${why}; decoding ${listing.files.length} images from ${listing.root} once`)
-    header = yield* writeImageCache(listing, options, path, { fingerprint })
+    header = yield* writeImageCache(listing, options, path, { stamps, ...(existing._tag === "Success" ? { reuse: path } : {}) })
   }
   if (header.skipped.length > 0 && options.onCorrupt === "fail") return yield* new CorruptImage(header.skipped[0]!)
   return header

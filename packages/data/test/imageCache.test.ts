@@ -11,7 +11,7 @@ import { folderFingerprint, loadImageCache, openImageCache, readImageCacheHeader
 import { ensureImageCache, writeImageCache } from "../src/writeImageCache.ts"
 import type { ImageFolderListing } from "../src/listImageFolder.ts"
 import { listImageFolder } from "../src/listImageFolder.ts"
-import { captureLogs, tempDir, writeImageFolder } from "./fixtures.ts"
+import { captureLogs, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
 
 let root = ""
 let corruptRoot = ""
@@ -100,7 +100,7 @@ describe("image cache", () => {
       expect(() => Effect.runSync(store.gather([29]))).toThrow(/out of range \[0, 29\)/)
     }))
 
-  it.effect("ensureImageCache decodes once, reuses an unchanged cache, rebuilds when a file changes", () =>
+  it.effect("ensureImageCache decodes once, reuses an unchanged cache, rebuilds when the folder changes decoding only what changed", () =>
     Effect.gen(function*() {
       const dir = tempDir("cache-ensure")
       yield* Effect.promise(() => writeImageFolder(dir))
@@ -118,19 +118,27 @@ describe("image cache", () => {
       const second = yield* captureLogs(ensureImageCache(listing, options, path))
       expect(decodes).toBe(6)
       expect(second.lines.some((l) => l.includes("up to date (6 images of 4x4x1), not decoding"))).toBe(true)
-      // touching a file changes the fingerprint
+      // a file touched and one added: the fingerprint changes; only those two are decoded, the
+      // other rows are copied from the old cache, and the result is what a fresh build gives
       utimesSync(listing.files[2]!, new Date(2020, 1, 1), new Date(2020, 1, 1))
-      const third = yield* captureLogs(ensureImageCache(listing, options, path))
-      expect(decodes).toBe(12)
+      yield* Effect.promise(() => writeImage(join(dir, "dog", "new.png"), { width: 9, height: 9, channels: 3, pixel: [1, 200, 3] }))
+      const grown = yield* listImageFolder(dir)
+      const third = yield* captureLogs(ensureImageCache(grown, options, path))
+      expect(decodes).toBe(8)
       expect(third.lines.some((l) => l.includes("the folder or the decode options changed"))).toBe(true)
-      // other decode options, same path: rebuilt at the new size
-      const resized = yield* ensureImageCache(listing, { ...options, size: 5 }, path)
-      expect(decodes).toBe(18)
+      expect(third.lines.some((l) => l.includes("5 of 7 images unchanged since"))).toBe(true)
+      const fresh = join(tempDir("cache-ensure-fresh"), "train.bingoimg")
+      yield* writeImageCache(grown, { size: 4, channels: 1 }, fresh)
+      expect((yield* loadImageCache(path)).images).toEqual((yield* loadImageCache(fresh)).images)
+      expect((yield* loadImageCache(path)).labels).toEqual((yield* loadImageCache(fresh)).labels)
+      // other decode options, same path: nothing to reuse, rebuilt at the new size
+      const resized = yield* ensureImageCache(grown, { ...options, size: 5 }, path)
+      expect(decodes).toBe(15)
       expect(resized.height).toBe(5)
       // a damaged cache is rebuilt, saying why
       writeFileSync(path, "garbage")
-      const fourth = yield* captureLogs(ensureImageCache(listing, options, path))
-      expect(decodes).toBe(24)
+      const fourth = yield* captureLogs(ensureImageCache(grown, options, path))
+      expect(decodes).toBe(22)
       expect(fourth.lines.some((l) => l.includes("unreadable (7 bytes, too short for an image cache"))).toBe(true)
     }))
 
