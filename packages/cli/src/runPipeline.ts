@@ -20,6 +20,8 @@ export interface PipelineResult {
   readonly bagPurity: number | null
   readonly distillLosses: ReadonlyArray<number>
   readonly rows: ReadonlyArray<ReportRow>
+  /** Why there are no rows, when evaluation was skipped (unlabelled data). */
+  readonly evaluationSkipped?: string
   readonly chance: number
   /** Wall-clock seconds per stage; `teacher` includes loading the data and building the teacher (pre-training it, if needed). */
   readonly seconds: { readonly teacher: number; readonly bags: number; readonly distill: number; readonly eval: number; readonly total: number }
@@ -127,9 +129,20 @@ const subdirectories = (dir: string): Array<string> =>
   existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : []
 
 /** Config problems only the loaded data reveal, named by their key path. */
+/**
+ * Why the splits cannot be evaluated (kNN and linear probe need labels on both), or undefined
+ * when they can. Unlabelled data still train: the pipeline then skips evaluation.
+ */
+export const evaluationSkippedBecause = (train: ImageSource, test: ImageSource | undefined): string | undefined =>
+  train.labels === undefined
+    ? `the training images of '${train.name}' have no labels`
+    : test !== undefined && test.labels === undefined
+    ? `the test images of '${test.name}' have no labels`
+    : undefined
+
 const checkSplits = (config: PipelineConfig, train: ImageSource, test: ImageSource | undefined) => {
   const dropped = "partial batches are dropped, so no step would run"
-  if (test === undefined) {
+  if (test === undefined && evaluationSkippedBecause(train, test) === undefined) {
     return Effect.fail(new ConfigError({ path: "dataset", reason: `dataset '${config.dataset.name}' has no test split to evaluate on` }))
   }
   for (const field of ["mean", "std"] as const) {
@@ -192,7 +205,8 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   const outDir = resolve(configDir, config.outDir)
   const runtime = yield* Runtime
   const { train, test } = yield* (yield* DatasetSource).load
-  if (test === undefined) {
+  const skipEvaluation = evaluationSkippedBecause(train, test)
+  if (test === undefined && skipEvaluation === undefined) {
     return yield* new ConfigError({ path: "dataset", reason: `dataset '${config.dataset.name}' has no test split to evaluate on` })
   }
   const augment = config.augment as AugmentConfig
@@ -240,25 +254,30 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
       rows.push({ model, backbone: encoder.spec.backbone, params: parameterCount(encoder.backbone), scores })
       yield* Effect.logInfo(`eval ${model}: kNN ${(100 * scores.knnTop1).toFixed(1)}%, linear ${(100 * scores.linearTop1).toFixed(1)}%`)
     })
-  yield* evaluate(`student (${loss.loss.name})`, distilled.student, { train, test })
-  if (config.eval.randomBaseline) {
-    const random = yield* Effect.acquireRelease(
-      Effect.sync(() => createEncoder(distilled.student.spec, Rng.fromSeed(config.seed), "random-student")),
-      (e) => Effect.sync(() => disposeEncoder(e))
-    )
-    yield* evaluate("student (random init)", random, { train, test })
+  if (skipEvaluation !== undefined || test === undefined) {
+    yield* Effect.logInfo(`evaluation skipped: ${skipEvaluation} (kNN and linear probe need labels); the student is in ${outDir}`)
+  } else {
+    yield* evaluate(`student (${loss.loss.name})`, distilled.student, { train, test })
+    if (config.eval.randomBaseline) {
+      const random = yield* Effect.acquireRelease(
+        Effect.sync(() => createEncoder(distilled.student.spec, Rng.fromSeed(config.seed), "random-student")),
+        (e) => Effect.sync(() => disposeEncoder(e))
+      )
+      yield* evaluate("student (random init)", random, { train, test })
+    }
+    if (config.eval.teacher) yield* evaluate("teacher", teacher.encoder, { train, test })
   }
-  if (config.eval.teacher) yield* evaluate("teacher", teacher.encoder, { train, test })
   const tEval = clock()
 
   const numClasses = train.numClasses ?? new Set(train.labels ?? []).size
   const result: PipelineResult = {
     name: config.name,
     backend: runtime.backend,
-    dataset: { name: train.name, train: train.size, test: test.size },
+    dataset: { name: train.name, train: train.size, test: test?.size ?? 0 },
     bagPurity: purity,
     distillLosses: distilled.epochLosses,
     rows,
+    ...(skipEvaluation === undefined ? {} : { evaluationSkipped: skipEvaluation }),
     chance: numClasses > 0 ? 1 / numClasses : 0,
     seconds: { teacher: tTeacher, bags: tBags - tTeacher, distill: tDistill - tBags, eval: tEval - tDistill, total: tEval },
     peakRssMiB: peakRssMiB()
@@ -271,7 +290,7 @@ export const formatPipelineResult = (r: PipelineResult): string =>
   [
     `${r.name}: ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.test} test) on ${r.backend}`,
     r.bagPurity === null ? "" : `bag purity (kNN neighbours sharing the anchor's label): ${(100 * r.bagPurity).toFixed(1)}%`,
-    formatResultsTable(r.rows, r.chance),
+    r.evaluationSkipped === undefined ? formatResultsTable(r.rows, r.chance) : `evaluation skipped: ${r.evaluationSkipped}`,
     `time: data + teacher ${r.seconds.teacher.toFixed(0)} s, bags ${r.seconds.bags.toFixed(0)} s, distillation ${r.seconds.distill.toFixed(0)} s, evaluation ${r.seconds.eval.toFixed(0)} s, total ${r.seconds.total.toFixed(0)} s`,
     `peak RSS: ${r.peakRssMiB} MiB`
   ].filter((l) => l !== "").join("\n")

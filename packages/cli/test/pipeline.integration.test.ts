@@ -6,7 +6,18 @@ import { join } from "node:path"
 import { makeShapes } from "@bingo/data"
 import sharp from "sharp"
 import { decodeConfig } from "../src/loadConfig.ts"
-import { pipelineLayer, runPipeline, type PipelineResult } from "../src/runPipeline.ts"
+import { formatPipelineResult, pipelineLayer, runPipeline, type PipelineResult } from "../src/runPipeline.ts"
+
+/** n 16x16 grey shapes as PNG files in class folders under `dir`. */
+const writeShapesFolder = async (dir: string, n: number, seed: number) => {
+  const shapes = makeShapes({ n, size: 16, channels: 1, seed })
+  for (let i = 0; i < n; i++) {
+    const classDir = join(dir, shapes.classNames![shapes.labels![i]!]!)
+    mkdirSync(classDir, { recursive: true })
+    const bytes = Uint8Array.from(shapes.images.subarray(i * 256, (i + 1) * 256), (v) => Math.round(v * 255))
+    await sharp(bytes, { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(join(classDir, `${i}.png`))
+  }
+}
 
 /** The whole pipeline on a tiny dataset: every stage runs for real, in well under a minute. */
 describe("pipeline (integration)", () => {
@@ -53,15 +64,8 @@ describe("pipeline (integration)", () => {
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "bingo-pipeline-folder-"))
       // 160 train / 64 test shapes as PNG files in class folders
-      for (const [split, n, seed] of [["train", 160, 1], ["test", 64, 2]] as const) {
-        const shapes = makeShapes({ n, size: 16, channels: 1, seed })
-        for (let i = 0; i < n; i++) {
-          const classDir = join(dir, split, shapes.classNames![shapes.labels![i]!]!)
-          mkdirSync(classDir, { recursive: true })
-          const bytes = Uint8Array.from(shapes.images.subarray(i * 256, (i + 1) * 256), (v) => Math.round(v * 255))
-          yield* Effect.promise(() => sharp(bytes, { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(join(classDir, `${i}.png`)))
-        }
-      }
+      yield* Effect.promise(() => writeShapesFolder(join(dir, "train"), 160, 1))
+      yield* Effect.promise(() => writeShapesFolder(join(dir, "test"), 64, 2))
       const configFor = (outDir: string, inMemory: boolean) =>
         decodeConfig({
           name: "tiny-folder",
@@ -91,5 +95,30 @@ describe("pipeline (integration)", () => {
       expect(streamed.distillLosses).toEqual(inMemory.distillLosses)
       expect(streamed.bagPurity).toBe(inMemory.bagPurity)
       expect(streamed.rows.map((r) => r.scores)).toEqual(inMemory.rows.map((r) => r.scores))
+    }), 120_000)
+
+  it.effect("unlabelled images (labels: none, no test split): teacher, bags and student train, evaluation is skipped and said so", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "bingo-pipeline-unlabelled-"))
+      yield* Effect.promise(() => writeShapesFolder(join(dir, "images"), 128, 3))
+      const config = yield* decodeConfig({
+        name: "unlabelled",
+        backend: "wasm",
+        outDir: "out",
+        dataset: { name: "folder", options: { dir: "images", size: 16, channels: 1, labels: "none", cache: "cache", inMemory: false } },
+        augment: { outputSize: 16 },
+        teacher: { backbone: "mlp", widthMultiplier: 0.25, headHidden: 32, embeddingDim: 16, pretrain: { epochs: 1, batchSize: 32, queueSize: 64 } },
+        bags: { method: "knn", k: 5 },
+        student: { backbone: "mlp", widthMultiplier: 0.25, headHidden: 32, embeddingDim: 16 },
+        distill: { epochs: 1, batchSize: 32, queueSize: 64 }
+      }, "unlabelled.yaml")
+      const result: PipelineResult = yield* Effect.scoped(runPipeline(config, dir)).pipe(Effect.provide(pipelineLayer(config, dir)))
+      expect(result.rows).toEqual([])
+      expect(result.evaluationSkipped).toBe("the training images of 'images' have no labels")
+      expect(result.bagPurity).toBeNull()
+      expect(result.dataset).toEqual({ name: "images", train: 128, test: 0 })
+      expect(result.distillLosses.every(Number.isFinite)).toBe(true)
+      for (const f of ["teacher.safetensors", "bags.npy", "student.safetensors", "results.json"]) expect(existsSync(join(dir, "out", f))).toBe(true)
+      expect(formatPipelineResult(result)).toContain("evaluation skipped: the training images of 'images' have no labels")
     }), 120_000)
 })

@@ -83,7 +83,8 @@ const FolderOptionsSchema = Schema.Struct({
   concurrency: Schema.optionalKey(Count),
   name: Schema.optionalKey(Schema.String),
   cache: Schema.optionalKey(Schema.String),
-  inMemory: Schema.optionalKey(Schema.Boolean)
+  inMemory: Schema.optionalKey(Schema.Boolean),
+  labels: Schema.optionalKey(Schema.Literals(["folders", "none"]))
 })
 
 /** Defaults of the synthetic dataset in the registry (the quickstart's data). */
@@ -131,7 +132,7 @@ export const datasetRegistry: ReadonlyArray<DatasetEntry> = [
     "folder",
     "image folder, torchvision layout dir/<class>/*.{jpg,jpeg,png,webp}, decoded with sharp and resized to size x size " +
       "(channels 1 | 3, default 3; onCorrupt skip | fail, default skip; cache: a directory to decode into once; " +
-      "inMemory: false streams batches from that cache)",
+      "inMemory: false streams batches from that cache; labels: none for unlabelled images at any depth)",
     FolderOptionsSchema,
     loadFolder
   )

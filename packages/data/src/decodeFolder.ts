@@ -157,13 +157,13 @@ export const decodeFolder = Effect.fn("decodeFolder")(function*(
     return yield* new EmptyDataset({ dataset: name, path: listing.root, reason: `all ${total} images are corrupt or unreadable` })
   }
   const keptIndices = new Int32Array(kept)
-  const labels = new Int32Array(kept)
+  const labels = listing.labels === undefined ? undefined : new Int32Array(kept)
   let j = 0
   for (let slot = 0; slot < total; slot++) {
     if (ok[slot] === 0) continue
     if (j !== slot) images.copyWithin(j * len, slot * len, (slot + 1) * len)
     keptIndices[j] = indices[slot]!
-    labels[j] = listing.labels[indices[slot]!]!
+    if (labels !== undefined) labels[j] = listing.labels![indices[slot]!]!
     j++
   }
   const result: DecodedFolder = {
@@ -175,9 +175,7 @@ export const decodeFolder = Effect.fn("decodeFolder")(function*(
       channels,
       // a view, not a copy: the tail left by skipped files is a few images
       images: kept === total ? images : images.subarray(0, kept * len),
-      labels,
-      numClasses: listing.classNames.length,
-      classNames: listing.classNames
+      ...(labels === undefined ? {} : { labels, numClasses: listing.classNames.length, classNames: listing.classNames })
     }),
     indices: keptIndices,
     skipped

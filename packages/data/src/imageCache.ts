@@ -38,6 +38,8 @@ export interface ImageCacheHeader {
   readonly fingerprint: string
   /** Files left out as corrupt when the cache was built. */
   readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>
+  /** False for an unlabelled folder (`labels: "none"`): the labels section holds zeros and is not read. Absent: true. */
+  readonly labelled?: boolean
   /**
    * Every listed file (decoded or skipped), in listing order, with its stamp: what lets a
    * rebuild after the folder changed reuse the rows of the files that did not change.
@@ -88,7 +90,7 @@ export const folderStamps = (listing: ImageFolderListing): FolderStamps => {
 export const fingerprintOf = (listing: ImageFolderListing, options: ImageCacheOptions, stamps: FolderStamps): string => {
   const hash = createHash("sha256")
   hash.update(JSON.stringify({ version: cacheVersion, size: options.size, channels: options.channels, fit: fitOf(options), classNames: listing.classNames }))
-  stamps.paths.forEach((path, i) => hash.update(`\n${path}\0${listing.labels[i]}\0${stamps.stamps[i]}`))
+  stamps.paths.forEach((path, i) => hash.update(`\n${path}\0${listing.labels?.[i] ?? "unlabelled"}\0${stamps.stamps[i]}`))
   return hash.digest("hex")
 }
 
@@ -180,9 +182,10 @@ const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | 
     return { header, rowBytes, labelsOffset }
   })
 
-/** Labels (and file indices) of a cache, checked against the header's class count. */
+/** The labels of a cache, checked against the header's class count; undefined for an unlabelled cache. */
 const readLabels = (path: string, layout: CacheLayout) =>
   Effect.gen(function*() {
+    if (layout.header.labelled === false) return undefined
     const n = layout.header.size
     const bytes = new Uint8Array(4 * n)
     yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, layout.labelsOffset)), catch: (e) => ioError(path, e) })
@@ -216,6 +219,12 @@ export const readImageCacheIndex = (path: string) =>
     const fileIndices = Int32Array.from({ length: n }, (_, i) => view.getInt32(4 * i, true))
     return { header: layout.header, rowBytes: layout.rowBytes, fileIndices }
   })
+
+const labelFields = (labels: Int32Array, header: ImageCacheHeader) => ({
+  labels,
+  numClasses: header.classNames.length,
+  classNames: header.classNames
+})
 
 /** A store reading its pixels from a cache file; `header` is the cache's. */
 export interface ImageCacheStore extends ImageStore {
@@ -264,9 +273,7 @@ export const openImageCache = Effect.fn("openImageCache")(function*(path: string
         width: header.width,
         channels: header.channels,
         images,
-        labels: Int32Array.from({ length: count }, (_, j) => labels[indices[j]!]!),
-        numClasses: header.classNames.length,
-        classNames: header.classNames
+        ...(labels === undefined ? {} : labelFields(Int32Array.from({ length: count }, (_, j) => labels[indices[j]!]!), header))
       })
     })
   const store: ImageCacheStore = {
@@ -275,9 +282,7 @@ export const openImageCache = Effect.fn("openImageCache")(function*(path: string
     height: header.height,
     width: header.width,
     channels: header.channels,
-    labels,
-    numClasses: header.classNames.length,
-    classNames: header.classNames,
+    ...(labels === undefined ? {} : labelFields(labels, header)),
     location: path,
     header,
     gather
@@ -311,9 +316,7 @@ export const loadImageCache = Effect.fn("loadImageCache")(function*(path: string
     width: header.width,
     channels: header.channels,
     images,
-    labels,
-    numClasses: header.classNames.length,
-    classNames: header.classNames
+    ...(labels === undefined ? {} : labelFields(labels, header))
   })
   return dataset
 })

@@ -13,8 +13,8 @@ export interface ImageFolderListing {
   readonly classNames: ReadonlyArray<string>
   /** Absolute or root-relative paths (root joined), sorted by class, then by path. */
   readonly files: ReadonlyArray<string>
-  /** files.length labels. */
-  readonly labels: Int32Array
+  /** files.length labels; absent for an unlabelled listing (`labels: "none"`, `classNames` empty). */
+  readonly labels?: Int32Array
 }
 
 export interface ListImageFolderOptions {
@@ -25,6 +25,11 @@ export interface ListImageFolderOptions {
   readonly classNames?: ReadonlyArray<string>
   /** Dataset name used in errors; default the folder's name. */
   readonly name?: string
+  /**
+   * "folders" (default): labels from the class sub-folders. "none": unlabelled, every image at
+   * any depth below `root` (sub-folders only organise the files), for self-supervised data.
+   */
+  readonly labels?: "folders" | "none"
 }
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -54,6 +59,17 @@ export const listImageFolder = Effect.fn("listImageFolder")(function*(
 ) {
   const name = options.name ?? basename(root)
   yield* requireDirectory(root)
+  if (options.labels === "none") {
+    const files = (yield* readDirRecursive(root))
+      .filter((f) => imageExtensions.includes(extname(f).toLowerCase()) && !f.split(/[\\/]/).some((part) => part.startsWith(".")))
+      .sort(byCodePoint)
+      .map((f) => join(root, f))
+    if (files.length === 0) {
+      return yield* new EmptyDataset({ dataset: name, path: root, reason: `no ${imageExtensions.join("/")} file at any depth` })
+    }
+    const unlabelled: ImageFolderListing = { root, classNames: [], files }
+    return unlabelled
+  }
   const found = (yield* readDir(root))
     .filter((e) => e.isDirectory() && !e.name.startsWith("."))
     .map((e) => e.name)
@@ -105,6 +121,6 @@ export const limitListing = (listing: ImageFolderListing, count: number | undefi
   return {
     ...listing,
     files: picks.map((i) => listing.files[i]!),
-    labels: Int32Array.from(picks, (i) => listing.labels[i]!)
+    ...(listing.labels === undefined ? {} : { labels: Int32Array.from(picks, (i) => listing.labels![i]!) })
   }
 }

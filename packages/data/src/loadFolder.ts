@@ -30,6 +30,11 @@ export interface FolderOptions {
   /** Dataset name; default the directory's name. */
   readonly name?: string
   /**
+   * "folders" (default): labels from the class sub-folders. "none": unlabelled images at any
+   * depth below `dir` (and `testDir`); the pipeline then trains and skips evaluation.
+   */
+  readonly labels?: "folders" | "none"
+  /**
    * A directory for decoded-image caches (`imageCache.ts`): each split is decoded once into
    * `<cache>/<split>-<S>x<S>x<C>-<fit>.bingoimg` and later runs read that instead of decoding,
    * as long as the files and decode options are unchanged (otherwise it is rebuilt).
@@ -67,7 +72,8 @@ const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
       const source: ImageSource = options.inMemory === false ? yield* openImageCache(path) : yield* loadImageCache(path)
       return { ...source, name: splitName }
     })
-  const trainListing = limitListing(yield* listImageFolder(options.dir, { name }), options.limit)
+  const labels = options.labels ?? "folders"
+  const trainListing = limitListing(yield* listImageFolder(options.dir, { name, labels }), options.limit)
   const train = yield* load(trainListing, "train", name)
   if (options.testDir === undefined) {
     const splits: DatasetSplits = { train }
@@ -75,7 +81,7 @@ const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
   }
   const testName = `${name}/test`
   const testListing = limitListing(
-    yield* listImageFolder(options.testDir, { name: testName, classNames: trainListing.classNames }),
+    yield* listImageFolder(options.testDir, { name: testName, labels, ...(labels === "folders" ? { classNames: trainListing.classNames } : {}) }),
     options.limitTest
   )
   const test = yield* load(testListing, "test", testName)

@@ -223,7 +223,7 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
     for (let slot = 0, row = 0; slot < total; slot++) {
       if (skippedSlots.has(slot)) continue
       fileIndices[row] = slot
-      labels[row] = listing.labels[slot]!
+      labels[row] = listing.labels?.[slot] ?? 0
       row++
     }
     const header: ImageCacheHeader = {
@@ -240,6 +240,7 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
       files: total,
       fingerprint,
       skipped: skipped.map((s) => ({ path: s.path, reason: s.reason })),
+      labelled: listing.labels !== undefined,
       entries: stamps
     }
     const json = new TextEncoder().encode(JSON.stringify(header))

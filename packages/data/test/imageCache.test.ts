@@ -152,7 +152,7 @@ describe("image cache", () => {
       expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/CorruptImage|fake corrupt/)
       expect(readdirSync(dir).sort()).toEqual(["c.bingoimg.partial", "c.bingoimg.partial.json"])
       // a good cache first, then a failing rebuild: the good one survives
-      const short: ImageFolderListing = { ...listing, files: listing.files.slice(0, 10), labels: listing.labels.subarray(0, 10) }
+      const short: ImageFolderListing = { ...listing, files: listing.files.slice(0, 10), labels: listing.labels!.subarray(0, 10) }
       yield* writeImageCache(short, { size: 2, channels: 1, decoder }, path)
       const before = readFileSync(path)
       yield* Effect.exit(writeImageCache(listing, { size: 2, channels: 1, decoder, onCorrupt: "fail" }, path))
@@ -267,7 +267,7 @@ describe("image cache", () => {
       expect(error.message).toContain(`process ${other} is building it (${path}.partial, progress saved 0 s ago)`)
       expect(readFileSync(`${path}.partial`, "utf8")).toBe("BINGOIMG")
       // nor by a build of another listing
-      const shorter = { ...listing, files: listing.files.slice(0, 4), labels: listing.labels.subarray(0, 4) }
+      const shorter = { ...listing, files: listing.files.slice(0, 4), labels: listing.labels!.subarray(0, 4) }
       expect((yield* Effect.flip(writeImageCache(shorter, options, path)))._tag).toBe("CacheWriteError")
       // a progress file silent for over a minute has no live writer, whatever runs under its pid now
       const old = new Date(Date.now() - 120_000)

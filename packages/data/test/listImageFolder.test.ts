@@ -17,7 +17,7 @@ describe("listImageFolder", () => {
       const listing = yield* listImageFolder(root)
       expect(listing.classNames).toEqual(["cat", "dog", "fish"])
       expect(listing.files).toEqual(folderImages.map((f) => join(root, f.file)))
-      expect(Array.from(listing.labels)).toEqual(folderImages.map((f) => f.label))
+      expect(Array.from(listing.labels!)).toEqual(folderImages.map((f) => f.label))
     }))
 
   it.effect("extensions match in any case", () =>
@@ -63,7 +63,7 @@ describe("limitListing", () => {
       const listing = yield* listImageFolder(root)
       const three = limitListing(listing, 3)
       expect(three.files).toEqual([0, 2, 4].map((i) => listing.files[i]))
-      expect(Array.from(three.labels)).toEqual([0, 1, 2])
+      expect(Array.from(three.labels!)).toEqual([0, 1, 2])
       expect(limitListing(listing, 100)).toBe(listing)
     }))
 })

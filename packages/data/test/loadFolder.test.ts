@@ -4,6 +4,7 @@ import { readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createDatasetSource } from "../src/datasetRegistry.ts"
 import { loadFolder } from "../src/loadFolder.ts"
+import { listImageFolder } from "../src/listImageFolder.ts"
 import { gatherAll, isImageDataset } from "../src/ImageStore.ts"
 import { captureLogs, folderImages, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
 
@@ -95,5 +96,28 @@ describe("loadFolder", () => {
       const error = yield* Effect.flip(loadFolder({ dir: root, size: 4, inMemory: false }))
       expect(error).toMatchObject({ _tag: "InvalidDatasetConfig" })
       expect(error.message).toMatch(/set cache/)
+    }))
+
+  it.effect("labels: none lists every image at any depth, unlabelled, in memory and through the cache", () =>
+    Effect.gen(function*() {
+      const listing = yield* listImageFolder(root, { labels: "none" })
+      expect(listing.labels).toBeUndefined()
+      expect(listing.classNames).toEqual([])
+      // the same six images as the labelled listing (hidden folders and non-images left out)
+      expect([...listing.files].sort()).toEqual([...(yield* listImageFolder(root)).files].sort())
+      const plain = yield* loadFolder({ dir: root, size: 4, channels: 1, labels: "none" })
+      expect(plain.train.labels).toBeUndefined()
+      expect(plain.train.numClasses).toBeUndefined()
+      const cache = tempDir("load-folder-unlabelled")
+      for (const inMemory of [true, false]) {
+        const cached = yield* loadFolder({ dir: root, testDir: testRoot, size: 4, channels: 1, labels: "none", cache, inMemory })
+        expect(cached.train.labels).toBeUndefined()
+        expect(cached.test!.size).toBe(2)
+        const all = yield* gatherAll(cached.train)
+        expect(all.labels).toBeUndefined()
+        expect(all.images).toEqual((yield* gatherAll(plain.train)).images)
+      }
+      const empty = tempDir("load-folder-unlabelled-empty")
+      expect(yield* Effect.flip(listImageFolder(empty, { labels: "none" }))).toMatchObject({ _tag: "EmptyDataset", path: empty })
     }))
 })
