@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { DatasetError } from "./DatasetError.ts"
 import { type ImageDataset, subset } from "./ImageDataset.ts"
+import { progressLog } from "./progressLog.ts"
 
 /**
  * Random access to a dataset's images wherever its pixels are kept: in memory (`inMemoryStore`)
@@ -78,18 +79,12 @@ export const forEachChunk = <E, R>(
     if (isImageDataset(source) && source.size <= chunkSize) return yield* f(source, 0)
     const store = asImageStore(source)
     const total = store.size
-    const label = total >= (options.progressFrom ?? 20_000) ? options.progress : undefined
-    const started = performance.now()
-    let nextMark = 1
+    const progress = options.progress !== undefined && total >= (options.progressFrom ?? 20_000) ? progressLog(options.progress, total) : undefined
     for (let start = 0; start < total; start += chunkSize) {
       const end = Math.min(total, start + chunkSize)
       const chunk = yield* store.gather(Int32Array.from({ length: end - start }, (_, i) => start + i))
       yield* f(chunk, start)
-      if (label !== undefined && end * 10 >= nextMark * total) {
-        while (end * 10 >= nextMark * total) nextMark++
-        const seconds = Math.max((performance.now() - started) / 1000, 1e-3)
-        yield* Effect.logInfo(`${label}: ${end}/${total} images (${Math.floor((100 * end) / total)}%, ${Math.round(end / seconds)} img/s)`)
-      }
+      if (progress !== undefined) yield* progress.report(end)
     }
   })
 

@@ -2,7 +2,8 @@ import { Effect, Semaphore } from "effect"
 import { CorruptImage, EmptyDataset } from "./DatasetError.ts"
 import { decodeImage, type DecodeImageOptions, type ImageDecoder } from "./decodeImage.ts"
 import { type ImageDataset, makeImageDataset } from "./ImageDataset.ts"
-import type { ImageFolderListing } from "./listImageFolder.ts"
+import { folderName, type ImageFolderListing } from "./listImageFolder.ts"
+import { progressLog } from "./progressLog.ts"
 
 export interface DecodeFolderOptions extends DecodeImageOptions {
   /**
@@ -64,16 +65,14 @@ export const decodeFiles = Effect.fn("decodeFiles")(function*(
   onImage: (slot: number, image: Uint8Array | CorruptImage) => void
 ) {
   const decoder = options.decoder ?? decodeImage
-  const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
+  const name = options.name ?? folderName(listing.root)
   const total = indices.length
   const len = options.size * options.size * options.channels
   const ok = new Uint8Array(total)
   const failures: Array<CorruptImage | undefined> = new Array(total)
   const concurrency = options.concurrency ?? defaultDecodeConcurrency
-  const progress = options.progress ?? total >= progressThreshold
-  const started = performance.now()
+  const progress = (options.progress ?? total >= progressThreshold) ? progressLog(`decoding ${name}`, total) : undefined
   let done = 0
-  let nextMark = 1
 
   for (const i of indices) {
     if (i < 0 || i >= listing.files.length) {
@@ -99,16 +98,7 @@ export const decodeFiles = Effect.fn("decodeFiles")(function*(
             failures[slot] = error
             onImage(slot, error)
           }).pipe(Effect.andThen(Effect.logWarning(`skipped corrupt image ${error.path}: ${error.reason}`)))),
-      Effect.tap(() => {
-        done++
-        if (!progress || done * 10 < nextMark * total) return Effect.void
-        while (done * 10 >= nextMark * total) nextMark++
-        const seconds = (performance.now() - started) / 1000
-        return Effect.logInfo(
-          `decoding ${name}: ${done}/${total} images (${Math.floor((100 * done) / total)}%, ` +
-            `${Math.round(done / Math.max(seconds, 1e-3))} img/s)`
-        )
-      })
+      Effect.tap(() => (progress === undefined ? Effect.void : progress.report(++done)))
     )
     return options.semaphore === undefined ? decode : Semaphore.withPermit(options.semaphore, decode)
   }
@@ -139,7 +129,7 @@ export const decodeFolder = Effect.fn("decodeFolder")(function*(
   listing: ImageFolderListing,
   options: DecodeFolderOptions
 ) {
-  const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
+  const name = options.name ?? folderName(listing.root)
   const indices = options.indices === undefined
     ? Int32Array.from({ length: listing.files.length }, (_, i) => i)
     : Int32Array.from(options.indices)

@@ -186,20 +186,22 @@ const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | 
 const readLabels = (path: string, layout: CacheLayout) =>
   Effect.gen(function*() {
     if (layout.header.labelled === false) return undefined
-    const n = layout.header.size
-    const bytes = new Uint8Array(4 * n)
-    yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, layout.labelsOffset)), catch: (e) => ioError(path, e) })
-    const view = new DataView(bytes.buffer)
-    const labels = new Int32Array(n)
+    const labels = yield* readInt32s(path, layout.labelsOffset, layout.header.size)
     const classes = layout.header.classNames.length
-    for (let i = 0; i < n; i++) {
-      const l = view.getInt32(4 * i, true)
-      if (l < 0 || l >= classes) {
-        return yield* new DatasetFormatError({ path, reason: `label ${l} of image ${i} is outside the ${classes} classes of the header` })
-      }
-      labels[i] = l
+    const bad = labels.findIndex((l) => l < 0 || l >= classes)
+    if (bad >= 0) {
+      return yield* new DatasetFormatError({ path, reason: `label ${labels[bad]} of image ${bad} is outside the ${classes} classes of the header` })
     }
     return labels
+  })
+
+/** `n` little-endian int32 values of a cache file at byte `offset` (its labels or file-indices section). */
+const readInt32s = (path: string, offset: number, n: number) =>
+  Effect.gen(function*() {
+    const bytes = new Uint8Array(4 * n)
+    yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, offset)), catch: (e) => ioError(path, e) })
+    const view = new DataView(bytes.buffer)
+    return Int32Array.from({ length: n }, (_, i) => view.getInt32(4 * i, true))
   })
 
 /**
@@ -210,13 +212,7 @@ export const readImageCacheIndex = (path: string) =>
   Effect.gen(function*() {
     const layout = yield* readLayout(path)
     const n = layout.header.size
-    const bytes = new Uint8Array(4 * n)
-    yield* Effect.tryPromise({
-      try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, layout.labelsOffset + 4 * n)),
-      catch: (e) => ioError(path, e)
-    })
-    const view = new DataView(bytes.buffer)
-    const fileIndices = Int32Array.from({ length: n }, (_, i) => view.getInt32(4 * i, true))
+    const fileIndices = yield* readInt32s(path, layout.labelsOffset + 4 * n, n)
     return { header: layout.header, rowBytes: layout.rowBytes, fileIndices }
   })
 

@@ -32,6 +32,9 @@ export interface ListImageFolderOptions {
   readonly labels?: "folders" | "none"
 }
 
+/** A folder's own name (`data/pets/train/` -> `train`), the default name of a dataset read from it. */
+export const folderName = (root: string): string => basename(root) || root
+
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 const readDir = (path: string) =>
@@ -57,7 +60,7 @@ export const listImageFolder = Effect.fn("listImageFolder")(function*(
   root: string,
   options: ListImageFolderOptions = {}
 ) {
-  const name = options.name ?? basename(root)
+  const name = options.name ?? folderName(root)
   yield* requireDirectory(root)
   if (options.labels === "none") {
     const files = (yield* readDirRecursive(root))

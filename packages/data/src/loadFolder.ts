@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { basename, join } from "node:path"
+import { join } from "node:path"
 import { InvalidDatasetConfig } from "./DatasetError.ts"
 import { decodeFolder, defaultDecodeConcurrency } from "./decodeFolder.ts"
 import { withSharpCacheOff } from "./decodeImage.ts"
@@ -7,7 +7,7 @@ import type { DatasetSplits } from "./ImageDataset.ts"
 import { loadImageCache, openImageCache } from "./imageCache.ts"
 import { ensureImageCache } from "./writeImageCache.ts"
 import type { ImageSource } from "./ImageStore.ts"
-import { type ImageFolderListing, limitListing, listImageFolder } from "./listImageFolder.ts"
+import { folderName, type ImageFolderListing, limitListing, listImageFolder } from "./listImageFolder.ts"
 
 export interface FolderOptions {
   /** Training images, torchvision's ImageFolder layout: dir/<class>/<image>.{jpg,jpeg,png,webp}. */
@@ -56,7 +56,7 @@ const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
   if (options.inMemory === false && options.cache === undefined) {
     return yield* new InvalidDatasetConfig({ dataset: "folder", reason: "inMemory: false reads the images from cache files: set cache (a directory) too" })
   }
-  const name = options.name ?? basename(options.dir)
+  const name = options.name ?? folderName(options.dir)
   const decode = {
     size: options.size,
     channels: options.channels ?? 3,

@@ -20,7 +20,7 @@ import {
   readImageCacheHeader,
   readImageCacheIndex
 } from "./imageCache.ts"
-import type { ImageFolderListing } from "./listImageFolder.ts"
+import { folderName, type ImageFolderListing } from "./listImageFolder.ts"
 
 /**
  * How far an interrupted build got, saved next to its partial file (`<path>.partial.json`):
@@ -105,7 +105,7 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
   path: string,
   build: WriteImageCacheOptions = {}
 ) {
-  const name = options.name ?? (listing.root.split(/[\\/]/).filter((s) => s.length > 0).pop() ?? listing.root)
+  const name = options.name ?? folderName(listing.root)
   const stamps = build.stamps ?? folderStamps(listing)
   const fingerprint = fingerprintOf(listing, options, stamps)
   const total = listing.files.length
@@ -166,10 +166,14 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
     const buffer = new Uint8Array(Math.max(writeBufferBytes, rowBytes))
     let used = 0
     let failed: unknown
-    const flush = () => {
+    /** Write all of `bytes` at `position` and move it past them. */
+    const writeAtEnd = (bytes: Uint8Array) => {
       let off = 0
-      while (off < used) off += writeSync(fd, buffer, off, used - off, position + off)
-      position += used
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, position + off)
+      position += bytes.length
+    }
+    const flush = () => {
+      writeAtEnd(buffer.subarray(0, used))
       used = 0
     }
     const progressMs = 1000 * (build.progressSeconds ?? 2)
@@ -249,11 +253,7 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
     yield* Effect.try({
       try: () => {
         flush()
-        for (const part of [int32s(labels), int32s(fileIndices), json, length, cacheTail]) {
-          let off = 0
-          while (off < part.length) off += writeSync(fd, part, off, part.length - off, position + off)
-          position += part.length
-        }
+        for (const part of [int32s(labels), int32s(fileIndices), json, length, cacheTail]) writeAtEnd(part)
         fsyncSync(fd)
         closeFd()
         renameSync(partial.pixels, path)
