@@ -216,10 +216,14 @@ export const readImageCacheIndex = (path: string) =>
     return { header: layout.header, rowBytes: layout.rowBytes, fileIndices }
   })
 
-const labelFields = (labels: Int32Array, header: ImageCacheHeader) => ({
-  labels,
-  numClasses: header.classNames.length,
-  classNames: header.classNames
+/** The dataset fields of `size` images of a cache: name, shape and (when labelled) labels and classes. */
+const datasetFields = (header: ImageCacheHeader, size: number, labels: Int32Array | undefined) => ({
+  name: header.name,
+  size,
+  height: header.height,
+  width: header.width,
+  channels: header.channels,
+  ...(labels === undefined ? {} : { labels, numClasses: header.classNames.length, classNames: header.classNames })
 })
 
 /** A store reading its pixels from a cache file; `header` is the cache's. */
@@ -263,22 +267,12 @@ export const openImageCache = Effect.fn("openImageCache")(function*(path: string
       const images = new Float32Array(bytes.length)
       for (let k = 0; k < bytes.length; k++) images[k] = byteToUnit[bytes[k]!]!
       return makeImageDataset({
-        name: header.name,
-        size: count,
-        height: header.height,
-        width: header.width,
-        channels: header.channels,
-        images,
-        ...(labels === undefined ? {} : labelFields(Int32Array.from({ length: count }, (_, j) => labels[indices[j]!]!), header))
+        ...datasetFields(header, count, labels === undefined ? undefined : Int32Array.from({ length: count }, (_, j) => labels[indices[j]!]!)),
+        images
       })
     })
   const store: ImageCacheStore = {
-    name: header.name,
-    size: header.size,
-    height: header.height,
-    width: header.width,
-    channels: header.channels,
-    ...(labels === undefined ? {} : labelFields(labels, header)),
+    ...datasetFields(header, header.size, labels),
     location: path,
     header,
     gather
@@ -305,14 +299,6 @@ export const loadImageCache = Effect.fn("loadImageCache")(function*(path: string
       }),
     catch: (e) => ioError(path, e)
   })
-  const dataset: ImageDataset = makeImageDataset({
-    name: header.name,
-    size: header.size,
-    height: header.height,
-    width: header.width,
-    channels: header.channels,
-    images,
-    ...(labels === undefined ? {} : labelFields(labels, header))
-  })
+  const dataset: ImageDataset = makeImageDataset({ ...datasetFields(header, header.size, labels), images })
   return dataset
 })
