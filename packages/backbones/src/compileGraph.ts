@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs"
-import type { ForwardMode, LayerOp } from "./Network.ts"
+import type { ForwardMode, LayerOp, Network } from "./Network.ts"
 import type { BatchNormParams } from "./ParamStore.ts"
 import { batchNorm, conv2d, dense, depthwiseConv2d, globalAvgPool } from "./ops.ts"
 
@@ -71,4 +71,18 @@ export const compileGraph = (
     return (x, mode) => steps.reduce((h, step) => step(h, mode), x)
   }
   return compile(graph)
+}
+
+/**
+ * A network whose forward pass is its graph: `compileGraph` once, `apply` runs it in a `tidy`.
+ * How every built-in backbone and head is assembled.
+ */
+export const graphNetwork = (
+  name: string,
+  outputDim: number,
+  params: ReadonlyMap<string, tf.Variable>,
+  graph: ReadonlyArray<LayerOp>
+): Network => {
+  const forward = compileGraph(graph, params)
+  return { name, outputDim, params, graph, apply: (x, mode) => tf.tidy(() => forward(x, mode) as tf.Tensor2D) }
 }

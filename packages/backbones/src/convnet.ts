@@ -1,6 +1,5 @@
-import * as tf from "@tensorflow/tfjs"
 import type { Rng } from "@bingo/runtime"
-import { compileGraph } from "./compileGraph.ts"
+import { graphNetwork } from "./compileGraph.ts"
 import type { LayerOp, Network } from "./Network.ts"
 import { ParamStore } from "./ParamStore.ts"
 
@@ -22,12 +21,5 @@ export const convnet = (options: ConvNetOptions): Network => {
     return [{ op: "conv2d", weight: `conv${i}.weight`, stride: i === 0 ? 1 : 2, padding: 1 }, { op: "batchNorm", name: `bn${i}` }, { op: "relu" }]
   })
   graph.push({ op: "globalAvgPool" })
-  const forward = compileGraph(graph, store.params)
-  return {
-    name,
-    outputDim: options.widths[options.widths.length - 1]!,
-    params: store.params,
-    graph,
-    apply: (x, mode) => tf.tidy(() => forward(x, mode) as tf.Tensor2D)
-  }
+  return graphNetwork(name, options.widths[options.widths.length - 1]!, store.params, graph)
 }

@@ -1,6 +1,5 @@
-import * as tf from "@tensorflow/tfjs"
 import type { Rng } from "@bingo/runtime"
-import { compileGraph } from "./compileGraph.ts"
+import { graphNetwork } from "./compileGraph.ts"
 import type { LayerOp, Network } from "./Network.ts"
 import { ParamStore } from "./ParamStore.ts"
 
@@ -29,12 +28,5 @@ export const mlp = (options: MlpOptions): Network => {
     graph.push({ op: "dense", name: `fc${i}` })
     if (i < options.widths.length - 1 || finalActivation) graph.push({ op: "relu" })
   })
-  const forward = compileGraph(graph, store.params)
-  return {
-    name,
-    outputDim: options.widths[options.widths.length - 1]!,
-    params: store.params,
-    graph,
-    apply: (x, mode) => tf.tidy(() => forward(x, mode) as tf.Tensor2D)
-  }
+  return graphNetwork(name, options.widths[options.widths.length - 1]!, store.params, graph)
 }

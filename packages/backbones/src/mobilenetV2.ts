@@ -1,6 +1,5 @@
-import * as tf from "@tensorflow/tfjs"
 import type { Rng } from "@bingo/runtime"
-import { compileGraph } from "./compileGraph.ts"
+import { graphNetwork } from "./compileGraph.ts"
 import type { LayerOp, Network } from "./Network.ts"
 import { ParamStore } from "./ParamStore.ts"
 
@@ -79,12 +78,5 @@ export const mobilenetV2 = (options: MobileNetV2Options): Network => {
   const last = makeDivisible(1280 * Math.max(1, m))
   graph.push(...convBn(`features.${index}`, 0, 1, cin, last, 1), { op: "relu6" }, { op: "globalAvgPool" })
 
-  const forward = compileGraph(graph, store.params)
-  return {
-    name,
-    outputDim: last,
-    params: store.params,
-    graph,
-    apply: (x, mode) => tf.tidy(() => forward(x, mode) as tf.Tensor2D)
-  }
+  return graphNetwork(name, last, store.params, graph)
 }

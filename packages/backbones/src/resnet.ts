@@ -1,6 +1,5 @@
-import * as tf from "@tensorflow/tfjs"
 import type { Rng } from "@bingo/runtime"
-import { compileGraph } from "./compileGraph.ts"
+import { graphNetwork } from "./compileGraph.ts"
 import type { LayerOp, Network } from "./Network.ts"
 import { ParamStore } from "./ParamStore.ts"
 
@@ -73,14 +72,7 @@ export const resnet = (config: ResNetConfig, options: ResNetOptions): Network =>
   })
   graph.push({ op: "globalAvgPool" })
 
-  const forward = compileGraph(graph, store.params)
-  return {
-    name,
-    outputDim: cin,
-    params: store.params,
-    graph,
-    apply: (x, mode) => tf.tidy(() => forward(x, mode) as tf.Tensor2D)
-  }
+  return graphNetwork(name, cin, store.params, graph)
 }
 
 export const resnet18: ResNetConfig = { block: "basic", layers: [2, 2, 2, 2] }
