@@ -22,9 +22,11 @@ export interface EvaluationScores {
 
 /**
  * Frozen backbone features of every image (center views, batch-norm running stats), in batches
- * of 256, gathered 4,096 images at a time (a store on disk holds one chunk of pixels at a time).
+ * of 256, gathered 4,096 images at a time (a store on disk holds one chunk of pixels at a time;
+ * the batches, and so the features, are the same as without chunks). Long passes log progress
+ * under `progress`. The teacher's embedding pass for bag mining is this too.
  */
-export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: AugmentConfig) =>
+export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: AugmentConfig, progress = `eval: features of ${dataset.name}`) =>
   mapChunks(dataset, 4096, (chunk) =>
     Effect.promise(() =>
       mapBatches(
@@ -34,7 +36,7 @@ export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: Au
         256,
         (x) => features(encoder, x, "eval")
       )
-    ), { progress: `eval: features of ${dataset.name}` })
+    ), { progress })
 
 /**
  * Stage 3: kNN classifier and linear probe on the frozen backbone features of `encoder`,

@@ -11,12 +11,11 @@ import {
   embed,
   type Encoder,
   type EncoderSpec,
-  features,
-  mapBatches,
   readWeights,
   saveWeights
 } from "@bingo/backbones"
-import { type AugmentConfig, centerView, type DatasetError, DatasetSource, type ImageSource, mapChunks } from "@bingo/data"
+import { type AugmentConfig, type DatasetError, DatasetSource, type ImageSource } from "@bingo/data"
+import { extractFeatures } from "@bingo/eval"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
 import { TeacherWeightsMismatch } from "./TeacherError.ts"
 
@@ -28,10 +27,6 @@ export type TeacherBnMode = "eval" | "batch-stats"
  * L2-normalised head embeddings the losses compare against, `embedDataset` the pooled backbone
  * features bags are mined from (deterministic preprocessing, no augmentation).
  */
-/** Batch size of the teacher's embedding pass over a dataset. */
-const embedBatch = 256
-const allIndices = (n: number) => Int32Array.from({ length: n }, (_, i) => i)
-
 export class Teacher extends Context.Service<Teacher, {
   readonly encoder: Encoder
   readonly bnMode: TeacherBnMode
@@ -51,13 +46,7 @@ export class Teacher extends Context.Service<Teacher, {
         const encoder = yield* Effect.acquireRelease(acquire, (e) => Effect.sync(() => disposeEncoder(e)))
         for (const v of encoder.params.values()) v.trainable = false
         const embedDataset = Effect.fn("Teacher.embedDataset")(function*(dataset: ImageSource, view: AugmentConfig) {
-          const shape = [view.outputSize, view.outputSize, dataset.channels] as const
-          // chunks of 16 batches: a store on disk holds one chunk of pixels at a time; batches
-          // (of 256) are the same as without chunks, so are the features
-          return yield* mapChunks(dataset, 16 * embedBatch, (chunk) =>
-            Effect.promise(() =>
-              mapBatches(centerView(chunk, allIndices(chunk.size), view), chunk.size, shape, embedBatch, (x) => features(encoder, x, "eval"))
-            ), { progress: `teacher: embedding ${dataset.name}` })
+          return yield* extractFeatures(encoder, dataset, view, `teacher: embedding ${dataset.name}`)
         })
         return Teacher.of({
           encoder,
