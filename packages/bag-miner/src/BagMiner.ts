@@ -14,11 +14,12 @@ import {
 import { kmeansBagsSteps } from "./kmeansBags.ts"
 import { knnBagsSteps } from "./knnBags.ts"
 import { labelBags } from "./labelBags.ts"
+import { randomBags } from "./randomBags.ts"
 import { readBagsNpy, writeBagsNpy } from "./npy.ts"
 import type { MiningSteps } from "./runSteps.ts"
 
-/** How bags are formed (the paper's three kinds; kNN is BINGO's default). */
-export type BagMethod = "knn" | "kmeans" | "labels"
+/** How bags are formed: the paper's three kinds (kNN is BINGO's default), and random bags, the control. */
+export type BagMethod = "knn" | "kmeans" | "labels" | "random"
 
 export interface BagMinerOptions {
   readonly method: BagMethod
@@ -28,7 +29,7 @@ export interface BagMinerOptions {
   readonly clusters?: number
   /** Lloyd iterations for "kmeans" (default 20). */
   readonly iterations?: number
-  /** Seed of k-means and of the label/cluster draws (default: the Runtime's seed). */
+  /** Seed of k-means and of the label/cluster/random draws (default: the Runtime's seed). */
   readonly seed?: number
   /** Query rows per kNN similarity block (default 1024). */
   readonly chunkSize?: number
@@ -36,7 +37,7 @@ export interface BagMinerOptions {
 
 export interface MineInput {
   /** Teacher embeddings, N x dim row-major (normalised inside; scale does not matter).
-   * Label bags ignore them and accept an empty array. */
+   * Label and random bags ignore their values and, given labels, accept an empty array. */
   readonly features: Float32Array
   readonly dim: number
   /** Ground-truth labels (N): required by "labels"; otherwise used to log bag purity. */
@@ -75,6 +76,8 @@ export class BagMiner extends Context.Service<BagMiner, {
           }
           const bags = options.method === "labels"
             ? labelBags(input.labels!, { k: options.k, seed })
+            : options.method === "random"
+            ? randomBags(n, { k: options.k, seed })
             : options.method === "knn"
             ? yield* drive(() =>
               knnBagsSteps(input.features, input.dim, {
@@ -173,7 +176,7 @@ const drive = <A>(make: () => MiningSteps<A>): Effect.Effect<A> =>
 const isPositiveInt = (x: number | undefined): boolean => x !== undefined && Number.isInteger(x) && x >= 1
 
 const optionsProblem = (options: BagMinerOptions): string | undefined => {
-  if (!["knn", "kmeans", "labels"].includes(options.method)) return `unknown method '${options.method}' (knn, kmeans, labels)`
+  if (!["knn", "kmeans", "labels", "random"].includes(options.method)) return `unknown method '${options.method}' (knn, kmeans, labels, random)`
   if (!isPositiveInt(options.k)) return `k must be a positive integer, got ${options.k}`
   if (options.method === "kmeans" && !isPositiveInt(options.clusters)) {
     return `kmeans bags need clusters, a positive integer, got ${options.clusters}`
@@ -187,20 +190,22 @@ const optionsProblem = (options: BagMinerOptions): string | undefined => {
 const checkInput = (options: BagMinerOptions, input: MineInput): Effect.Effect<number, InvalidMinerInput> => {
   const fail = (reason: string) => Effect.fail(new InvalidMinerInput({ method: options.method, reason }))
   const { features, dim, labels } = input
-  // Label bags need no features: an empty features array stands for "N = labels.length".
-  if (options.method === "labels" && labels !== undefined && features.length === 0) return Effect.succeed(labels.length)
+  // Label and random bags need no features: an empty features array stands for "N = labels.length".
+  const featureFree = options.method === "labels" || options.method === "random"
+  if (featureFree && labels !== undefined && features.length === 0) return Effect.succeed(labels.length)
   if (!isPositiveInt(dim)) return fail(`dim must be a positive integer, got ${dim}`)
   if (features.length % dim !== 0) return fail(`${features.length} feature values are not a whole number of ${dim}-wide rows`)
   const n = features.length / dim
   if (labels !== undefined && labels.length !== n) return fail(`${labels.length} labels for ${n} feature rows`)
   if (options.method === "labels") {
     if (labels === undefined) return fail("label bags need labels")
-  } else {
+  } else if (options.method !== "random") {
     for (let i = 0; i < features.length; i++) {
       if (!Number.isFinite(features[i]!)) return fail(`feature row ${Math.floor(i / dim)} holds a non-finite value (${features[i]})`)
     }
   }
   if (options.method === "knn" && options.k >= n) return fail(`kNN bags need K < N, got K=${options.k}, N=${n}`)
+  if (options.method === "random" && options.k >= n) return fail(`random bags need K < N, got K=${options.k}, N=${n}`)
   if (options.method === "kmeans" && options.clusters! > n) return fail(`${options.clusters} clusters for ${n} samples`)
   return Effect.succeed(n)
 }

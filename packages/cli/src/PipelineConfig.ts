@@ -71,7 +71,7 @@ export const TeacherSection = Schema.Struct({
 })
 
 export const BagsSection = Schema.Struct({
-  method: withDefault(Schema.Literals(["knn", "kmeans", "labels"]), "knn"),
+  method: withDefault(Schema.Literals(["knn", "kmeans", "labels", "random"]), "knn"),
   k: withDefault(PositiveInt, 5),
   clusters: Schema.optionalKey(PositiveInt),
   /** Use this N x K .npy bag file instead of mining (e.g. one from the PyTorch reference). */
@@ -107,7 +107,9 @@ export const EvalSection = Schema.Struct({
   /** Also evaluate a randomly initialised student of the same architecture (the floor to beat). */
   randomBaseline: withDefault(Schema.Boolean, true),
   /** Also evaluate the teacher (the ceiling). */
-  teacher: withDefault(Schema.Boolean, true)
+  teacher: withDefault(Schema.Boolean, true),
+  /** Semi-supervised linear probes: each fraction (0 < f <= 1) of the training labels, class-balanced, fixed subset (e.g. [0.01, 0.1]). */
+  semiSupervised: withDefault(Schema.Array(Schema.Number.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1))), [])
 })
 
 /** The whole pipeline, as written in a YAML file. Unknown keys are errors. */
