@@ -246,7 +246,7 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   const tDistill = clock()
 
   // Stage 3: evaluation
-  const evalOptions: EvaluationOptions = { view: augment, knn: config.eval.knn, linear: config.eval.linear, seed: config.seed }
+  const evalOptions: EvaluationOptions = { view: augment, knn: config.eval.knn, linear: config.eval.linear, seed: config.seed, semiSupervised: config.eval.semiSupervised }
   const rows: Array<ReportRow> = []
   const evaluate = (model: string, encoder: typeof distilled.student, ds: { train: ImageSource; test: ImageSource }) =>
     Effect.gen(function*() {

@@ -5,12 +5,19 @@ import { type AugmentConfig, centerView, type ImageSource, mapChunks } from "@bi
 import { knnClassifier, type KnnClassifierOptions } from "./knnClassifier.ts"
 import { linearProbe, type LinearProbeOptions } from "./linearProbe.ts"
 import { MissingLabels } from "./EvalError.ts"
+import { semiSupervisedMetric, semiSupervisedProbe } from "./semiSupervised.ts"
 
 export interface EvaluationOptions {
   readonly view: AugmentConfig
   readonly knn: Omit<KnnClassifierOptions, "numClasses">
   readonly linear: Omit<LinearProbeOptions, "numClasses">
   readonly seed: number
+  /**
+   * Fractions of the training labels for semi-supervised linear probes (e.g. [0.01, 0.1]): each
+   * trains the linear probe on a fixed class-balanced subset (`semiSupervisedSubset`) of the
+   * same features and scores it on the whole test split. Default none.
+   */
+  readonly semiSupervised?: ReadonlyArray<number>
 }
 
 export interface EvaluationScores {
@@ -18,6 +25,8 @@ export interface EvaluationScores {
   readonly knnTop5: number
   readonly linearTop1: number
   readonly linearTop5: number
+  /** Semi-supervised probes, one pair per fraction asked for: `labels1pctTop1`, `labels1pctTop5`, ... (`semiSupervisedMetric`). */
+  readonly [semiSupervised: `labels${string}pct${"Top1" | "Top5"}`]: number
 }
 
 /**
@@ -40,7 +49,9 @@ export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: Au
 
 /**
  * Stage 3: kNN classifier and linear probe on the frozen backbone features of `encoder`,
- * trained on `train`'s labels and scored on `test`. Both splits need labels.
+ * trained on `train`'s labels and scored on `test`, then one linear probe per fraction of
+ * `options.semiSupervised` trained on that fraction of the labels (the features are extracted
+ * once for all of them). Both splits need labels.
  */
 export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
   encoder: Encoder,
@@ -60,5 +71,12 @@ export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
   const testSet = { features: te.values, labels: test.labels }
   const knn = knnClassifier(trainSet, testSet, tr.dim, { ...options.knn, numClasses })
   const linear = linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
-  return { knnTop1: knn.top1, knnTop5: knn.top5, linearTop1: linear.top1, linearTop5: linear.top5 } satisfies EvaluationScores
+  const semi: Record<`labels${string}pct${"Top1" | "Top5"}`, number> = {}
+  for (const fraction of options.semiSupervised ?? []) {
+    const score = semiSupervisedProbe(trainSet, testSet, tr.dim, fraction, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+    semi[semiSupervisedMetric(fraction, "Top1")] = score.top1
+    semi[semiSupervisedMetric(fraction, "Top5")] = score.top5
+  }
+  const scores: EvaluationScores = { knnTop1: knn.top1, knnTop5: knn.top5, linearTop1: linear.top1, linearTop5: linear.top5, ...semi }
+  return scores
 })
