@@ -32,42 +32,61 @@ const checkConfig = (config: PipelineConfig, path: string) =>
   })
 
 /**
+ * A copy of a raw config object with each value set at its dotted key path, in order, e.g.
+ * `[["distill.epochs", 2]]`. Intermediate objects are created as needed. `--set` overrides and
+ * a study's arms (`set:`) both come here.
+ */
+export const setKeyPaths = (raw: unknown, entries: ReadonlyArray<readonly [keyPath: string, value: unknown]>): Record<string, unknown> => {
+  const root = (typeof raw === "object" && raw !== null ? structuredClone(raw) : {}) as Record<string, unknown>
+  for (const [keyPath, value] of entries) {
+    const keys = keyPath.split(".")
+    let node = root
+    for (const k of keys.slice(0, -1)) {
+      if (typeof node[k] !== "object" || node[k] === null) node[k] = {}
+      node = node[k] as Record<string, unknown>
+    }
+    node[keys[keys.length - 1]!] = value
+  }
+  return root
+}
+
+/**
  * Apply `key.path=value` overrides (value parsed as YAML) to a raw config object, e.g.
- * `distill.epochs=2`. Intermediate objects are created as needed.
+ * `distill.epochs=2` (see `setKeyPaths`).
  */
 export const applyOverrides = (raw: unknown, overrides: ReadonlyArray<string>, path: string) =>
   Effect.gen(function*() {
-    const root = (typeof raw === "object" && raw !== null ? structuredClone(raw) : {}) as Record<string, unknown>
+    const entries: Array<readonly [string, unknown]> = []
     for (const o of overrides) {
       const eq = o.indexOf("=")
       if (eq <= 0) return yield* new ConfigError({ path, reason: `override '${o}' is not key.path=value` })
-      const keys = o.slice(0, eq).split(".")
-      let node = root
-      for (const k of keys.slice(0, -1)) {
-        if (typeof node[k] !== "object" || node[k] === null) node[k] = {}
-        node = node[k] as Record<string, unknown>
-      }
       const text = o.slice(eq + 1)
-      node[keys[keys.length - 1]!] = yield* Effect.try({
+      entries.push([o.slice(0, eq), yield* Effect.try({
         try: () => parse(text) as unknown,
         catch: (e) => new ConfigError({ path, reason: `override '${o}': value is not valid YAML: ${firstLine(e)}` })
-      })
+      })])
     }
-    return root
+    return setKeyPaths(raw, entries)
   })
 
 const firstLine = (e: unknown): string => ((e as Error).message ?? String(e)).split("\n")[0]!
 
-/** Read and decode a YAML pipeline config. */
-export const loadConfig = (path: string, overrides: ReadonlyArray<string> = []) =>
+/** Read a YAML file into a raw (not yet decoded) value. */
+export const readYamlFile = (path: string) =>
   Effect.gen(function*() {
     const text = yield* Effect.tryPromise({
       try: () => readFile(path, "utf8"),
       catch: (e) => new ConfigError({ path, reason: `cannot read: ${(e as Error).message}` })
     })
-    const raw = yield* Effect.try({
+    return yield* Effect.try({
       try: () => parse(text) as unknown,
       catch: (e) => new ConfigError({ path, reason: `not valid YAML: ${(e as Error).message}` })
     })
+  })
+
+/** Read and decode a YAML pipeline config. */
+export const loadConfig = (path: string, overrides: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const raw = yield* readYamlFile(path)
     return yield* decodeConfig(yield* applyOverrides(raw, overrides, path), path)
   })

@@ -41,7 +41,7 @@ describe("pipeline config", () => {
       const wrongType = yield* Effect.exit(decodeConfig({ ...minimal, distill: { epochs: "ten" } }, "x.yaml"))
       expect(failure(wrongType)).toMatch(/x\.yaml: distill\.epochs: Expected number, got "ten"\)/)
       const wrongLiteral = yield* Effect.exit(decodeConfig({ ...minimal, bags: { method: "faiss" } }, "x.yaml"))
-      expect(failure(wrongLiteral)).toMatch(/bags\.method: Expected "knn" \| "kmeans" \| "labels", got "faiss"/)
+      expect(failure(wrongLiteral)).toMatch(/bags\.method: Expected "knn" \| "kmeans" \| "labels" \| "random", got "faiss"/)
       const { student: _omit, ...noStudent } = minimal
       const missing = yield* Effect.exit(decodeConfig(noStudent, "x.yaml"))
       expect(failure(missing)).toMatch(/x\.yaml: student: Missing key/)
