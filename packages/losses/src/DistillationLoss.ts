@@ -28,6 +28,34 @@ export interface DistillationViews {
   readonly epoch: number
 }
 
+/**
+ * What a distillation step makes for a loss that needs `needs` (on top of the student's anchor
+ * view q and the teacher's key view k, always made): the one place that turns a loss's `needs`
+ * into images to augment and embeddings to compute.
+ *
+ * - `positive`: the bag positive's student view pq (for "positive", "studentPositive" and "mix";
+ *   the CutMix is made of q and pq). Its student embedding s_p is then always computed.
+ * - `teacherPositive`: the teacher's view pk of the positive and t_p ("positive" only).
+ * - `mix`: CutMix(q, pq) and its student embedding s_m.
+ * - `studentKey`: a momentum student embedding k, with its own queue.
+ */
+export interface ViewPlan {
+  readonly positive: boolean
+  readonly teacherPositive: boolean
+  readonly mix: boolean
+  readonly studentKey: boolean
+}
+
+export const planViews = (needs: ReadonlyArray<LossView>): ViewPlan => {
+  const has = (v: LossView) => needs.includes(v)
+  return {
+    positive: has("positive") || has("studentPositive") || has("mix"),
+    teacherPositive: has("positive"),
+    mix: has("mix"),
+    studentKey: has("studentKey")
+  }
+}
+
 /** A group of optional views a loss can ask the trainer for (see {@link viewFields}). */
 export type LossView = "positive" | "studentPositive" | "mix" | "studentKey" | "teacher"
 
@@ -64,9 +92,28 @@ export interface DistillationLoss<Options = any> {
    * on an unknown key, a wrong type or a bad value. `undefined` means "no options".
    */
   readonly decodeOptions: (raw: unknown) => Options | { readonly error: string }
-  /** The loss of one step: a scalar, computed purely from the views (no hidden state). */
-  readonly compute: (views: DistillationViews, options: Options) => tf.Scalar
+  /**
+   * The loss of one step, computed purely from the views (no hidden state): a scalar, or the total
+   * with its named terms (recorded per epoch in the log and results.json).
+   */
+  readonly compute: (views: DistillationViews, options: Options) => tf.Scalar | LossValue
+  /**
+   * The loss when every logit is equal (a constant student, or a teacher whose keys are all the
+   * same) with a queue of `queueSize` negatives: ln(Q + 1) for one contrastive cross-entropy.
+   * The trainer reports the loss against it and stops a run sitting at it. Omit when unknown.
+   */
+  readonly collapseValue?: (queueSize: number, options: Options) => number
 }
+
+/** A loss's total with named terms (each unweighted) and named numbers of the step (weights, λ). */
+export interface LossValue {
+  readonly total: tf.Scalar
+  readonly terms?: Readonly<Record<string, tf.Scalar>>
+  readonly scalars?: Readonly<Record<string, number>>
+}
+
+/** A `compute` result as a {@link LossValue}. */
+export const asLossValue = (value: tf.Scalar | LossValue): LossValue => ("total" in value ? value : { total: value })
 
 /** Identity with type inference for the options: how builtins and plugins declare a loss. */
 export const defineLoss = <O>(def: DistillationLoss<O>): DistillationLoss<O> => def

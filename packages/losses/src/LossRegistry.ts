@@ -1,7 +1,14 @@
-import type * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
 import { builtinLosses } from "./builtinLosses.ts"
-import { type DistillationLoss, type DistillationViews, isOptionsError, type LossView, neededViews } from "./DistillationLoss.ts"
+import {
+  asLossValue,
+  type DistillationLoss,
+  type DistillationViews,
+  isOptionsError,
+  type LossValue,
+  type LossView,
+  neededViews
+} from "./DistillationLoss.ts"
 import { DuplicateLoss, InvalidLossOptions, UnknownLoss } from "./LossError.ts"
 
 export type { DistillationLoss, DistillationViews, LossView } from "./DistillationLoss.ts"
@@ -14,8 +21,10 @@ export interface ResolvedLoss<Options = any> {
   readonly options: Options
   /** The optional views the trainer computes for it, with these options (`neededViews`). */
   readonly needs: ReadonlyArray<LossView>
-  /** `loss.compute(views, options)`. */
-  readonly compute: (views: DistillationViews) => tf.Scalar
+  /** `loss.compute(views, options)`, as a total with any named terms. */
+  readonly compute: (views: DistillationViews) => LossValue
+  /** `loss.collapseValue(queueSize, options)`, or undefined when the loss does not say. */
+  readonly collapseValue: (queueSize: number) => number | undefined
 }
 
 /**
@@ -100,7 +109,13 @@ export class LossRegistry {
         this.decodeOptions(loss, rawOptions).pipe(
           Effect.flatMap((options) =>
             Effect.try({
-              try: (): ResolvedLoss => ({ loss, options, needs: neededViews(loss, options), compute: (views) => loss.compute(views, options) }),
+              try: (): ResolvedLoss => ({
+                loss,
+                options,
+                needs: neededViews(loss, options),
+                compute: (views) => asLossValue(loss.compute(views, options)),
+                collapseValue: (queueSize) => loss.collapseValue?.(queueSize, options)
+              }),
               catch: (e) => new InvalidLossOptions({ loss: loss.name, message: (e as Error).message })
             })
           )

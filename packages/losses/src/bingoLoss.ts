@@ -66,18 +66,43 @@ export interface BingoViews {
  * Shapes: every embedding [B, D], teacherQueue [Q, D] → scalar.
  */
 export const bingoLoss = (views: BingoViews, options: Partial<BingoOptions> = {}): tf.Scalar => {
+  const { total, terms } = bingoLossTerms(views, options)
+  tf.dispose(Object.values(terms))
+  return total
+}
+
+/** The terms of {@link bingoLoss} by name, with the pair weights and λ of the step. */
+export interface BingoLossTerms {
+  readonly total: tf.Scalar
+  /**
+   * Every cross-entropy unweighted, named student view + teacher view: "paper": intra = CE(s_a, t_a),
+   * inter = CE(s_p, t_a); "code": aa, ap, pp, pa, ma, mp (a = anchor, p = positive, m = mix).
+   */
+  readonly terms: Readonly<Record<string, tf.Scalar>>
+  /** "code": lambda, wSelf, wCross; "paper": none. */
+  readonly scalars: Readonly<Record<string, number>>
+}
+
+/**
+ * {@link bingoLoss} with its terms: the total is computed exactly as bingoLoss computes it (terms
+ * of weight 0 do not enter it); every term is also returned on its own, computed even when its
+ * weight is 0 (during the warm-up), so a run's log shows all six. The caller owns every tensor.
+ */
+export const bingoLossTerms = (views: BingoViews, options: Partial<BingoOptions> = {}): BingoLossTerms => {
   const o: BingoOptions = { ...bingoDefaults, ...options }
   const name = `bingoLoss(${o.form})`
   expectPositive(name, "temperature", o.temperature)
   const { studentAnchor: sA, studentPositive: sP, teacherAnchor: tA, teacherQueue: queue } = views
   if (sP === undefined) throw new RangeError(`${name}: needs studentPositive`)
   const ce = (s: tf.Tensor2D, t: tf.Tensor2D): tf.Scalar =>
-    tf.mean(contrastiveCrossEntropy(s, t, queue, o.temperature)) as tf.Scalar
+    tf.tidy(() => tf.mean(contrastiveCrossEntropy(s, t, queue, o.temperature)) as tf.Scalar)
 
   if (o.form === "paper") {
     const [, dim] = expectSameShape(name, { studentAnchor: sA, studentPositive: sP, teacherAnchor: tA })
     expectQueue(name, "teacherQueue", queue, dim)
-    return tf.tidy(() => tf.add(ce(sA, tA), ce(sP, tA)) as tf.Scalar)
+    const intra = ce(sA, tA)
+    const inter = ce(sP, tA)
+    return { total: tf.add(intra, inter) as tf.Scalar, terms: { intra, inter }, scalars: {} }
   }
 
   const { studentMix: sM, teacherPositive: tP, mixLambda: lambda } = views
@@ -96,16 +121,22 @@ export const bingoLoss = (views: BingoViews, options: Partial<BingoOptions> = {}
   })
   expectQueue(name, "teacherQueue", queue, dim)
   const w = bingoPairWeights(views.epoch, o)
-  const terms: ReadonlyArray<readonly [number, tf.Tensor2D, tf.Tensor2D]> = [
-    [w.self, sA, tA],
-    [w.cross, sA, tP],
-    [w.self, sP, tP],
-    [w.cross, sP, tA],
-    [lambda, sM, tA],
-    [1 - lambda, sM, tP]
+  const terms: ReadonlyArray<readonly [string, number, tf.Tensor2D, tf.Tensor2D]> = [
+    ["aa", w.self, sA, tA],
+    ["ap", w.cross, sA, tP],
+    ["pp", w.self, sP, tP],
+    ["pa", w.cross, sP, tA],
+    ["ma", lambda, sM, tA],
+    ["mp", 1 - lambda, sM, tP]
   ]
-  return tf.tidy(() => {
-    const weighted = terms.filter(([weight]) => weight !== 0).map(([weight, s, t]) => tf.mul(ce(s, t), weight))
+  const values = terms.map(([, , s, t]) => ce(s, t))
+  const total = tf.tidy(() => {
+    const weighted = terms.flatMap(([, weight], i) => (weight === 0 ? [] : [tf.mul(values[i]!, weight)]))
     return tf.div(tf.addN(weighted), 3) as tf.Scalar
   })
+  return {
+    total,
+    terms: Object.fromEntries(terms.map(([n], i) => [n, values[i]!])),
+    scalars: { lambda, wSelf: w.self, wCross: w.cross }
+  }
 }

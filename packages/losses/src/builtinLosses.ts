@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { bingoLoss } from "./bingoLoss.ts"
+import { bingoLossTerms } from "./bingoLoss.ts"
 import { compressLoss } from "./compressLoss.ts"
 import { discoLoss } from "./discoLoss.ts"
 import { defineLoss, type DistillationLoss, requireView } from "./DistillationLoss.ts"
@@ -23,7 +23,9 @@ const bingo = defineLoss({
     selfWeight: nonNegativeNumber(0.5),
     crossWeight: nonNegativeNumber(0.5)
   })),
-  compute: (views, options) => bingoLoss(views, options)
+  compute: (views, options) => bingoLossTerms(views, options),
+  // code form: (w_s + w_c + w_s + w_c + λ + 1 − λ) / 3 = 1 cross-entropy's worth; paper form: two
+  collapseValue: (q, options) => (options.form === "paper" ? 2 : 1) * Math.log(q + 1)
 })
 
 /** The MoCo-v2 student trained alone (no teacher). */
@@ -38,7 +40,8 @@ const moco = defineLoss({
       requireView(views, "studentKey", "moco"),
       requireView(views, "studentKeyQueue", "moco"),
       options.temperature
-    )
+    ),
+  collapseValue: (q) => Math.log(q + 1)
 })
 
 /** SEED: match the teacher's similarity distribution over [t_a ; queue]. */
@@ -85,7 +88,8 @@ const infonce = defineLoss({
   description: "InfoNCE distillation without bags: student anchor vs teacher anchor, teacher queue (BINGO's L_intra)",
   needs: ["teacher"],
   ...optionsFromSchema(Schema.Struct({ temperature: positiveNumber(0.2) })),
-  compute: (views, options) => infoNce(views.studentAnchor, views.teacherAnchor, views.teacherQueue, options.temperature)
+  compute: (views, options) => infoNce(views.studentAnchor, views.teacherAnchor, views.teacherQueue, options.temperature),
+  collapseValue: (q) => Math.log(q + 1)
 })
 
 /** The student anchor against two positives, the teacher's anchor and bag-positive embeddings. */

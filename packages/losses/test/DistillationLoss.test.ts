@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { builtinLosses } from "../src/builtinLosses.ts"
-import { checkDistillationLoss, isDistillationLoss, isOptionsError, requireView } from "../src/DistillationLoss.ts"
+import { checkDistillationLoss, isDistillationLoss, isOptionsError, planViews, requireView } from "../src/DistillationLoss.ts"
 import { t2, useCpuBackend } from "./helpers.ts"
 
 useCpuBackend()
@@ -16,6 +16,16 @@ describe("DistillationLoss", () => {
     expect(checkDistillationLoss({ ...valid, needs: () => ["teacher"] })).toBeUndefined()
     expect(checkDistillationLoss({ ...valid, compute: 3 })).toMatch(/'compute' must be a function/)
     expect(isDistillationLoss({ ...valid, decodeOptions: undefined })).toBe(false)
+  })
+
+  it("planViews turns needs into the images and embeddings a step makes", () => {
+    const none = { positive: false, teacherPositive: false, mix: false, studentKey: false }
+    expect(planViews(["teacher"])).toEqual(none)
+    expect(planViews(["studentPositive", "teacher"])).toEqual({ ...none, positive: true })
+    expect(planViews(["positive", "mix", "teacher"])).toEqual({ ...none, positive: true, teacherPositive: true, mix: true })
+    // the CutMix is made of q and pq, so "mix" alone still makes the positive's view
+    expect(planViews(["mix"])).toEqual({ ...none, positive: true, mix: true })
+    expect(planViews(["studentKey"])).toEqual({ ...none, studentKey: true })
   })
 
   it("tells an options error from decoded options", () => {

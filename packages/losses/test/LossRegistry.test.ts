@@ -99,7 +99,7 @@ describe("LossRegistry", () => {
         teacherQueue: t2([[1, 0]]),
         epoch: 0
       }
-      const value = resolved.compute(views)
+      const value = resolved.compute(views).total
       // rows: 1 − 0.6 = 0.4 and 1 − 1 = 0; mean 0.2; scale 2
       expect(value.dataSync()[0]).toBeCloseTo(2 * (0.4 + 0) / 2, 6)
       tf.dispose([value, views.studentAnchor, views.teacherAnchor, views.teacherQueue])

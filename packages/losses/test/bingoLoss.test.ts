@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
-import { bingoLoss, type BingoOptions } from "../src/bingoLoss.ts"
+import { bingoLoss, bingoLossTerms, type BingoOptions } from "../src/bingoLoss.ts"
+import { builtinLosses } from "../src/builtinLosses.ts"
 import { infoNce } from "../src/infoNce.ts"
 import {
   expectAllClose,
@@ -94,6 +95,32 @@ describe("bingoLoss", () => {
   it("code form matches a hand computation during the warm-up (w_s = 1, w_c = 0)", () => {
     const expected = (ceAA + cePP + 0.25 * ceMA + 0.75 * ceMP) / 3
     expect(value({ ...hand, epoch: 3 }, { temperature: 1 })).toBeCloseTo(expected, 6)
+  })
+
+  it("bingoLossTerms names every term by hand value, all six even at weight 0 during the warm-up, with the weights and lambda", () => {
+    const views = tensorViews({ ...hand, epoch: 3 })
+    const out = bingoLossTerms(views, { temperature: 1 })
+    const terms = Object.fromEntries(Object.entries(out.terms).map(([k, t]) => [k, t.dataSync()[0]!]))
+    expect(Object.keys(terms)).toEqual(["aa", "ap", "pp", "pa", "ma", "mp"])
+    const hands = [ceAA, ceAP, cePP, cePA, ceMA, ceMP]
+    Object.values(terms).forEach((v, i) => expect(v).toBeCloseTo(hands[i]!, 6))
+    expect(out.scalars).toEqual({ lambda: 0.25, wSelf: 1, wCross: 0 })
+    expect(out.total.dataSync()[0]).toBeCloseTo((ceAA + cePP + 0.25 * ceMA + 0.75 * ceMP) / 3, 6)
+    tf.dispose([out.total, ...Object.values(out.terms), ...Object.values(views).filter((x) => x instanceof tf.Tensor)])
+    const paper = bingoLossTerms(tensorViews(hand), { temperature: 1, form: "paper" })
+    expect(paper.terms["intra"]!.dataSync()[0]).toBeCloseTo(ceAA, 6)
+    expect(paper.terms["inter"]!.dataSync()[0]).toBeCloseTo(cePA, 6)
+    tf.dispose([paper.total, ...Object.values(paper.terms)])
+  })
+
+  it("takes its declared collapse value when every logit is equal (every embedding the same point)", () => {
+    const bingo = builtinLosses.find((l) => l.name === "bingo")!
+    const same = [[1, 0]]
+    const q = 7
+    const collapsed: Views = { sA: same, sP: same, sM: same, tA: same, tP: same, queue: Array.from({ length: q }, () => [1, 0]), lambda: 0.3, epoch: 20 }
+    for (const form of ["code", "paper"] as const) {
+      expect(value(collapsed, { form })).toBeCloseTo(bingo.collapseValue!(q, { ...bingo.defaults, form }), 5)
+    }
   })
 
   it("paper form matches a hand computation: CE(s_a, t_a) + CE(s_p, t_a)", () => {

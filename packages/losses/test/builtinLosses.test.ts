@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { builtinLosses } from "../src/builtinLosses.ts"
-import { alwaysProvided, type DistillationViews, isOptionsError, neededViews, viewFields } from "../src/DistillationLoss.ts"
+import { alwaysProvided, asLossValue, type DistillationViews, isOptionsError, type LossValue, neededViews, viewFields } from "../src/DistillationLoss.ts"
 import {
   expectFinite,
   expectNoLeak,
@@ -38,6 +38,19 @@ const onlyNeeded = (views: DistillationViews, needs: ReadonlyArray<keyof typeof 
   return Object.fromEntries(Object.entries(views).filter(([k]) => keep.has(k as keyof DistillationViews))) as unknown as DistillationViews
 }
 
+/** Every tensor of a loss's result: the total and its named terms. */
+const tensorsOf = (value: tf.Scalar | LossValue): Array<tf.Tensor> => {
+  const v = asLossValue(value)
+  return [v.total, ...Object.values(v.terms ?? {})]
+}
+
+/** The total of a loss's result, its terms disposed. */
+const totalOf = (value: tf.Scalar | LossValue): tf.Scalar => {
+  const [total, ...terms] = tensorsOf(value)
+  tf.dispose(terms)
+  return total as tf.Scalar
+}
+
 const disposeViews = (v: DistillationViews) => tf.dispose(Object.values(v).filter((x) => x instanceof tf.Tensor))
 
 describe("builtinLosses", () => {
@@ -51,10 +64,10 @@ describe("builtinLosses", () => {
     it("computes a finite scalar with a finite, non-zero gradient for the student, before and after warm-up", () => {
       for (const epoch of [0, 40]) {
         const views = allViews(91, epoch)
-        const value = loss.compute(views, loss.defaults)
+        const value = totalOf(loss.compute(views, loss.defaults))
         expect(value.rank).toBe(0)
         expectFinite(value.dataSync()[0]!)
-        const grad = grad2d((s: tf.Tensor2D) => loss.compute({ ...views, studentAnchor: s }, loss.defaults))(views.studentAnchor)
+        const grad = grad2d((s: tf.Tensor2D) => totalOf(loss.compute({ ...views, studentAnchor: s }, loss.defaults)))(views.studentAnchor)
         const g = Array.from(grad.dataSync())
         expectFinite(g)
         expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0)
@@ -65,7 +78,7 @@ describe("builtinLosses", () => {
 
     it("reads only the views it declares in `needs`", () => {
       const views = allViews(92, 20)
-      const value = loss.compute(onlyNeeded(views, neededViews(loss, loss.defaults)), loss.defaults)
+      const value = totalOf(loss.compute(onlyNeeded(views, neededViews(loss, loss.defaults)), loss.defaults))
       expectFinite(value.dataSync()[0]!)
       tf.dispose(value)
       disposeViews(views)
@@ -73,8 +86,8 @@ describe("builtinLosses", () => {
 
     it("leaks no tensor (loss and gradient)", () => {
       const views = allViews(93, 20)
-      expectNoLeak(() => loss.compute(views, loss.defaults))
-      expectNoLeak(() => grad2d((s: tf.Tensor2D) => loss.compute({ ...views, studentAnchor: s }, loss.defaults))(views.studentAnchor))
+      expectNoLeak(() => tensorsOf(loss.compute(views, loss.defaults)))
+      expectNoLeak(() => grad2d((s: tf.Tensor2D) => totalOf(loss.compute({ ...views, studentAnchor: s }, loss.defaults)))(views.studentAnchor))
       disposeViews(views)
     })
 
@@ -109,7 +122,7 @@ describe("builtinLosses", () => {
     expect(neededViews(bingo, bingo.defaults)).toEqual(["positive", "mix", "teacher"])
     expect(neededViews(bingo, paper)).toEqual(["studentPositive", "teacher"])
     const views = allViews(94, 20)
-    const value = bingo.compute(onlyNeeded(views, neededViews(bingo, paper)), paper)
+    const value = totalOf(bingo.compute(onlyNeeded(views, neededViews(bingo, paper)), paper))
     expectFinite(value.dataSync()[0]!)
     tf.dispose(value)
     disposeViews(views)

@@ -74,6 +74,15 @@ export class EmbeddingQueue {
     this.ptr = (this.ptr + b) % this.size
   }
 
+  /** Overwrite the queue's rows and pointer in place with values saved by `values()` (a checkpoint). */
+  restore(values: Float32Array, pointer: number): void {
+    if (values.length !== this.size * this.dim) {
+      throw new RangeError(`EmbeddingQueue.restore: ${values.length} values for a ${this.size} x ${this.dim} queue`)
+    }
+    tf.tidy(() => this.queue.assign(tf.tensor2d(values, [this.size, this.dim])))
+    this.ptr = pointer
+  }
+
   async values(): Promise<Float32Array> {
     return (await this.queue.data()) as Float32Array
   }

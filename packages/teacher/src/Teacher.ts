@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
 import { Context, Effect, Layer } from "effect"
-import { existsSync } from "node:fs"
+import { existsSync, rmSync } from "node:fs"
 import { Rng } from "@bingo/runtime"
 import {
   assignParams,
@@ -105,7 +105,15 @@ export class Teacher extends Context.Service<Teacher, {
       Effect.gen(function*() {
         const path = options.weightsPath
         const { train } = yield* (yield* DatasetSource).load
-        const { logEvery: _logEvery, ...moco } = options.moco
+        const {
+          logEvery: _logEvery,
+          checkpointPath: _checkpointPath,
+          checkpointEverySteps: _checkpointEverySteps,
+          onStep: _onStep,
+          stopAfterSteps: _stopAfterSteps,
+          health: _health,
+          ...moco
+        } = options.moco
         const pretrain = JSON.stringify({
           moco,
           seed: options.seed,
@@ -119,11 +127,19 @@ export class Teacher extends Context.Service<Teacher, {
           return encoder
         }
         yield* Effect.logInfo(`teacher: MoCo-v2 pre-training ${options.spec.backbone} on ${train.name} (${train.size} images, ${options.moco.epochs} epochs)`)
-        const encoder = yield* pretrainMoco(train, options.spec, options.augment, options.moco, Rng.fromSeed(options.seed))
+        const checkpointPath = options.moco.checkpointPath ?? (path === undefined ? undefined : `${path}.checkpoint`)
+        const trained = yield* pretrainMoco(train, options.spec, options.augment, {
+          ...options.moco,
+          ...(checkpointPath === undefined ? {} : { checkpointPath })
+        }, options.seed)
+        const encoder = trained.encoder
         if (path !== undefined) {
-          yield* saveWeights(path, encoder.params, { spec: JSON.stringify(options.spec), pretrain }).pipe(
+          const epochs = JSON.stringify(trained.epochs)
+          yield* saveWeights(path, encoder.params, { spec: JSON.stringify(options.spec), pretrain, epochs }).pipe(
             Effect.onError(() => Effect.sync(() => disposeEncoder(encoder)))
           )
+          // the weights are complete: the pre-training checkpoint (query, key, queue, momentum) is no longer needed
+          if (checkpointPath !== undefined) rmSync(checkpointPath, { force: true })
           yield* Effect.logInfo(`teacher: saved ${path}`)
         }
         return encoder

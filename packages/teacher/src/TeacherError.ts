@@ -1,16 +1,5 @@
 import { Schema } from "effect"
 
-/** Teacher pre-training diverged (the loss became NaN or infinite). */
-export class TeacherTrainingDiverged extends Schema.TaggedError<TeacherTrainingDiverged>()("TeacherTrainingDiverged", {
-  epoch: Schema.Number,
-  step: Schema.Number,
-  loss: Schema.Number
-}) {
-  override get message(): string {
-    return `teacher pre-training diverged at epoch ${this.epoch}, step ${this.step} (loss ${this.loss})`
-  }
-}
-
 /**
  * A teacher pre-training run with fewer training images than one batch: partial batches are
  * dropped, so it would train no step and return a random teacher.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs"
-import { Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { existsSync, mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,6 +13,10 @@ import { Teacher } from "../src/Teacher.ts"
 const spec = { backbone: "convnet-small", inputShape: [16, 16, 1] as const, widthMultiplier: 0.5, headHidden: 32, embeddingDim: 16 }
 const moco = { epochs: 2, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, queueSize: 64, temperature: 0.2, keyMomentum: 0.9 }
 
+/** The typed failure of an exit (undefined for a success or a defect). */
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
+  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
+
 const withRuntime = <A, E>(effect: Effect.Effect<A, E, Teacher | DatasetSource>, teacher: Layer.Layer<Teacher, any, DatasetSource>) =>
   effect.pipe(Effect.provide(teacher.pipe(Layer.provideMerge(DatasetSource.layerTest), Layer.provideMerge(Runtime.layerTest))))
 
@@ -23,7 +27,7 @@ describe("pretrainMoco", () => {
       const data = makeShapes({ n: 48, seed: 1 })
       const init = createEncoder(spec, Rng.fromSeed(7), "init")
       const before = tf.memory().numTensors
-      const enc = yield* pretrainMoco(data, spec, { outputSize: 16 }, moco, Rng.fromSeed(7))
+      const { encoder: enc } = yield* pretrainMoco(data, spec, { outputSize: 16 }, moco, 7)
       // only the returned encoder's variables remain
       expect(tf.memory().numTensors - before).toBe(enc.params.size)
       // same seed -> same init; training moved the weights
@@ -32,6 +36,28 @@ describe("pretrainMoco", () => {
       expect(Array.from(w1)).not.toEqual(Array.from(w0))
       disposeEncoder(enc)
       disposeEncoder(init)
+    }), 60_000)
+})
+
+describe("pretrainMoco checkpoints", () => {
+  it.effect("a run stopped mid-epoch and resumed from its checkpoint ends with the same weights and losses as an uninterrupted one", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Layer.build(Runtime.layerTest))
+      const data = makeShapes({ n: 48, seed: 1 })
+      const dir = mkdtempSync(join(tmpdir(), "bingo-moco-"))
+      const whole = yield* pretrainMoco(data, spec, { outputSize: 16 }, moco, 7)
+      const checkpointPath = join(dir, "moco.ckpt")
+      const first = yield* pretrainMoco(data, spec, { outputSize: 16 }, { ...moco, checkpointPath, stopAfterSteps: 3 }, 7)
+      expect(first.finished).toBe(false)
+      disposeEncoder(first.encoder)
+      const resumed = yield* pretrainMoco(data, spec, { outputSize: 16 }, { ...moco, checkpointPath }, 7)
+      expect(resumed.finished).toBe(true)
+      expect(resumed.epochs.map((e) => e.loss)).toEqual(whole.epochs.map((e) => e.loss))
+      for (const [name, v] of whole.encoder.params) {
+        expect(Array.from(resumed.encoder.params.get(name)!.dataSync()), name).toEqual(Array.from(v.dataSync()))
+      }
+      disposeEncoder(whole.encoder)
+      disposeEncoder(resumed.encoder)
     }), 60_000)
 })
 
@@ -141,8 +167,8 @@ describe("Teacher", () => {
   it.effect("pre-training refuses a dataset smaller than one batch", () =>
     Effect.gen(function*() {
       yield* Effect.scoped(Layer.build(Runtime.layerTest))
-      const exit = yield* Effect.exit(pretrainMoco(makeShapes({ n: 8, seed: 1 }), spec, { outputSize: 16 }, moco, Rng.fromSeed(7)))
-      expect(String(exit)).toMatch(/TeacherDatasetTooSmall.*the dataset has 8 samples, fewer than one batch of 16/)
+      const exit = yield* Effect.exit(pretrainMoco(makeShapes({ n: 8, seed: 1 }), spec, { outputSize: 16 }, moco, 7))
+      expect(failureOf(exit)).toMatchObject({ _tag: "TeacherDatasetTooSmall", datasetN: 8, batchSize: 16 })
     }))
 })
 

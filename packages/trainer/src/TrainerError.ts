@@ -1,27 +1,5 @@
 import { Schema } from "effect"
 
-/** The loss became NaN or infinite: the run stops, the last checkpoint is intact. */
-export class NonFiniteLoss extends Schema.TaggedError<NonFiniteLoss>()("NonFiniteLoss", {
-  epoch: Schema.Number,
-  step: Schema.Number,
-  loss: Schema.Number,
-  lastCheckpoint: Schema.optional(Schema.String)
-}) {
-  override get message(): string {
-    const ckpt = this.lastCheckpoint === undefined ? "no checkpoint written yet" : `last good checkpoint: ${this.lastCheckpoint}`
-    return `loss is ${this.loss} at epoch ${this.epoch + 1}, step ${this.step + 1}; ${ckpt}`
-  }
-}
-
-export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
-  path: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `checkpoint ${this.path}: ${this.reason}`
-  }
-}
-
 /** Bags and dataset disagree (a bag file from another dataset, say). */
 export class BagsDoNotMatchDataset extends Schema.TaggedError<BagsDoNotMatchDataset>()("BagsDoNotMatchDataset", {
   bagsN: Schema.Number,

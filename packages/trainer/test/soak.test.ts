@@ -12,7 +12,8 @@ import { DatasetSource } from "@bingo/data"
 import { labelBags } from "@bingo/bag-miner"
 import { LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
-import { type DistillOptions, type StepProgress, Trainer } from "../src/Trainer.ts"
+import { healthChecksOff, type StepReport } from "@bingo/training"
+import { type DistillOptions, Trainer } from "../src/Trainer.ts"
 
 const MiB = 1024 * 1024
 const STEPS = 304 // 38 epochs x 8 steps (64 samples, batch 8)
@@ -44,7 +45,8 @@ const options: DistillOptions = {
   queueSize: 64,
   studentKeyMomentum: 0.99,
   seed: 5,
-  checkpointEverySteps: 25
+  checkpointEverySteps: 25,
+  health: healthChecksOff // a tiny random setup near collapse by construction: this test is of memory
 }
 
 /** A small MLP teacher, so the soak spends its time in the trainer, not in the teacher's convolutions. */
@@ -59,7 +61,7 @@ describe("Trainer soak", () => {
     Effect.gen(function*() {
       const tensors: Array<number> = []
       const memory: Array<{ step: number; rss: number; heap: number }> = []
-      const onStep = (p: StepProgress) => {
+      const onStep = (p: StepReport) => {
         tensors.push(tf.memory().numTensors)
         if (p.globalStep % SAMPLE_EVERY === 0) {
           gc()

@@ -1,0 +1,56 @@
+import type { EmbeddingHealthSummary } from "./TrainingHealth.ts"
+
+/** The means of one finished epoch: what the log line, results.json and the health check read. */
+export interface EpochSummary {
+  /** 0-based. */
+  readonly epoch: number
+  readonly loss: number
+  /** Each named term of the loss (unweighted), and named scalars such as BINGO's lambda and pair weights. */
+  readonly terms: Readonly<Record<string, number>>
+  /** The lr at the epoch's last step. */
+  readonly lr: number
+  readonly gradNorm: number
+  /** By monitored network (the trained one first). */
+  readonly embeddings: Readonly<Record<string, EmbeddingHealthSummary>>
+  /** ln(Q + 1) for contrastive losses, when the objective knows it. */
+  readonly collapseValue: number | null
+  readonly imagesPerSecond: number
+  readonly seconds: number
+}
+
+/** Running sums of the epoch in progress, so its means survive a resume. */
+export interface EpochAccumulator {
+  count: number
+  images: number
+  seconds: number
+  loss: number
+  gradNorm: number
+  lr: number
+  terms: Record<string, number>
+  embeddings: Record<string, { spread: number; embeddingStd: number; dead: number }>
+}
+
+/** Where a run is: the position in the schedule, the RNG states and what finished epochs gave. */
+export interface LoopProgress {
+  /** Epoch in progress (0-based) and the number of its steps already done. */
+  epoch: number
+  stepInEpoch: number
+  globalStep: number
+  /** Order RNG as it was at the start of `epoch` (regenerates that epoch's plan). */
+  orderRngAtEpochStart: Array<number>
+  /** Augmentation RNG now. */
+  augRng: Array<number>
+  epochs: Array<EpochSummary>
+  partial: EpochAccumulator
+}
+
+export const emptyAccumulator = (): EpochAccumulator => ({
+  count: 0,
+  images: 0,
+  seconds: 0,
+  loss: 0,
+  gradNorm: 0,
+  lr: 0,
+  terms: {},
+  embeddings: {}
+})
