@@ -4,6 +4,7 @@ import { InvalidDatasetConfig, UnknownDataset, type DatasetError } from "./Datas
 import type { DatasetSplits, ImageDataset } from "./ImageDataset.ts"
 import { defaultIdxDir, loadIdx } from "./loadIdx.ts"
 import { loadCifar } from "./loadCifar.ts"
+import { defaultDigitsFile, loadDigits } from "./loadDigits.ts"
 import { loadFolder } from "./loadFolder.ts"
 import { makeShapes } from "./makeShapes.ts"
 
@@ -71,6 +72,14 @@ const CifarOptionsSchema = Schema.Struct({
   name: Schema.optionalKey(Schema.String)
 })
 
+const DigitsOptionsSchema = Schema.Struct({
+  file: Schema.optionalKey(Schema.String),
+  size: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(8))),
+  testFraction: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1))),
+  seed: Schema.optionalKey(Schema.Int),
+  name: Schema.optionalKey(Schema.String)
+})
+
 const FolderOptionsSchema = Schema.Struct({
   dir: Schema.String,
   testDir: Schema.optionalKey(Schema.String),
@@ -127,6 +136,14 @@ export const datasetRegistry: ReadonlyArray<DatasetEntry> = [
     "CIFAR-10 / CIFAR-100 binary archives (variant: cifar10 | cifar100)",
     CifarOptionsSchema,
     loadCifar
+  ),
+  defineDataset(
+    "digits",
+    `scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes), default file ${defaultDigitsFile} ` +
+      "(apt-get install python3-sklearn); size: side >= 8, upsampled bilinearly; testFraction (default 0.2) " +
+      "of each class held out, seeded by seed",
+    DigitsOptionsSchema,
+    loadDigits
   ),
   defineDataset(
     "folder",

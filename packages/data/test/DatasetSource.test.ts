@@ -6,7 +6,7 @@ import { createDatasetSource, type DatasetConfig, datasetRegistry, listDatasets 
 import { DatasetSource } from "../src/DatasetSource.ts"
 import { makeShapes } from "../src/makeShapes.ts"
 import { gatherAll } from "../src/ImageStore.ts"
-import { cifarBytes, tempDir, writeIdxDataset, writeImage, writeImageFolder } from "./fixtures.ts"
+import { cifarBytes, tempDir, writeDigitsCsv, writeIdxDataset, writeImage, writeImageFolder } from "./fixtures.ts"
 
 /** A small config for every registry entry; a new entry without one fails the registry test. */
 const fixtureConfigs: Record<string, () => DatasetConfig | Promise<DatasetConfig>> = {
@@ -22,6 +22,7 @@ const fixtureConfigs: Record<string, () => DatasetConfig | Promise<DatasetConfig
     writeFileSync(join(dir, "test_batch.bin"), cifarBytes([4, 5], "cifar10"))
     return { name: "cifar", options: { dir, variant: "cifar10" } }
   },
+  digits: () => ({ name: "digits", options: { file: writeDigitsCsv(tempDir("registry-digits"), 40), size: 12, seed: 1 } }),
   folder: async () => {
     const dir = tempDir("registry-folder")
     await writeImageFolder(dir)
@@ -33,7 +34,7 @@ const fixtureConfigs: Record<string, () => DatasetConfig | Promise<DatasetConfig
 
 describe("datasetRegistry", () => {
   it("lists every entry once", () => {
-    expect(listDatasets()).toEqual(["shapes", "idx", "cifar", "folder"])
+    expect(listDatasets()).toEqual(["shapes", "idx", "cifar", "digits", "folder"])
     expect(new Set(listDatasets()).size).toBe(datasetRegistry.length)
   })
 
@@ -62,7 +63,7 @@ describe("datasetRegistry", () => {
   it.effect("an unknown name is UnknownDataset listing the available ones", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(createDatasetSource({ name: "imagenet" }))
-      expect(error).toMatchObject({ _tag: "UnknownDataset", dataset: "imagenet", available: ["shapes", "idx", "cifar", "folder"] })
+      expect(error).toMatchObject({ _tag: "UnknownDataset", dataset: "imagenet", available: ["shapes", "idx", "cifar", "digits", "folder"] })
     }))
 
   it.effect("bad or misspelled options are InvalidDatasetConfig, caught when the layer is built", () =>
@@ -74,6 +75,11 @@ describe("datasetRegistry", () => {
       expect(channels.message).toMatch(/channels/)
       const variant = yield* Effect.flip(createDatasetSource({ name: "cifar", options: { variant: "cifar1000" } }))
       expect(variant).toMatchObject({ _tag: "InvalidDatasetConfig", dataset: "cifar" })
+      for (const options of [{ size: 4 }, { testFraction: 1 }, { testFraction: -0.1 }]) {
+        const digits = yield* Effect.flip(createDatasetSource({ name: "digits", options }))
+        expect(digits).toMatchObject({ _tag: "InvalidDatasetConfig", dataset: "digits" })
+        expect(digits.message).toMatch(Object.keys(options)[0]!)
+      }
       const exit = yield* Effect.exit(Layer.build(DatasetSource.layer({ name: "idx", options: { limitTrain: 0 } })).pipe(Effect.scoped))
       expect(Exit.isFailure(exit)).toBe(true)
       expect(String(exit)).toMatch(/InvalidDatasetConfig/)

@@ -102,6 +102,20 @@ export const writeImageFolder = async (root: string): Promise<void> => {
   await writeImage(join(root, ".hidden", "x.png"), { width: 4, height: 4, channels: 3, pixel: [1, 2, 3] })
 }
 
+/**
+ * A small file in scikit-learn's digits format (gzipped CSV, 64 pixels 0..16 + label): n images,
+ * label i % 10, pixel p of image i = (i + p) % 17. Returns the file's path.
+ */
+export const writeDigitsCsv = (dir: string, n: number): string => {
+  const lines: Array<string> = []
+  for (let i = 0; i < n; i++) {
+    lines.push([...Array.from({ length: 64 }, (_, p) => (i + p) % 17), i % 10].join(","))
+  }
+  const path = join(dir, "digits.csv.gz")
+  writeFileSync(path, gzipSync(lines.join("\n") + "\n"))
+  return path
+}
+
 /** Run `effect` with a logger that records each line as "<Level> <message>" (Info, Warn, ...). */
 export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
