@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { readdir } from "node:fs/promises"
-import { basename, extname, join } from "node:path"
+import { basename, dirname, extname, join, resolve } from "node:path"
 import { DatasetFormatError, DatasetNotFound, EmptyDataset } from "./DatasetError.ts"
 import { imageExtensions } from "./decodeImage.ts"
 import { requireDirectory } from "./fileIo.ts"
@@ -32,8 +32,21 @@ export interface ListImageFolderOptions {
   readonly labels?: "folders" | "none"
 }
 
-/** A folder's own name (`data/pets/train/` -> `train`), the default name of a dataset read from it. */
-export const folderName = (root: string): string => basename(root) || root
+/** Folder names that name a split rather than a dataset (compared case-insensitively). */
+export const splitFolderNames: ReadonlyArray<string> = ["train", "training", "test", "testing", "val", "valid", "validation"]
+
+/**
+ * The default name of a dataset read from a folder: the folder's own name (`data/pets/` -> `pets`),
+ * or its parent's when the folder's name is a split's (`data/pets/train/` -> `pets`, so a run on
+ * `fashion/train` with `testDir: fashion/test` is reported as "fashion", not "train"). A relative
+ * folder is resolved against the working directory to find the parent.
+ */
+export const folderName = (root: string): string => {
+  const own = basename(root) || root
+  if (!splitFolderNames.includes(own.toLowerCase())) return own
+  const parent = basename(dirname(resolve(root)))
+  return parent === "" ? own : parent
+}
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { limitListing, listImageFolder } from "../src/listImageFolder.ts"
+import { folderName, limitListing, listImageFolder } from "../src/listImageFolder.ts"
 import { folderImages, tempDir, writeImage, writeImageFolder } from "./fixtures.ts"
 
 let root = ""
@@ -55,6 +55,20 @@ describe("listImageFolder", () => {
       const error = yield* Effect.flip(listImageFolder(root, { classNames: ["cat", "dog"] }))
       expect(error).toMatchObject({ _tag: "DatasetFormatError", path: join(root, "fish") })
     }))
+})
+
+describe("folderName", () => {
+  it("is the folder's own name, or its parent's when the folder is a split (train, test, val, ...)", () => {
+    expect(folderName("/data/pets")).toBe("pets")
+    expect(folderName("/data/pets/")).toBe("pets")
+    expect(folderName("/data/fashion/train")).toBe("fashion")
+    expect(folderName("/data/fashion/test/")).toBe("fashion")
+    for (const split of ["training", "Validation", "val", "valid", "testing", "TRAIN"]) {
+      expect(folderName(`/x/cifar-png/${split}`)).toBe("cifar-png")
+    }
+    expect(folderName("/data/trainers")).toBe("trainers")
+    expect(folderName("/train")).toBe("train") // no parent to name it by
+  })
 })
 
 describe("limitListing", () => {

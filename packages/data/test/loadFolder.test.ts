@@ -33,6 +33,17 @@ describe("loadFolder", () => {
       expect(test.images[36]).toBeCloseTo(29 / 255, 2)
     }))
 
+  it.effect("a folder named after its split (fashion/train, fashion/test) is named after its parent", () =>
+    Effect.gen(function*() {
+      const parent = join(tempDir("load-folder-split"), "fashion")
+      yield* Effect.promise(() => writeImage(join(parent, "train", "cat", "a.png"), { width: 4, height: 4, channels: 3, pixel: [1, 2, 3] }))
+      yield* Effect.promise(() => writeImage(join(parent, "test", "cat", "b.png"), { width: 4, height: 4, channels: 3, pixel: [1, 2, 3] }))
+      const splits = yield* loadFolder({ dir: join(parent, "train"), testDir: join(parent, "test"), size: 4 })
+      expect([splits.train.name, splits.test!.name]).toEqual(["fashion", "fashion/test"])
+      const named = yield* loadFolder({ dir: join(parent, "train"), size: 4, name: "fmnist" })
+      expect(named.train.name).toBe("fmnist")
+    }))
+
   it.effect("limit keeps images from every class", () =>
     Effect.gen(function*() {
       const { train } = yield* loadFolder({ dir: root, size: 2, limit: 3 })
