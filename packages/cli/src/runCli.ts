@@ -7,6 +7,7 @@ import { compareLosses, formatComparison } from "./compareLosses.ts"
 import { loadConfig } from "./loadConfig.ts"
 import { describeSplits } from "./describeSplits.ts"
 import { formatPipelineResult, pipelineLayer, resolveDatasetPaths, runPipeline } from "./runPipeline.ts"
+import { parseStudyArgs, studyCommand, studyUsage } from "./study/studyCommand.ts"
 
 const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
 
@@ -17,7 +18,7 @@ usage:
                                                        folder with \`cache\` is decoded into its cache now
   bingo compare <config.yaml> --losses bingo,seed,moco [--set ...]
                                                        the same run once per loss (same teacher, bags, budget)
-  bingo losses | backbones | datasets                  list what the registries hold
+${studyUsage}  bingo losses | backbones | datasets                  list what the registries hold
 `
 
 const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides: Array<string>; losses?: Array<string>; bad?: string } => {
@@ -80,6 +81,14 @@ const program = (argv: ReadonlyArray<string>) =>
         const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(Effect.provide(pipelineLayer(config, dirname(path))))
         yield* Effect.sync(() => console.log(`\n${formatPipelineResult(result)}\nresults: ${resolve(dirname(path), config.outDir, "results.json")}`))
         return 0
+      }
+      case "study": {
+        const args = parseStudyArgs(rest)
+        if ("bad" in args) {
+          yield* Effect.sync(() => process.stderr.write(`${args.bad}\n\n${usage}`))
+          return 2
+        }
+        return yield* studyCommand(args)
       }
       case "losses":
         for (const l of LossRegistry.make().list()) console.log(`${l.name.padEnd(14)} ${l.description}`)

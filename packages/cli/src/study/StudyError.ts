@@ -1,0 +1,40 @@
+import { Schema } from "effect"
+
+/**
+ * An arm of a study sets a key the study decides for every cell: the seed and the cell's
+ * outDir and name (from `seeds` and the plan), the teacher and the dataset (one shared teacher
+ * per study), or which baselines a cell evaluates.
+ */
+export class StudyArmError extends Schema.TaggedError<StudyArmError>()("StudyArmError", {
+  /** The study file. */
+  path: Schema.String,
+  arm: Schema.String,
+  /** The key path the arm sets, as written under `set:`. */
+  key: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.path}: arm '${this.arm}' sets ${this.key}: ${this.reason}`
+  }
+}
+
+/** `--shard` that is not `i/n` with integers 0 <= i < n. */
+export class InvalidShard extends Schema.TaggedError<InvalidShard>()("InvalidShard", {
+  shard: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `--shard ${this.shard}: ${this.reason}`
+  }
+}
+
+/** A study file (a cell's cell.json, results.md, a chart) could not be read, decoded or written. */
+export class StudyFileError extends Schema.TaggedError<StudyFileError>()("StudyFileError", {
+  path: Schema.String,
+  operation: Schema.Literals(["read", "write"]),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot ${this.operation} ${this.path}: ${this.reason}`
+  }
+}

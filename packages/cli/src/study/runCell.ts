@@ -1,0 +1,67 @@
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { pipelineLayer, type PipelineResult, runPipeline } from "../runPipeline.ts"
+import type { Cell } from "./cellPlan.ts"
+import { type CellRecord, writeCellRecord } from "./CellRecord.ts"
+import type { Study } from "./Study.ts"
+
+let commit: string | null | undefined
+
+/** `git rev-parse HEAD` of the checkout this code runs from (asked once per process), null outside git. */
+export const gitCommit = (): string | null => {
+  if (commit === undefined) {
+    try {
+      commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fileURLToPath(new URL(".", import.meta.url)), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+    } catch {
+      commit = null
+    }
+  }
+  return commit
+}
+
+/**
+ * The cell record of a finished pipeline run. The rows of `runPipeline` are the student, then
+ * the random student when the cell's config asked for it, then the teacher when it did.
+ */
+export const cellRecordOf = (study: Study, cell: Cell, result: PipelineResult): CellRecord => {
+  const [student, ...rest] = result.rows
+  const randomInit = cell.config.eval.randomBaseline ? rest.shift() : undefined
+  const teacher = cell.config.eval.teacher ? rest.shift() : undefined
+  return {
+    study: study.name,
+    arm: cell.arm,
+    seed: cell.seed,
+    index: cell.index,
+    scores: student === undefined ? null : { ...student.scores },
+    baselines: {
+      ...(randomInit === undefined ? {} : { randomInit: { ...randomInit.scores } }),
+      ...(teacher === undefined ? {} : { teacher: { ...teacher.scores } })
+    },
+    ...(result.evaluationSkipped === undefined ? {} : { evaluationSkipped: result.evaluationSkipped }),
+    distillLosses: result.distillLosses,
+    bagPurity: result.bagPurity,
+    dataset: result.dataset,
+    seconds: { ...result.seconds },
+    peakRssMiB: result.peakRssMiB,
+    backend: result.backend,
+    gitCommit: gitCommit(),
+    finishedAt: new Date().toISOString(),
+    config: cell.config
+  }
+}
+
+/**
+ * Run one cell: the pipeline with the cell's config (the shared teacher and bags must exist:
+ * `prepareShared`), resuming from `<cell>/checkpoint.safetensors` when an earlier attempt was
+ * interrupted, then write `<cell>/cell.json` atomically. Relative paths of the config resolve
+ * against the base config's folder, as for `bingo run`.
+ */
+export const runCell = Effect.fn("runCell")(function*(study: Study, cell: Cell) {
+  // timed from before the layers load the data and the teacher, as `bingo run` times a run
+  const startedAt = performance.now()
+  const result = yield* Effect.scoped(runPipeline(cell.config, study.base.dir, startedAt)).pipe(Effect.provide(pipelineLayer(cell.config, study.base.dir)))
+  const record = cellRecordOf(study, cell, result)
+  yield* writeCellRecord(cell.recordPath, record)
+  return record
+})

@@ -1,0 +1,78 @@
+import { Effect } from "effect"
+import { join } from "node:path"
+import { barChartSvg, barsOf } from "./barChart.ts"
+import { type Cell, inShard, isDone, planCells, type Shard } from "./cellPlan.ts"
+import { type CellRecord, readCellRecord, writeStudyFile } from "./CellRecord.ts"
+import { estimateSeconds, formatDuration } from "./estimateTime.ts"
+import { prepareShared, type PreparedShared } from "./prepareShared.ts"
+import { runCell } from "./runCell.ts"
+import type { Study } from "./Study.ts"
+import { formatStudyTable, mergeCells, metricLabel, type StudyResults } from "./studyTable.ts"
+
+/**
+ * Merge whatever cell files exist into `<outDir>/results.md` (the markdown table, also
+ * returned), `<outDir>/results.json` (the same numbers) and one bar chart per headline metric,
+ * `<outDir>/<metric>.svg`. Every file is written atomically.
+ */
+export const reportStudy = Effect.fn("reportStudy")(function*(study: Study) {
+  const results = yield* mergeCells(study, planCells(study))
+  const table = formatStudyTable(results, study.outDir)
+  yield* writeStudyFile(join(study.outDir, "results.md"), table)
+  yield* writeStudyFile(join(study.outDir, "results.json"), JSON.stringify(results, null, 2) + "\n")
+  for (const metric of study.headline) {
+    const bars = barsOf(results, metric)
+    if (bars.length === 0) continue
+    const svg = yield* barChartSvg(`${study.name}: ${metricLabel(metric)}`, metric, bars)
+    yield* writeStudyFile(join(study.outDir, `${metric}.svg`), svg)
+  }
+  return { results, table }
+})
+
+export interface StudyRun {
+  /** Indices of the cells this call ran (finished cells are skipped). */
+  readonly ran: ReadonlyArray<number>
+  readonly shared: PreparedShared
+  readonly results: StudyResults
+  readonly table: string
+}
+
+const scoreLine = (r: CellRecord): string =>
+  r.scores === null
+    ? "not evaluated"
+    : ["knnTop1", "linearTop1"].filter((m) => r.scores![m] !== undefined).map((m) => `${metricLabel(m)} ${(100 * r.scores![m]!).toFixed(1)}%`).join(", ")
+
+/**
+ * Run a study's unfinished cells (of `shard`, when given) one after another, then report. The
+ * shared teacher and bags are made first when missing; a cell with a cell.json is skipped, and
+ * an interrupted one resumes from its checkpoint. Logs a line when each cell starts and ends,
+ * with the elapsed time and an ETA from the cells finished so far.
+ */
+export const runStudy = Effect.fn("runStudy")(function*(study: Study, options: { readonly shard?: Shard } = {}) {
+  const plan = planCells(study)
+  const mine = plan.filter((c) => inShard(c, options.shard))
+  const pending = mine.filter((c) => !isDone(c))
+  const shardText = options.shard === undefined ? "" : ` shard ${options.shard.index}/${options.shard.count}: ${mine.length} cells,`
+  yield* Effect.logInfo(
+    `study ${study.name}: ${plan.length} cells (${study.arms.length} arms x ${study.seeds.length} seeds),${shardText} ${mine.length - pending.length} done, ${pending.length} to run`
+  )
+  const shared = yield* prepareShared(study, pending)
+  const started = performance.now()
+  const elapsed = () => (performance.now() - started) / 1000
+  const records: Array<CellRecord> = yield* Effect.forEach(plan.filter(isDone), (c) => readCellRecord(c.recordPath))
+  const eta = (remaining: ReadonlyArray<Cell>): string => {
+    if (records.length === 0) return "ETA after the first cell"
+    const estimates = estimateSeconds(study, plan, records, remaining, records[0]!.dataset.train)
+    return `ETA ${formatDuration([...estimates.values()].reduce((a, e) => a + e.seconds, 0))}`
+  }
+  for (const [i, cell] of pending.entries()) {
+    const name = `cell ${cell.index + 1}/${plan.length} ${cell.arm} seed ${cell.seed}`
+    yield* Effect.logInfo(`study: ${name} started (${i + 1} of ${pending.length} in this run; elapsed ${formatDuration(elapsed())}, ${eta(pending.slice(i))})`)
+    const record = yield* runCell(study, cell)
+    records.push(record)
+    yield* Effect.logInfo(
+      `study: ${name} finished in ${formatDuration(record.seconds["total"] ?? 0)}: ${scoreLine(record)} (elapsed ${formatDuration(elapsed())}, ${eta(pending.slice(i + 1))})`
+    )
+  }
+  const { results, table } = yield* reportStudy(study)
+  return { ran: pending.map((c) => c.index), shared, results, table } satisfies StudyRun
+})
