@@ -10,19 +10,30 @@ const NonNegativeNumber = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
 const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
 const Range = Schema.Tuple([Schema.Number, Schema.Number])
 
-/** Epoch budget, SGD (lr at this batch size, momentum, weight decay) and queue size: shared by teacher pre-training and distillation. */
+/**
+ * Epoch budget, SGD (momentum, weight decay), the lr schedule and the queue size: shared by teacher
+ * pre-training and distillation. `lr` is per 256 images by default (`lrScaling: per-256`, the linear
+ * scaling rule of MoCo / SimCLR: the rate used is lr * batchSize / 256), MoCo-v2's 0.03, reached by
+ * a linear warm-up over `lrWarmupEpochs` and then decayed with a per-epoch cosine.
+ * `lrScaling: none` reads `lr` as the rate at this batch size.
+ */
 const OptimisationFields = {
   epochs: withDefault(PositiveInt, 10),
   batchSize: withDefault(PositiveInt, 128),
-  lr: withDefault(PositiveNumber, 0.06),
+  lr: withDefault(PositiveNumber, 0.03),
+  lrScaling: withDefault(Schema.Literals(["per-256", "none"]), "per-256"),
+  lrWarmupEpochs: withDefault(NonNegativeNumber, 1),
   momentum: withDefault(Probability, 0.9),
   weightDecay: withDefault(NonNegativeNumber, 1e-4),
   queueSize: withDefault(PositiveInt, 4096)
 }
 
-/** MoCo-v2 "aug+" augmentation settings (reference defaults; outputSize is the view side in pixels). */
+/**
+ * MoCo-v2 "aug+" augmentation settings (reference defaults). `outputSize` is the view side in
+ * pixels, by default the dataset's image height (so a config moves between datasets unchanged).
+ */
 export const AugmentSection = Schema.Struct({
-  outputSize: PositiveInt,
+  outputSize: Schema.optionalKey(PositiveInt),
   cropScale: Schema.optionalKey(Range),
   cropRatio: Schema.optionalKey(Range),
   flipProb: Schema.optionalKey(Probability),
@@ -64,7 +75,8 @@ export const TeacherSection = Schema.Struct({
     Schema.Struct({
       ...OptimisationFields,
       temperature: withDefault(PositiveNumber, 0.2),
-      keyMomentum: withDefault(Probability, 0.99)
+      keyMomentum: withDefault(Probability, 0.99),
+      checkpointEverySteps: withDefault(NonNegativeInt, 0)
     }),
     {}
   )
@@ -125,7 +137,7 @@ export const PipelineConfig = Schema.Struct({
     name: Schema.String,
     options: withDefault(Schema.Record(Schema.String, Schema.Unknown), {})
   }),
-  augment: AugmentSection,
+  augment: withDefault(AugmentSection, {}),
   teacher: TeacherSection,
   bags: withDefault(BagsSection, {}),
   student: EncoderSection,

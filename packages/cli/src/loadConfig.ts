@@ -26,7 +26,8 @@ const checkConfig = (config: PipelineConfig, path: string) =>
         return yield* new ConfigError({ path, reason: `${section}.backbone: unknown backbone '${name}'; available: ${listBackbones().join(", ")}` })
       }
     }
-    yield* validateAugmentConfig(config.augment as AugmentConfig).pipe(
+    // the view size may be left to the dataset (checked once it is loaded); 1 stands in for it here
+    yield* validateAugmentConfig({ ...config.augment, outputSize: config.augment.outputSize ?? 1 } as AugmentConfig).pipe(
       Effect.mapError((e) => new ConfigError({ path, reason: `augment.${e.field}: ${e.reason}` }))
     )
   })

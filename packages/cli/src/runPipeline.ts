@@ -8,6 +8,7 @@ import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
 import { LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
 import { Trainer } from "@bingo/trainer"
+import type { EpochSummary } from "@bingo/training"
 import { evaluateEncoder, type EvaluationOptions, formatResultsTable, type ReportRow } from "@bingo/eval"
 import type { PipelineConfig } from "./PipelineConfig.ts"
 import { loadPlugins } from "./loadPlugins.ts"
@@ -19,6 +20,10 @@ export interface PipelineResult {
   readonly dataset: { readonly name: string; readonly train: number; readonly test: number }
   readonly bagPurity: number | null
   readonly distillLosses: ReadonlyArray<number>
+  /** Each distillation epoch's means: every loss term, lr, gradient norm, embedding spread of student and teacher, collapse value. */
+  readonly distillEpochs: ReadonlyArray<EpochSummary>
+  /** The same for the teacher's MoCo-v2 pre-training, when this pipeline pre-trained it (empty for a loaded teacher). */
+  readonly teacherPretraining: ReadonlyArray<EpochSummary>
   readonly rows: ReadonlyArray<ReportRow>
   /** Why there are no rows, when evaluation was skipped (unlabelled data). */
   readonly evaluationSkipped?: string
@@ -48,7 +53,6 @@ const encoderSpec = (section: PipelineConfig["student"], inputShape: readonly [n
  */
 export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
   const outDir = resolve(configDir, config.outDir)
-  const augment = config.augment as AugmentConfig
   const runtime = Runtime.layer({ backend: config.backend, seed: config.seed })
   const dataset = DatasetSource.layer({ name: config.dataset.name, options: resolveDatasetPaths(config.dataset.options, configDir) })
   const miner = BagMiner.layer({
@@ -65,6 +69,7 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
       const { train, test } = yield* (yield* DatasetSource).load
       // checked before the teacher is pre-trained, so a config that cannot finish fails in seconds
       yield* checkSplits(config, train, test)
+      const augment = augmentOf(config, train)
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
       const teacherSpec = encoderSpec(config.teacher, inputShape)
       const teacher = config.teacher.weights !== undefined
@@ -92,6 +97,8 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
         epochs: config.distill.epochs,
         batchSize: config.distill.batchSize,
         lr: config.distill.lr,
+        lrScaling: config.distill.lrScaling,
+        lrWarmupEpochs: config.distill.lrWarmupEpochs,
         momentum: config.distill.momentum,
         weightDecay: config.distill.weightDecay,
         queueSize: config.distill.queueSize,
@@ -107,6 +114,10 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
   )
   return Layer.mergeAll(stages, miner).pipe(Layer.provideMerge(dataset), Layer.provideMerge(runtime))
 }
+
+/** The config's augmentation with the view size filled in: `augment.outputSize`, else the images' height. */
+export const augmentOf = (config: PipelineConfig, train: { readonly height: number }): AugmentConfig =>
+  ({ ...config.augment, outputSize: config.augment.outputSize ?? train.height }) as AugmentConfig
 
 /** Dataset options that name files or folders (`dir`, `testDir`, `cache`); the registry's loaders take them as given. */
 const datasetPathOptions = ["dir", "testDir", "cache"] as const
@@ -209,7 +220,7 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   if (test === undefined && skipEvaluation === undefined) {
     return yield* new ConfigError({ path: "dataset", reason: `dataset '${config.dataset.name}' has no test split to evaluate on` })
   }
-  const augment = config.augment as AugmentConfig
+  const augment = augmentOf(config, train)
   const teacher = yield* Teacher
   const tTeacher = clock()
 
@@ -276,6 +287,8 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
     dataset: { name: train.name, train: train.size, test: test?.size ?? 0 },
     bagPurity: purity,
     distillLosses: distilled.epochLosses,
+    distillEpochs: distilled.epochs,
+    teacherPretraining: teacher.pretraining,
     rows,
     ...(skipEvaluation === undefined ? {} : { evaluationSkipped: skipEvaluation }),
     chance: numClasses > 0 ? 1 / numClasses : 0,

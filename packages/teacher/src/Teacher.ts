@@ -16,6 +16,7 @@ import {
 } from "@bingo/backbones"
 import { type AugmentConfig, type DatasetError, DatasetSource, type ImageSource } from "@bingo/data"
 import { extractFeatures } from "@bingo/eval"
+import type { EpochSummary } from "@bingo/training"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
 import { TeacherWeightsMismatch } from "./TeacherError.ts"
 
@@ -30,6 +31,8 @@ export type TeacherBnMode = "eval" | "batch-stats"
 export class Teacher extends Context.Service<Teacher, {
   readonly encoder: Encoder
   readonly bnMode: TeacherBnMode
+  /** The epochs of its MoCo-v2 pre-training (loss, lr, embedding health), when pre-trained by bingo; else empty. */
+  readonly pretraining: ReadonlyArray<EpochSummary>
   /** Teacher embeddings [B, D] of a batch of augmented views (no gradient flows into the teacher). */
   readonly embedKeys: (x: tf.Tensor4D) => tf.Tensor2D
   /** Backbone features of every image of a dataset (center views), [N, featureDim]. */
@@ -39,11 +42,19 @@ export class Teacher extends Context.Service<Teacher, {
   ) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, DatasetError>
 }>()("@bingo/teacher/Teacher") {
   /** A teacher around an encoder produced by `acquire`; the encoder is disposed with the layer. */
-  static readonly fromEncoder = <E, R>(acquire: Effect.Effect<Encoder, E, R>, bnMode: TeacherBnMode = "eval") =>
+  static readonly fromEncoder = <E, R>(
+    acquire: Effect.Effect<Encoder | PretrainedEncoder, E, R>,
+    bnMode: TeacherBnMode = "eval"
+  ) =>
     Layer.effect(
       Teacher,
       Effect.gen(function*() {
-        const encoder = yield* Effect.acquireRelease(acquire, (e) => Effect.sync(() => disposeEncoder(e)))
+        const acquired = yield* Effect.acquireRelease(
+          acquire,
+          (e) => Effect.sync(() => disposeEncoder("encoder" in e ? e.encoder : e))
+        )
+        const encoder = "encoder" in acquired ? acquired.encoder : acquired
+        const pretraining = "encoder" in acquired ? acquired.pretraining : []
         for (const v of encoder.params.values()) v.trainable = false
         const embedDataset = Effect.fn("Teacher.embedDataset")(function*(dataset: ImageSource, view: AugmentConfig) {
           return yield* extractFeatures(encoder, dataset, view, `teacher: embedding ${dataset.name}`)
@@ -51,6 +62,7 @@ export class Teacher extends Context.Service<Teacher, {
         return Teacher.of({
           encoder,
           bnMode,
+          pretraining,
           embedKeys: (x) => tf.tidy(() => embed(encoder, x, bnMode)),
           embedDataset
         })
@@ -124,7 +136,7 @@ export class Teacher extends Context.Service<Teacher, {
           const encoder = createEncoder(options.spec, Rng.fromSeed(0), "teacher")
           yield* loadTeacherWeights(path, encoder, pretrain).pipe(Effect.onError(() => Effect.sync(() => disposeEncoder(encoder))))
           yield* Effect.logInfo(`teacher: reusing pre-trained weights ${path}`)
-          return encoder
+          return { encoder, pretraining: yield* savedPretraining(path) } satisfies PretrainedEncoder
         }
         yield* Effect.logInfo(`teacher: MoCo-v2 pre-training ${options.spec.backbone} on ${train.name} (${train.size} images, ${options.moco.epochs} epochs)`)
         const checkpointPath = options.moco.checkpointPath ?? (path === undefined ? undefined : `${path}.checkpoint`)
@@ -142,7 +154,7 @@ export class Teacher extends Context.Service<Teacher, {
           if (checkpointPath !== undefined) rmSync(checkpointPath, { force: true })
           yield* Effect.logInfo(`teacher: saved ${path}`)
         }
-        return encoder
+        return { encoder, pretraining: trained.epochs } satisfies PretrainedEncoder
       }),
       options.bnMode
     )
@@ -153,6 +165,30 @@ export class Teacher extends Context.Service<Teacher, {
       createEncoder({ backbone: "convnet-small", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 32, embeddingDim: 16 }, Rng.fromSeed(1), "teacher")
     )
   )
+}
+
+/** An encoder with the epochs of its pre-training. */
+export interface PretrainedEncoder {
+  readonly encoder: Encoder
+  readonly pretraining: ReadonlyArray<EpochSummary>
+}
+
+/** The pre-training epochs a teacher.safetensors records (`epochs` metadata), or none. */
+const savedPretraining = (path: string) =>
+  readWeights(path).pipe(
+    Effect.map((d) => {
+      const parsed = parseJsonValue(d.metadata["epochs"])
+      return Array.isArray(parsed) ? (parsed as Array<EpochSummary>) : []
+    })
+  )
+
+const parseJsonValue = (text: string | undefined): unknown => {
+  if (text === undefined) return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
 }
 
 const shapeText = (s: ReadonlyArray<number>): string => s.join("x")

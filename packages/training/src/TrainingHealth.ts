@@ -52,7 +52,7 @@ export interface HealthThresholds {
   readonly warnSpread: number
   /** Warn: more than this fraction of dead embedding units. */
   readonly warnDead: number
-  /** Warn: the epoch's mean loss rose and is above this fraction of the collapse value. */
+  /** Warn: the epoch's mean loss rose two epochs running and is above this fraction of the collapse value. */
   readonly warnLossFraction: number
 }
 
@@ -88,7 +88,8 @@ export interface EmbeddingHealthSummary {
 /** What the loop knows about an epoch when it judges it. */
 export interface EpochHealthInput {
   readonly loss: number
-  readonly previousLoss: number | undefined
+  /** The mean losses of the finished epochs before this one, oldest first. */
+  readonly previousLosses: ReadonlyArray<number>
   readonly collapseValue: number | undefined
   /** By network name, the trained network first. */
   readonly embeddings: ReadonlyArray<readonly [string, EmbeddingHealthSummary]>
@@ -118,15 +119,16 @@ export const judgeEpoch = (input: EpochHealthInput, t: HealthThresholds = health
     }
   }
   const c = input.collapseValue
+  const previous = input.previousLosses.at(-1)
   if (c !== undefined && Number.isFinite(input.loss)) {
     const atCollapse = Math.abs(input.loss - c) <= t.collapseLossTolerance * c
-    const still = input.previousLoss !== undefined && Math.abs(input.loss - input.previousLoss) <= t.collapseLossTolerance * c
+    const still = previous !== undefined && Math.abs(input.loss - previous) <= t.collapseLossTolerance * c
     if (atCollapse && still) {
       return {
         _tag: "Collapsed",
         network: input.embeddings[0]?.[0] ?? "trained",
         evidence: `give a loss of ${input.loss.toFixed(4)}, the value ln(Q + 1) = ${c.toFixed(4)} it takes when every logit is equal, ` +
-          `for a second epoch running (previous ${input.previousLoss!.toFixed(4)}); spreads: ` +
+          `for a second epoch running (previous ${previous!.toFixed(4)}); spreads: ` +
           input.embeddings.map(([n, h]) => `${n} ${h.spread.toFixed(3)}`).join(", ")
       }
     }
@@ -136,8 +138,9 @@ export const judgeEpoch = (input: EpochHealthInput, t: HealthThresholds = health
     if (h.spread < t.warnSpread) warnings.push(`${network} embedding spread ${h.spread.toFixed(3)} is low (collapse below ${t.collapseSpread})`)
     if (h.dead > t.warnDead) warnings.push(`${pct(h.dead)} of the ${network} embedding units are dead`)
   }
-  if (c !== undefined && input.previousLoss !== undefined && input.loss > input.previousLoss && input.loss > t.warnLossFraction * c) {
-    warnings.push(`loss rose from ${input.previousLoss.toFixed(4)} to ${input.loss.toFixed(4)}, towards its collapse value ${c.toFixed(4)}`)
+  const [before, last] = input.previousLosses.slice(-2)
+  if (c !== undefined && before !== undefined && last !== undefined && before < last && last < input.loss && input.loss > t.warnLossFraction * c) {
+    warnings.push(`loss rose two epochs running (${before.toFixed(4)}, ${last.toFixed(4)}, ${input.loss.toFixed(4)}), towards its collapse value ${c.toFixed(4)}`)
   }
   return warnings.length === 0 ? { _tag: "Healthy" } : { _tag: "Drifting", warnings }
 }

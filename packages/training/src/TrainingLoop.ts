@@ -303,7 +303,7 @@ const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
     const summary = summarise(progress.epoch, progress.partial, objective.collapseValue)
     const verdict = judgeEpoch({
       loss: summary.loss,
-      previousLoss: progress.epochs.at(-1)?.loss,
+      previousLosses: progress.epochs.map((e) => e.loss),
       collapseValue: objective.collapseValue,
       embeddings: Object.entries(summary.embeddings)
     }, run.thresholds)

@@ -2,10 +2,10 @@ import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { basename } from "node:path"
 import { BagMiner } from "@bingo/bag-miner"
-import { type AugmentConfig, DatasetSource } from "@bingo/data"
+import { DatasetSource } from "@bingo/data"
 import { Teacher } from "@bingo/teacher"
 import type { PipelineConfig } from "../PipelineConfig.ts"
-import { pipelineLayer } from "../runPipeline.ts"
+import { augmentOf, pipelineLayer } from "../runPipeline.ts"
 import { type Cell, type SharedBags, sharedDir } from "./cellPlan.ts"
 import type { Study } from "./Study.ts"
 
@@ -47,7 +47,7 @@ export const prepareShared = Effect.fn("prepareShared")(function*(study: Study, 
       let features: { readonly values: Float32Array; readonly dim: number } | undefined
       for (const bags of missingBags) {
         const embed = bags.method === "knn" || bags.method === "kmeans" || train.labels === undefined
-        if (embed && features === undefined) features = yield* teacher.embedDataset(train, config.augment as AugmentConfig)
+        if (embed && features === undefined) features = yield* teacher.embedDataset(train, augmentOf(config, train))
         yield* mineBags(bags, config.seed, {
           features: embed ? features!.values : new Float32Array(0),
           dim: embed ? features!.dim : 1,
