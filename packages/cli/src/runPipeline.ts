@@ -13,6 +13,7 @@ import { evaluateEncoder, type EvaluationOptions, formatResultsTable, type Repor
 import type { PipelineConfig } from "./PipelineConfig.ts"
 import { loadPlugins } from "./loadPlugins.ts"
 import { ConfigError } from "./ConfigError.ts"
+import { teacherWarnings } from "./teacherWarnings.ts"
 
 export interface PipelineResult {
   readonly name: string
@@ -28,6 +29,11 @@ export interface PipelineResult {
   /** Why there are no rows, when evaluation was skipped (unlabelled data). */
   readonly evaluationSkipped?: string
   readonly chance: number
+  /**
+   * Warnings about the run's results, one line each (also logged): a teacher whose linear probe
+   * is not better than a random teacher's or a random student's (`teacherWarnings`).
+   */
+  readonly warnings: ReadonlyArray<string>
   /** Wall-clock seconds per stage; `teacher` includes loading the data and building the teacher (pre-training it, if needed). */
   readonly seconds: { readonly teacher: number; readonly bags: number; readonly distill: number; readonly eval: number; readonly total: number }
   /** Peak resident set size of the process so far (`process.resourceUsage().maxRSS`), MiB. */
@@ -118,6 +124,17 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
 /** The config's augmentation with the view size filled in: `augment.outputSize`, else the images' height. */
 export const augmentOf = (config: PipelineConfig, train: { readonly height: number }): AugmentConfig =>
   ({ ...config.augment, outputSize: config.augment.outputSize ?? train.height }) as AugmentConfig
+
+/**
+ * The dataset's name in the report and results.json: the config's `dataset.options.name` when
+ * given, else the name the loader gave the training split (an image folder's name, or its
+ * parent's when the folder is a split such as train/ or test/; an IDX directory's name; the
+ * CIFAR variant; "shapes"; "digits"), else the registry name.
+ */
+export const datasetName = (config: PipelineConfig, train: { readonly name: string }): string => {
+  const named = config.dataset.options["name"]
+  return typeof named === "string" && named !== "" ? named : train.name !== "" ? train.name : config.dataset.name
+}
 
 /** Dataset options that name files or folders (`dir`, `testDir`, `cache`); the registry's loaders take them as given. */
 const datasetPathOptions = ["dir", "testDir", "cache"] as const
@@ -259,6 +276,7 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   // Stage 3: evaluation
   const evalOptions: EvaluationOptions = { view: augment, knn: config.eval.knn, linear: config.eval.linear, seed: config.seed, semiSupervised: config.eval.semiSupervised }
   const rows: Array<ReportRow> = []
+  const warnings: Array<string> = []
   const evaluate = (model: string, encoder: typeof distilled.student, ds: { train: ImageSource; test: ImageSource }) =>
     Effect.gen(function*() {
       const scores = yield* evaluateEncoder(encoder, ds.train, ds.test, evalOptions)
@@ -276,15 +294,31 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
       )
       yield* evaluate("student (random init)", random, { train, test })
     }
-    if (config.eval.teacher) yield* evaluate("teacher", teacher.encoder, { train, test })
+    if (config.eval.teacher) {
+      yield* evaluate("teacher", teacher.encoder, { train, test })
+      // the teacher's architecture untrained: what its features are worth before any pre-training
+      const randomTeacher = yield* Effect.acquireRelease(
+        Effect.sync(() => createEncoder(teacher.encoder.spec, Rng.fromSeed(config.seed), "random-teacher")),
+        (e) => Effect.sync(() => disposeEncoder(e))
+      )
+      yield* evaluate("teacher (random init)", randomTeacher, { train, test })
+      const top1 = (model: string) => rows.find((r) => r.model === model)?.scores.linearTop1
+      const randomStudent = top1("student (random init)")
+      warnings.push(...teacherWarnings({
+        teacher: top1("teacher")!,
+        randomTeacher: top1("teacher (random init)")!,
+        ...(randomStudent === undefined ? {} : { randomStudent })
+      }))
+    }
   }
+  for (const warning of warnings) yield* Effect.logWarning(warning)
   const tEval = clock()
 
   const numClasses = train.numClasses ?? new Set(train.labels ?? []).size
   const result: PipelineResult = {
     name: config.name,
     backend: runtime.backend,
-    dataset: { name: train.name, train: train.size, test: test?.size ?? 0 },
+    dataset: { name: datasetName(config, train), train: train.size, test: test?.size ?? 0 },
     bagPurity: purity,
     distillLosses: distilled.epochLosses,
     distillEpochs: distilled.epochs,
@@ -292,6 +326,7 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
     rows,
     ...(skipEvaluation === undefined ? {} : { evaluationSkipped: skipEvaluation }),
     chance: numClasses > 0 ? 1 / numClasses : 0,
+    warnings,
     seconds: { teacher: tTeacher, bags: tBags - tTeacher, distill: tDistill - tBags, eval: tEval - tDistill, total: tEval },
     peakRssMiB: peakRssMiB()
   }
@@ -304,6 +339,7 @@ export const formatPipelineResult = (r: PipelineResult): string =>
     `${r.name}: ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.test} test) on ${r.backend}`,
     r.bagPurity === null ? "" : `bag purity (kNN neighbours sharing the anchor's label): ${(100 * r.bagPurity).toFixed(1)}%`,
     r.evaluationSkipped === undefined ? formatResultsTable(r.rows, r.chance) : `evaluation skipped: ${r.evaluationSkipped}`,
+    ...r.warnings.map((w) => `warning: ${w}`),
     `time: data + teacher ${r.seconds.teacher.toFixed(0)} s, bags ${r.seconds.bags.toFixed(0)} s, distillation ${r.seconds.distill.toFixed(0)} s, evaluation ${r.seconds.eval.toFixed(0)} s, total ${r.seconds.total.toFixed(0)} s`,
     `peak RSS: ${r.peakRssMiB} MiB`
   ].filter((l) => l !== "").join("\n")

@@ -21,7 +21,7 @@ describe("compareLosses", () => {
         eval: { knn: { k: 20 }, linear: { epochs: 2 } }
       }, "cmp.yaml")
       const c = yield* compareLosses(config, dir, ["bingo", "seed"])
-      expect(c.rows.map((r) => r.model)).toEqual(["student (bingo)", "student (random init)", "teacher", "student (seed)"])
+      expect(c.rows.map((r) => r.model)).toEqual(["student (bingo)", "student (random init)", "teacher", "teacher (random init)", "student (seed)"])
       // the second run pre-trained no teacher and mined no bags of its own
       expect(existsSync(join(dir, "cmp", "bingo", "teacher.safetensors"))).toBe(true)
       expect(existsSync(join(dir, "cmp", "seed", "teacher.safetensors"))).toBe(false)

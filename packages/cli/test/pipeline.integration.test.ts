@@ -2,11 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { makeShapes } from "@bingo/data"
 import sharp from "sharp"
 import { decodeConfig } from "../src/loadConfig.ts"
-import { formatPipelineResult, pipelineLayer, runPipeline, type PipelineResult } from "../src/runPipeline.ts"
+import { datasetName, formatPipelineResult, pipelineLayer, runPipeline, type PipelineResult } from "../src/runPipeline.ts"
+import { teacherWarnings } from "../src/teacherWarnings.ts"
 
 /** n 16x16 grey shapes as PNG files in class folders under `dir`. */
 const writeShapesFolder = async (dir: string, n: number, seed: number) => {
@@ -46,7 +47,12 @@ describe("pipeline (integration)", () => {
       // the peak RSS of the process (process.resourceUsage().maxRSS) is reported with the results
       expect(written.peakRssMiB).toBe(result.peakRssMiB)
       expect(result.peakRssMiB).toBeGreaterThan(50)
-      expect(result.rows.map((r) => r.model)).toEqual(["student (bingo)", "student (random init)", "teacher"])
+      expect(result.rows.map((r) => r.model)).toEqual(["student (bingo)", "student (random init)", "teacher", "teacher (random init)"])
+      // the teacher is checked against the random networks; whatever the verdict, it is in results.json and the report
+      const top1 = (i: number) => result.rows[i]!.scores.linearTop1
+      expect(result.warnings).toEqual(teacherWarnings({ teacher: top1(2), randomTeacher: top1(3), randomStudent: top1(1) }))
+      expect(written.warnings).toEqual(result.warnings)
+      for (const w of result.warnings) expect(formatPipelineResult(result)).toContain(`warning: ${w}`)
       expect(result.distillLosses).toHaveLength(2)
       expect(result.distillLosses.every(Number.isFinite)).toBe(true)
       expect(result.bagPurity).toBeGreaterThan(0.1)
@@ -90,7 +96,8 @@ describe("pipeline (integration)", () => {
       const streamed: PipelineResult = yield* runWith("streamed", false)
       expect(readdirSync(join(dir, "cache")).sort()).toEqual(["test-16x16x1-cover.bingoimg", "train-16x16x1-cover.bingoimg"])
       const inMemory: PipelineResult = yield* runWith("in-memory", true)
-      expect(streamed.dataset).toEqual({ name: "train", train: 160, test: 64 })
+      // train/ and test/ are split folders: the dataset is named after their parent
+      expect(streamed.dataset).toEqual({ name: basename(dir), train: 160, test: 64 })
       expect(streamed.distillLosses.every(Number.isFinite)).toBe(true)
       expect(streamed.distillLosses).toEqual(inMemory.distillLosses)
       expect(streamed.bagPurity).toBe(inMemory.bagPurity)
@@ -121,4 +128,17 @@ describe("pipeline (integration)", () => {
       for (const f of ["teacher.safetensors", "bags.npy", "student.safetensors", "results.json"]) expect(existsSync(join(dir, "out", f))).toBe(true)
       expect(formatPipelineResult(result)).toContain("evaluation skipped: the training images of 'images' have no labels")
     }), 120_000)
+})
+
+describe("datasetName", () => {
+  it.effect("dataset.options.name when given, else the loader's name of the training split, else the registry name", () =>
+    Effect.gen(function*() {
+      const base = { name: "n", teacher: { backbone: "mlp" }, student: { backbone: "mlp" } }
+      const folder = yield* decodeConfig({ ...base, dataset: { name: "folder", options: { dir: "data/fashion/train", size: 28 } } }, "a.yaml")
+      expect(datasetName(folder, { name: "fashion" })).toBe("fashion")
+      const named = yield* decodeConfig({ ...base, dataset: { name: "folder", options: { dir: "data/fashion/train", size: 28, name: "fmnist" } } }, "a.yaml")
+      expect(datasetName(named, { name: "fashion" })).toBe("fmnist")
+      const digits = yield* decodeConfig({ ...base, dataset: { name: "digits" } }, "a.yaml")
+      expect(datasetName(digits, { name: "" })).toBe("digits")
+    }))
 })
