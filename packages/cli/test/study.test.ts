@@ -272,12 +272,18 @@ describe("bingo study (2 arms x 2 seeds on tiny shapes)", () => {
         expect(existsSync(join(c.dir, "bags.npy"))).toBe(false)
       }
       // baselines: the teacher in cell 0 only, the random student in the first arm's cell of each seed
-      expect(records.map((r) => Object.keys(r.baselines))).toEqual([["randomInit", "teacher"], [], ["randomInit"], []])
+      expect(records.map((r) => Object.keys(r.baselines))).toEqual([["randomInit", "teacher", "randomTeacher"], [], ["randomInit"], []])
 
       // the table: mean and sample std over seeds, from the cell files
       const { results, table } = yield* reportStudy(study)
       expect(results.metrics.slice(0, 2)).toEqual(["knnTop1", "labels10pctTop1"])
-      expect(results.rows.map((r) => [r.label, r.kind])).toEqual([["knn", "arm"], ["random-bags", "arm"], ["random init", "baseline"], ["teacher", "baseline"]])
+      expect(results.rows.map((r) => [r.label, r.kind])).toEqual([
+        ["knn", "arm"],
+        ["random-bags", "arm"],
+        ["random init", "baseline"],
+        ["teacher", "baseline"],
+        ["teacher (random init)", "baseline"]
+      ])
       for (const [row, arm] of [[0, "knn"], [1, "random-bags"]] as const) {
         for (const metric of ["knnTop1", "linearTop1", "labels10pctTop1"]) {
           const expected = byHand(records.filter((r) => r.arm === arm), (r) => r.scores![metric])

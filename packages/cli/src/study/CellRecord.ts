@@ -18,11 +18,14 @@ export const CellRecord = Schema.Struct({
   index: Schema.Number,
   /** The distilled student's scores; null when evaluation was skipped (unlabelled data, see `evaluationSkipped`). */
   scores: Schema.NullOr(Scores),
-  /** Baselines this cell evaluated: the random student (same architecture, this cell's seed) and the teacher. */
+  /** Baselines this cell evaluated: the random student (same architecture, this cell's seed), the teacher and a random teacher (its architecture untrained). */
   baselines: Schema.Struct({
     randomInit: Schema.optionalKey(Scores),
-    teacher: Schema.optionalKey(Scores)
+    teacher: Schema.optionalKey(Scores),
+    randomTeacher: Schema.optionalKey(Scores)
   }),
+  /** The pipeline's warnings (e.g. a teacher no better than a random network). */
+  warnings: Schema.Array(Schema.String),
   evaluationSkipped: Schema.optionalKey(Schema.String),
   /** Mean distillation loss of each epoch. */
   distillLosses: Schema.Array(Schema.Number),

@@ -20,24 +20,28 @@ export const gitCommit = (): string | null => {
   return commit
 }
 
+/** The models of `runPipeline`'s rows that a cell records as baselines, by their row name. */
+const baselineRows = { randomInit: "student (random init)", teacher: "teacher", randomTeacher: "teacher (random init)" } as const
+
 /**
- * The cell record of a finished pipeline run. The rows of `runPipeline` are the student, then
- * the random student when the cell's config asked for it, then the teacher when it did.
+ * The cell record of a finished pipeline run. The first row of `runPipeline` is the distilled
+ * student; the baselines the cell's config asked for follow, named as in `baselineRows`.
  */
 export const cellRecordOf = (study: Study, cell: Cell, result: PipelineResult): CellRecord => {
-  const [student, ...rest] = result.rows
-  const randomInit = cell.config.eval.randomBaseline ? rest.shift() : undefined
-  const teacher = cell.config.eval.teacher ? rest.shift() : undefined
+  const student = result.rows[0]
+  const baselines: Record<string, Readonly<Record<string, number>>> = {}
+  for (const [key, model] of Object.entries(baselineRows)) {
+    const row = result.rows.slice(1).find((r) => r.model === model)
+    if (row !== undefined) baselines[key] = { ...row.scores }
+  }
   return {
     study: study.name,
     arm: cell.arm,
     seed: cell.seed,
     index: cell.index,
     scores: student === undefined ? null : { ...student.scores },
-    baselines: {
-      ...(randomInit === undefined ? {} : { randomInit: { ...randomInit.scores } }),
-      ...(teacher === undefined ? {} : { teacher: { ...teacher.scores } })
-    },
+    baselines,
+    warnings: result.warnings,
     ...(result.evaluationSkipped === undefined ? {} : { evaluationSkipped: result.evaluationSkipped }),
     distillLosses: result.distillLosses,
     bagPurity: result.bagPurity,

@@ -66,7 +66,7 @@ const summariseRow = (label: string, kind: StudyRow["kind"], scores: ReadonlyArr
 /**
  * The table of a study from the cell records that exist (`records`, in plan order): one row per
  * arm over its finished seeds, then the random student (one row per student architecture, over
- * seeds) and the teacher (one evaluation).
+ * seeds), the teacher and the random teacher (one evaluation each).
  */
 export const summariseStudy = (study: Study, cells: ReadonlyArray<Cell>, records: ReadonlyArray<CellRecord>): StudyResults => {
   const rows: Array<StudyRow> = study.arms.map((arm) =>
@@ -77,8 +77,10 @@ export const summariseStudy = (study: Study, cells: ReadonlyArray<Cell>, records
     const label = randomArms.length === 1 ? "random init" : `random init (${arm} student)`
     rows.push(summariseRow(label, "baseline", records.flatMap((r) => (r.arm === arm && r.baselines.randomInit !== undefined ? [r.baselines.randomInit] : []))))
   }
-  const teacher = records.flatMap((r) => (r.baselines.teacher === undefined ? [] : [r.baselines.teacher]))
-  if (teacher.length > 0) rows.push(summariseRow("teacher", "baseline", teacher))
+  for (const [key, label] of [["teacher", "teacher"], ["randomTeacher", "teacher (random init)"]] as const) {
+    const scores = records.flatMap((r) => (r.baselines[key] === undefined ? [] : [r.baselines[key]]))
+    if (scores.length > 0) rows.push(summariseRow(label, "baseline", scores))
+  }
   const reported = new Set(rows.flatMap((r) => Object.keys(r.metrics)))
   const others = [...new Set([...baseMetrics, ...reported])].filter((m) => reported.has(m) && !study.headline.includes(m))
   const done = new Set(records.map((r) => r.index))
