@@ -136,6 +136,8 @@ describe("bad input: one typed error, no stack trace", () => {
     await expectError("shapes trainSize 0", [out("d7"), "dataset.options.trainSize=0"], /invalid options for dataset 'shapes': trainSize: Expected a value greater than or equal to 1, got 0$/m)
     await expectError("idx limitTrain 0", [out("d7"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}, limitTrain: 0}`], /invalid options for dataset 'idx': limitTrain: Expected a value greater than or equal to 1, got 0$/m)
     await expectError("fewer images than a batch", [out("d8"), "distill.batchSize=128"], /distill\.batchSize: 128 is larger than the training set \(64 images\); partial batches are dropped, so no step would run/)
+    await expectError("a queue shorter than a batch", [out("d8q"), "distill.batchSize=32", "distill.queueSize=16"],
+      /distill\.queueSize: 16 is smaller than one batch \(distill\.batchSize 32\): each step enqueues a whole batch of keys; use a queue of at least 32/)
     await expectError("no test split", [out("d9"), "dataset.options.testSize=0"], /dataset: dataset 'shapes' has no test split to evaluate on/)
     await expectError("inMemory: false without a cache", [out("d10"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, inMemory: false}`],
       /invalid options for dataset 'folder': inMemory: false reads the images from cache files: set cache \(a directory\) too/)
@@ -167,11 +169,13 @@ describe("bad input: one typed error, no stack trace", () => {
     seen.push(["NaN loss (real process)", first.stderr.replaceAll(root, "<tmp>")])
     expect(first.code).toBe(1)
     // exactly one line
-    expect(first.stderr).toMatch(/^bingo: loss is NaN at epoch 2, step 1; last good checkpoint: \S+\/nan\/checkpoint\.safetensors\n$/)
+    expect(first.stderr).toMatch(
+      /^bingo: distillation diverged at epoch 2, step 1: loss NaN, gradient norm NaN at lr \S+; last good checkpoint: \S+\/nan\/checkpoint\.safetensors\. Try a lower lr [^\n]*\n$/
+    )
     const kept = ["teacher.safetensors", "bags.npy", "checkpoint.safetensors"]
     expect(readdirSync(dir).sort()).toEqual(kept.sort())
     const checkpoint = decodeSafetensors(readFileSync(join(dir, "checkpoint.safetensors")))
-    expect(JSON.parse(checkpoint.metadata["bingo-state"]!)).toMatchObject({ epoch: 1, stepInEpoch: 0, globalStep: 4 })
+    expect(JSON.parse(checkpoint.metadata["bingo-state"]!).progress).toMatchObject({ epoch: 1, stepInEpoch: 0, globalStep: 4 })
     // running it again resumes from that checkpoint, fails the same way and rewrites nothing
     const bytes = kept.map((f) => readFileSync(join(dir, f)))
     const again = await run("NaN loss, re-run", sets)

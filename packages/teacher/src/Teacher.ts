@@ -132,21 +132,24 @@ export class Teacher extends Context.Service<Teacher, {
           augment: options.augment,
           dataset: { name: train.name, size: train.size, height: train.height, width: train.width, channels: train.channels }
         })
+        const checkpointPath = options.moco.checkpointPath ?? (path === undefined ? undefined : `${path.replace(/\.safetensors$/, "")}.checkpoint.safetensors`)
         if (path !== undefined && existsSync(path)) {
+          // a run killed between writing the weights and removing the pre-training checkpoint left it behind
+          if (checkpointPath !== undefined) rmSync(checkpointPath, { force: true })
           const encoder = createEncoder(options.spec, Rng.fromSeed(0), "teacher")
           yield* loadTeacherWeights(path, encoder, pretrain).pipe(Effect.onError(() => Effect.sync(() => disposeEncoder(encoder))))
           yield* Effect.logInfo(`teacher: reusing pre-trained weights ${path}`)
           return { encoder, pretraining: yield* savedPretraining(path) } satisfies PretrainedEncoder
         }
         yield* Effect.logInfo(`teacher: MoCo-v2 pre-training ${options.spec.backbone} on ${train.name} (${train.size} images, ${options.moco.epochs} epochs)`)
-        const checkpointPath = options.moco.checkpointPath ?? (path === undefined ? undefined : `${path}.checkpoint`)
         const trained = yield* pretrainMoco(train, options.spec, options.augment, {
           ...options.moco,
           ...(checkpointPath === undefined ? {} : { checkpointPath })
         }, options.seed)
         const encoder = trained.encoder
         if (path !== undefined) {
-          const epochs = JSON.stringify(trained.epochs)
+          // without the timings, so the file's bytes depend only on the training (a resumed run writes the same file)
+          const epochs = JSON.stringify(trained.epochs.map(({ imagesPerSecond: _r, seconds: _s, ...e }) => e))
           yield* saveWeights(path, encoder.params, { spec: JSON.stringify(options.spec), pretrain, epochs }).pipe(
             Effect.onError(() => Effect.sync(() => disposeEncoder(encoder)))
           )

@@ -42,7 +42,8 @@ export const saveCheckpoint = (path: string, state: LoopState, progress: LoopPro
         tensors.push({ name: `queue.${name}`, shape: [q.size, q.dim], data: await q.values() })
         queuePointers[name] = q.pointer
       }
-      const meta: StateMetadata = { version: 2, progress, queuePointers, fingerprint }
+      const untimed = { ...progress, epochs: progress.epochs.map((e) => ({ ...e, imagesPerSecond: null, seconds: null })) }
+      const meta: StateMetadata = { version: 2, progress: untimed, queuePointers, fingerprint }
       atomicWrite(path, encodeSafetensors(tensors, { "bingo-state": JSON.stringify(meta) }))
     },
     catch: (e) => new CheckpointError({ path, reason: `cannot write: ${String(e)}` })

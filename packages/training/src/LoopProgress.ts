@@ -14,15 +14,17 @@ export interface EpochSummary {
   readonly embeddings: Readonly<Record<string, EmbeddingHealthSummary>>
   /** ln(Q + 1) for contrastive losses, when the objective knows it. */
   readonly collapseValue: number | null
-  readonly imagesPerSecond: number
-  readonly seconds: number
+  /**
+   * Timings of the epoch's steps run by this process (null for an epoch finished before a resume).
+   * Not checkpointed, so a checkpoint's bytes depend only on the training.
+   */
+  readonly imagesPerSecond: number | null
+  readonly seconds: number | null
 }
 
 /** Running sums of the epoch in progress, so its means survive a resume. */
 export interface EpochAccumulator {
   count: number
-  images: number
-  seconds: number
   loss: number
   gradNorm: number
   lr: number
@@ -44,10 +46,14 @@ export interface LoopProgress {
   partial: EpochAccumulator
 }
 
+/** Images and seconds of the epoch's steps run by this process (not checkpointed). */
+export interface EpochTiming {
+  images: number
+  seconds: number
+}
+
 export const emptyAccumulator = (): EpochAccumulator => ({
   count: 0,
-  images: 0,
-  seconds: 0,
   loss: 0,
   gradNorm: 0,
   lr: 0,

@@ -39,9 +39,13 @@ export const contrastiveCollapseValue = (queueSize: number): number => Math.log(
 
 /** When a run counts as collapsed, or as drifting towards it. Tested both ways in TrainingHealth.test.ts. */
 export interface HealthThresholds {
-  /** Collapsed: the epoch's mean spread below this (healthy runs here stay above 0.3). */
+  /**
+   * Collapsed: the epoch's mean spread below this and no higher than the epoch before (a random
+   * network can start low and spread out as it trains; the first epoch counts as collapsed only
+   * below a tenth of this). Healthy runs here stay above 0.3 after their first epoch.
+   */
   readonly collapseSpread: number
-  /** Collapsed mid-epoch: this many consecutive steps with spread below `collapseSpread`. */
+  /** Collapsed mid-epoch: this many consecutive steps with spread below `collapseSpread`, ending no higher than they began. */
   readonly collapseSteps: number
   /**
    * Collapsed: the epoch's mean loss within this relative distance of the collapse value while
@@ -93,6 +97,8 @@ export interface EpochHealthInput {
   readonly collapseValue: number | undefined
   /** By network name, the trained network first. */
   readonly embeddings: ReadonlyArray<readonly [string, EmbeddingHealthSummary]>
+  /** The same networks' mean spreads in the epoch before, when there was one. */
+  readonly previousSpreads?: Readonly<Record<string, number>>
 }
 
 export type HealthVerdict =
@@ -109,11 +115,14 @@ const pct = (x: number) => `${(100 * x).toFixed(0)}%`
  */
 export const judgeEpoch = (input: EpochHealthInput, t: HealthThresholds = healthDefaults): HealthVerdict => {
   for (const [network, h] of input.embeddings) {
-    if (h.spread < t.collapseSpread) {
+    const before = input.previousSpreads?.[network]
+    const collapsed = before === undefined ? h.spread < t.collapseSpread / 10 : h.spread < t.collapseSpread && h.spread <= before
+    if (collapsed) {
       return {
         _tag: "Collapsed",
         network,
-        evidence: `have a spread of ${h.spread.toFixed(4)} across the batch (1 = spread out, 0 = one point; collapse below ${t.collapseSpread}), ` +
+        evidence: `have a spread of ${h.spread.toFixed(4)} across the batch` +
+          `${before === undefined ? "" : `, not rising (${before.toFixed(4)} the epoch before)`} (1 = spread out, 0 = one point; collapse below ${t.collapseSpread}), ` +
           `${pct(h.dead)} of their ${"units"} dead${lossText(input)}`
       }
     }

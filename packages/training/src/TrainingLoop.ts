@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { Rng } from "@bingo/runtime"
 import { Sgd } from "@bingo/optim"
 import { checkpointExists, loadCheckpoint, type LoopState, saveCheckpoint } from "./LoopCheckpoint.ts"
-import { type EpochAccumulator, emptyAccumulator, type EpochSummary, type LoopProgress } from "./LoopProgress.ts"
+import { type EpochAccumulator, emptyAccumulator, type EpochSummary, type EpochTiming, type LoopProgress } from "./LoopProgress.ts"
 import type { LossOutput, Objective, StepContext } from "./Objective.ts"
 import { type LrSchedule, scheduledLr } from "./LearningRate.ts"
 import { embeddingHealth, gradientNorm, type HealthThresholds, healthDefaults, judgeEpoch } from "./TrainingHealth.ts"
@@ -114,7 +114,8 @@ const trainEpochs = <In, E>(objective: Objective<In, E>, options: TrainingLoopOp
       thresholds: { ...healthDefaults, ...options.health },
       lastCheckpoint: ckpt !== undefined && checkpointExists(ckpt) ? ckpt : undefined,
       stepsThisProcess: 0,
-      lowSpreadSteps: {}
+      lowSpreadSteps: {},
+      timing: { images: 0, seconds: 0 }
     }
     while (progress.epoch < options.schedule.epochs) {
       const stopped = yield* trainEpoch(run)
@@ -133,8 +134,10 @@ interface EpochRun<In, E> {
   readonly thresholds: HealthThresholds
   lastCheckpoint: string | undefined
   stepsThisProcess: number
-  /** Consecutive steps each monitored embedding spent below the collapse spread. */
-  lowSpreadSteps: Record<string, number>
+  /** This process's steps of the epoch in progress. */
+  timing: EpochTiming
+  /** Consecutive steps each monitored embedding spent below the collapse spread, and its spread when the streak began. */
+  lowSpreadSteps: Record<string, { readonly from: number; steps: number }>
 }
 
 const checkpoint = <In, E>(run: EpochRun<In, E>) =>
@@ -162,7 +165,9 @@ const trainEpoch = <In, E>(run: EpochRun<In, E>) =>
       const seconds = (performance.now() - t0) / 1000
       yield* checkStep(run, step, lr, numbers)
       progress.augRng = augRng.state()
-      accumulate(progress.partial, numbers, lr, seconds, objective.imagesPerStep)
+      accumulate(progress.partial, numbers, lr)
+      run.timing.images += objective.imagesPerStep
+      run.timing.seconds += seconds
       progress.stepInEpoch = step + 1
       progress.globalStep++
       run.stepsThisProcess++
@@ -243,14 +248,17 @@ const checkStep = <In, E>(run: EpochRun<In, E>, step: number, lr: number, n: Ste
     }
     const t = run.thresholds
     for (const [network, h] of Object.entries(n.embeddings)) {
-      run.lowSpreadSteps[network] = h.spread < t.collapseSpread ? (run.lowSpreadSteps[network] ?? 0) + 1 : 0
-      if (run.lowSpreadSteps[network]! >= t.collapseSteps) {
+      const streak = h.spread < t.collapseSpread ? (run.lowSpreadSteps[network] ??= { from: h.spread, steps: 0 }) : undefined
+      if (streak === undefined) delete run.lowSpreadSteps[network]
+      else streak.steps++
+      if (streak !== undefined && streak.steps >= t.collapseSteps && h.spread <= streak.from) {
         return yield* new TrainingCollapsed({
           stage,
           epoch,
           step,
           network,
-          evidence: `have had a spread below ${t.collapseSpread} for ${t.collapseSteps} steps in a row (now ${h.spread.toFixed(4)}; 1 = spread out, 0 = one point)`,
+          evidence: `have had a spread below ${t.collapseSpread} for ${t.collapseSteps} steps in a row, not rising ` +
+            `(${streak.from.toFixed(4)} then ${h.spread.toFixed(4)}; 1 = spread out, 0 = one point)`,
           advice: collapseAdvice(network, lr),
           ...last
         })
@@ -263,10 +271,8 @@ const collapseAdvice = (network: string, lr: number): string =>
     ? "The frozen teacher outputs the same embedding for every image: distillation cannot learn from it. Check the teacher's weights, or pre-train it with a lower lr."
     : `Try a lower lr (e.g. ${(lr / 3).toPrecision(2)} at this batch size), a longer lr warm-up (lrWarmupEpochs), or a larger batch.`
 
-const accumulate = (a: EpochAccumulator, n: StepNumbers, lr: number, seconds: number, images: number) => {
+const accumulate = (a: EpochAccumulator, n: StepNumbers, lr: number) => {
   a.count++
-  a.images += images
-  a.seconds += seconds
   a.loss += n.loss
   a.gradNorm += n.gradNorm
   a.lr = lr
@@ -279,7 +285,7 @@ const accumulate = (a: EpochAccumulator, n: StepNumbers, lr: number, seconds: nu
   }
 }
 
-const summarise = (epoch: number, a: EpochAccumulator, collapseValue: number | undefined): EpochSummary => {
+const summarise = (epoch: number, a: EpochAccumulator, timing: EpochTiming, collapseValue: number | undefined): EpochSummary => {
   const mean = (x: number) => x / Math.max(1, a.count)
   return {
     epoch,
@@ -291,8 +297,8 @@ const summarise = (epoch: number, a: EpochAccumulator, collapseValue: number | u
       Object.entries(a.embeddings).map(([k, e]) => [k, { spread: mean(e.spread), embeddingStd: mean(e.embeddingStd), dead: mean(e.dead) }])
     ),
     collapseValue: collapseValue ?? null,
-    imagesPerSecond: a.seconds > 0 ? a.images / a.seconds : 0,
-    seconds: a.seconds
+    imagesPerSecond: timing.seconds > 0 ? timing.images / timing.seconds : null,
+    seconds: timing.seconds > 0 ? timing.seconds : null
   }
 }
 
@@ -300,10 +306,13 @@ const summarise = (epoch: number, a: EpochAccumulator, collapseValue: number | u
 const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
   Effect.gen(function*() {
     const { options, progress, objective } = run
-    const summary = summarise(progress.epoch, progress.partial, objective.collapseValue)
+    const summary = summarise(progress.epoch, progress.partial, run.timing, objective.collapseValue)
     const verdict = judgeEpoch({
       loss: summary.loss,
       previousLosses: progress.epochs.map((e) => e.loss),
+      ...(progress.epochs.length === 0
+        ? {}
+        : { previousSpreads: Object.fromEntries(Object.entries(progress.epochs.at(-1)!.embeddings).map(([k, e]) => [k, e.spread])) }),
       collapseValue: objective.collapseValue,
       embeddings: Object.entries(summary.embeddings)
     }, run.thresholds)
@@ -324,6 +333,7 @@ const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
     }
     progress.epochs.push(summary)
     progress.partial = emptyAccumulator()
+    run.timing = { images: 0, seconds: 0 }
     progress.epoch++
     progress.stepInEpoch = 0
     progress.orderRngAtEpochStart = orderRng.state()
@@ -336,5 +346,5 @@ export const formatEpoch = (stage: string, epochs: number, s: EpochSummary): str
   const spreads = Object.entries(s.embeddings).map(([k, e]) => `${k} ${e.spread.toFixed(3)}`).join(" ")
   const terms = Object.entries(s.terms).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(" ")
   return `${stage} epoch ${s.epoch + 1}/${epochs} loss ${s.loss.toFixed(4)}${collapse} lr ${s.lr.toFixed(4)} |g| ${s.gradNorm.toFixed(3)}` +
-    (spreads === "" ? "" : ` spread ${spreads}`) + (terms === "" ? "" : ` [${terms}]`) + ` (${s.imagesPerSecond.toFixed(0)} img/s)`
+    (spreads === "" ? "" : ` spread ${spreads}`) + (terms === "" ? "" : ` [${terms}]`) + (s.imagesPerSecond === null ? "" : ` (${s.imagesPerSecond.toFixed(0)} img/s)`)
 }

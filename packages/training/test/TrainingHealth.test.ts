@@ -72,14 +72,22 @@ describe("judgeEpoch", () => {
     expect(judgeEpoch({ loss: 6.5, previousLosses: [7, 6.8], collapseValue: c, embeddings: [["student", healthy]] })._tag).toBe("Healthy")
   })
 
-  it("calls a spread below the threshold a collapse and names the network", () => {
+  it("calls a spread below the threshold and not rising a collapse, naming the network", () => {
+    const low = { spread: 0.01, embeddingStd: 0.001, dead: 1 }
     const v = judgeEpoch({
       loss: 6.5,
-      previousLosses: [],
+      previousLosses: [6.6],
       collapseValue: c,
-      embeddings: [["student", healthy], ["teacher", { spread: 0.01, embeddingStd: 0.001, dead: 1 }]]
+      embeddings: [["student", healthy], ["teacher", low]],
+      previousSpreads: { student: 0.7, teacher: 0.02 }
     })
     expect(v).toMatchObject({ _tag: "Collapsed", network: "teacher" })
+    // rising from a low start (a random network spreading out) is not a collapse
+    const rising = judgeEpoch({ loss: 6.5, previousLosses: [6.6], collapseValue: c, embeddings: [["student", low]], previousSpreads: { student: 0.005 } })
+    expect(rising._tag).toBe("Drifting")
+    // the first epoch: only a spread below a tenth of the threshold (a constant network)
+    expect(judgeEpoch({ loss: 6.5, previousLosses: [], collapseValue: c, embeddings: [["student", { ...low, spread: 0.03 }]] })._tag).toBe("Drifting")
+    expect(judgeEpoch({ loss: 6.5, previousLosses: [], collapseValue: c, embeddings: [["student", { ...low, spread: 0.001 }]] })._tag).toBe("Collapsed")
   })
 
   it("calls a loss sitting at ln(Q + 1) two epochs running a collapse (every logit equal), even with spread left", () => {
