@@ -182,15 +182,6 @@ const checkSplits = (config: PipelineConfig, train: ImageSource, test: ImageSour
       }))
     }
   }
-  for (const [section, o] of [["distill", config.distill], ["teacher.pretrain", config.teacher.pretrain]] as const) {
-    if (section === "teacher.pretrain" && config.teacher.weights !== undefined) continue
-    if (o.queueSize < o.batchSize) {
-      return Effect.fail(new ConfigError({
-        path: `${section}.queueSize`,
-        reason: `${o.queueSize} is smaller than one batch (${section}.batchSize ${o.batchSize}): each step enqueues a whole batch of keys; use a queue of at least ${o.batchSize}`
-      }))
-    }
-  }
   if (config.distill.batchSize > train.size) {
     return Effect.fail(new ConfigError({
       path: "distill.batchSize",
@@ -202,6 +193,15 @@ const checkSplits = (config: PipelineConfig, train: ImageSource, test: ImageSour
       path: "teacher.pretrain.batchSize",
       reason: `${config.teacher.pretrain.batchSize} is larger than the training set (${train.size} images); ${dropped}`
     }))
+  }
+  for (const [section, o] of [["distill", config.distill], ["teacher.pretrain", config.teacher.pretrain]] as const) {
+    if (section === "teacher.pretrain" && config.teacher.weights !== undefined) continue
+    if (o.queueSize < o.batchSize) {
+      return Effect.fail(new ConfigError({
+        path: `${section}.queueSize`,
+        reason: `${o.queueSize} is smaller than one batch (${section}.batchSize ${o.batchSize}): each step enqueues a whole batch of keys; use a queue of at least ${o.batchSize}`
+      }))
+    }
   }
   return queueWarnings(config, train.size)
 }
