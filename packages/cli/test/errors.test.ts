@@ -193,6 +193,14 @@ describe("bad input: one typed error, no stack trace", () => {
     kept.forEach((f, i) => expect(Buffer.compare(readFileSync(join(dir, f)), bytes[i]!), f).toBe(0))
   }, 120_000)
 
+  it("training made to collapse on purpose (lr 30 per 256: 3.75 at batch 32) stops teacher pre-training with one line naming the stage, epoch, step, evidence and checkpoint", async () => {
+    await expectError(
+      "collapse (huge lr)",
+      [out("collapse"), "dataset.options.trainSize=256", "teacher.pretrain.epochs=6", "teacher.pretrain.lr=30"],
+      /^bingo: teacher pre-training collapsed at epoch \d+, step \d+: the teacher embeddings have (a spread of [\d.]+ across the batch|had a spread below)[^\n]*last good checkpoint: \S+teacher\.checkpoint\.safetensors\. Try a lower lr/
+    )
+  }, 60_000)
+
   it("the real command prints a data error the same way and exits 1", async () => {
     const r = await runCliProcess(["run", cfg, "--set", out("p1"), "--set", "dataset.name=idx", "--set", `dataset.options={dir: ${fixture("nowhere")}}`])
     expect(r.code).toBe(1)

@@ -42,6 +42,7 @@ export const distillationObjective = (p: DistillationParts): Objective<StepImage
     networks: new Map([["student", p.student.params], ...(p.studentKey === undefined ? [] : [["studentKey", p.studentKey.params] as const])]),
     queues: new Map([["teacher", p.teacherQueue], ...(p.studentKeyQueue === undefined ? [] : [["studentKey", p.studentKeyQueue] as const])]),
     collapseValue: p.loss.collapseValue(p.teacherQueue.size),
+    frozenNetworks: ["teacher"],
     imagesPerStep: p.batchSize,
     planEpoch: (orderRng) => planEpoch(p, plan.positive, orderRng),
     makeViews: (input, context) => makeViews(p, plan, input, context, tensor)

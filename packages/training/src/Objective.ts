@@ -18,6 +18,8 @@ export interface Objective<In, E> {
   readonly queues: ReadonlyMap<string, EmbeddingQueue>
   /** The loss when every logit is equal (ln(Q + 1) for one positive and Q negatives), if known. */
   readonly collapseValue?: number | undefined
+  /** Monitored networks that are frozen (distillation's teacher): their collapse is blamed on where they came from, not on the lr. */
+  readonly frozenNetworks?: ReadonlyArray<string> | undefined
   /** Images one step consumes (for the images/s figure). */
   readonly imagesPerStep: number
   /** The epoch's steps, drawn from `orderRng` alone (so a resumed run redraws the same plan). */

@@ -259,15 +259,15 @@ const checkStep = <In, E>(run: EpochRun<In, E>, step: number, lr: number, n: Ste
           network,
           evidence: `have had a spread below ${t.collapseSpread} for ${t.collapseSteps} steps in a row, not rising ` +
             `(${streak.from.toFixed(4)} then ${h.spread.toFixed(4)}; 1 = spread out, 0 = one point)`,
-          advice: collapseAdvice(network, lr),
+          advice: collapseAdvice(run.objective as Objective<unknown, unknown>, network, lr),
           ...last
         })
       }
     }
   })
 
-const collapseAdvice = (network: string, lr: number): string =>
-  network === "teacher"
+const collapseAdvice = (objective: Objective<unknown, unknown>, network: string, lr: number): string =>
+  objective.frozenNetworks?.includes(network) === true
     ? "The frozen teacher outputs the same embedding for every image: distillation cannot learn from it. Check the teacher's weights, or pre-train it with a lower lr."
     : `Try a lower lr (e.g. ${(lr / 3).toPrecision(2)} at this batch size), a longer lr warm-up (lrWarmupEpochs), or a larger batch.`
 
@@ -323,7 +323,7 @@ const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
         step: Math.max(0, progress.stepInEpoch - 1),
         network: verdict.network,
         evidence: verdict.evidence,
-        advice: collapseAdvice(verdict.network, summary.lr),
+        advice: collapseAdvice(objective as Objective<unknown, unknown>, verdict.network, summary.lr),
         ...(run.lastCheckpoint === undefined ? {} : { lastCheckpoint: run.lastCheckpoint })
       })
     }
