@@ -25,7 +25,8 @@ const OptimisationFields = {
   lrWarmupEpochs: withDefault(NonNegativeNumber, 1),
   momentum: withDefault(Probability, 0.9),
   weightDecay: withDefault(NonNegativeNumber, 1e-4),
-  queueSize: withDefault(PositiveInt, 4096)
+  /** Keys in the queue of negatives; "auto": a quarter of the training set, to a power of two, at most 4,096 (see resolveQueueSize). */
+  queueSize: withDefault(Schema.Union([PositiveInt, Schema.Literal("auto")]), "auto")
 }
 
 /**

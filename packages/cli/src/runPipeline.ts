@@ -57,7 +57,8 @@ const encoderSpec = (section: PipelineConfig["student"], inputShape: readonly [n
  * input shape comes from the dataset (channels) and the augmentation (view size), so the
  * teacher and trainer layers are built after the DatasetSource has loaded.
  */
-export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
+export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
+  const config = given
   const outDir = resolve(configDir, config.outDir)
   const runtime = Runtime.layer({ backend: config.backend, seed: config.seed })
   const dataset = DatasetSource.layer({ name: config.dataset.name, options: resolveDatasetPaths(config.dataset.options, configDir) })
@@ -73,6 +74,7 @@ export const pipelineLayer = (config: PipelineConfig, configDir: string) => {
       const stale = [outDir, ...subdirectories(outDir)].flatMap((d) => removeStaleTempFiles(d).map((name) => relative(outDir, join(d, name))))
       if (stale.length > 0) yield* Effect.logInfo(`removed ${stale.length} temp file(s) left in ${outDir} by an interrupted run: ${stale.join(", ")}`)
       const { train, test } = yield* (yield* DatasetSource).load
+      const config = yield* withQueueSizes(given, train.size)
       // checked before the teacher is pre-trained, so a config that cannot finish fails in seconds
       yield* checkSplits(config, train, test)
       const augment = augmentOf(config, train)
@@ -168,7 +170,7 @@ export const evaluationSkippedBecause = (train: ImageSource, test: ImageSource |
     ? `the test images of '${test.name}' have no labels`
     : undefined
 
-const checkSplits = (config: PipelineConfig, train: ImageSource, test: ImageSource | undefined) => {
+const checkSplits = (config: SizedConfig, train: ImageSource, test: ImageSource | undefined) => {
   const dropped = "partial batches are dropped, so no step would run"
   if (test === undefined && evaluationSkippedBecause(train, test) === undefined) {
     return Effect.fail(new ConfigError({ path: "dataset", reason: `dataset '${config.dataset.name}' has no test split to evaluate on` }))
@@ -206,12 +208,49 @@ const checkSplits = (config: PipelineConfig, train: ImageSource, test: ImageSour
   return queueWarnings(config, train.size)
 }
 
+/** The largest queue `queueSize: auto` picks. */
+export const autoQueueMax = 4096
+
+/**
+ * `queueSize: auto`: a quarter of the training set rounded down to a power of two, at most 4,096
+ * (MoCo's CIFAR choice for 50,000 images) and at least one batch. A queue as long as the data
+ * holds each batch's own earlier keys as negatives: with 1,438 digits and the old fixed 2,048
+ * the teacher's MoCo loss rose towards ln(Q + 1) and the student collapsed.
+ */
+export const resolveQueueSize = (queueSize: number | "auto", trainSize: number, batchSize: number): number =>
+  queueSize === "auto" ? Math.max(batchSize, Math.min(autoQueueMax, largestPowerOfTwoBelow(trainSize / 4))) : queueSize
+
+/** A config whose queue sizes are numbers (`auto` resolved for its training set). */
+export type SizedConfig = PipelineConfig & {
+  readonly teacher: { readonly pretrain: { readonly queueSize: number } }
+  readonly distill: { readonly queueSize: number }
+}
+
+/** The config with every `queueSize: auto` resolved for `trainSize` images, each logged. */
+export const withQueueSizes = (config: PipelineConfig, trainSize: number) =>
+  Effect.gen(function*() {
+    const pretrain = config.teacher.pretrain
+    const distill = config.distill
+    const resolved = {
+      ...config,
+      teacher: { ...config.teacher, pretrain: { ...pretrain, queueSize: resolveQueueSize(pretrain.queueSize, trainSize, pretrain.batchSize) } },
+      distill: { ...distill, queueSize: resolveQueueSize(distill.queueSize, trainSize, distill.batchSize) }
+    }
+    for (const [path, given, size] of [
+      ["teacher.pretrain.queueSize", pretrain.queueSize, resolved.teacher.pretrain.queueSize],
+      ["distill.queueSize", distill.queueSize, resolved.distill.queueSize]
+    ] as const) {
+      if (given === "auto") yield* Effect.logInfo(`${path} auto: ${size} keys (a quarter of the ${trainSize} training images, to a power of two, at most ${autoQueueMax})`)
+    }
+    return resolved satisfies SizedConfig
+  })
+
 /**
  * A warning for each queue of negatives at least as long as the training set: it then always
  * holds earlier keys of the batch's own images, negatives that are really positives (MoCo's
  * queue is 65,536 keys for 1.28M ImageNet images; 4,096 is the usual choice for CIFAR's 50,000).
  */
-export const queueWarnings = (config: PipelineConfig, trainSize: number) =>
+export const queueWarnings = (config: SizedConfig, trainSize: number) =>
   Effect.forEach(
     [
       ...(config.teacher.weights === undefined ? [["teacher.pretrain.queueSize", config.teacher.pretrain.queueSize] as const] : []),
@@ -311,7 +350,10 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
         (e) => Effect.sync(() => disposeEncoder(e))
       )
       yield* evaluate("teacher (random init)", randomTeacher, { train, test })
-      const top1 = (model: string) => rows.find((r) => r.model === model)?.scores.linearTop1
+      const top1 = (model: string) => {
+        const scores = rows.find((r) => r.model === model)?.scores
+        return scores === undefined ? undefined : { knn: scores.knnTop1, linear: scores.linearTop1 }
+      }
       const randomStudent = top1("student (random init)")
       warnings.push(...teacherWarnings({
         teacher: top1("teacher")!,

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { decodeConfig, loadConfig } from "../src/loadConfig.ts"
-import { queueWarnings, resolveDatasetPaths } from "../src/runPipeline.ts"
+import { queueWarnings, resolveDatasetPaths, resolveQueueSize, type SizedConfig, withQueueSizes } from "../src/runPipeline.ts"
 
 const minimal = {
   dataset: { name: "shapes" },
@@ -90,14 +90,37 @@ describe("queueWarnings", () => {
 
   it.effect("warns for each queue at least as long as the training set, naming its key; none otherwise", () =>
     Effect.gen(function*() {
-      const config = yield* decodeConfig({ ...minimal, teacher: { backbone: "convnet", pretrain: { queueSize: 256 } }, distill: { queueSize: 1024 } }, "q.yaml")
+      const config = (yield* decodeConfig({ ...minimal, teacher: { backbone: "convnet", pretrain: { queueSize: 256 } }, distill: { queueSize: 1024 } }, "q.yaml")) as SizedConfig
       expect(yield* warnings(config, 5000)).toEqual([])
       const both = yield* warnings(config, 256)
       expect(both).toHaveLength(2)
       expect(both[0]).toMatch(/^Warn teacher\.pretrain\.queueSize: a queue of 256 keys is not shorter than the training set \(256 images\).* \(e\.g\. 64\)/)
       expect(both[1]).toMatch(/^Warn distill\.queueSize: a queue of 1024 keys/)
       // with given teacher weights there is no pre-training, so no teacher queue
-      const given = yield* decodeConfig({ ...minimal, teacher: { backbone: "convnet", weights: "t.safetensors" }, distill: { queueSize: 1024 } }, "q.yaml")
+      const given = (yield* decodeConfig({ ...minimal, teacher: { backbone: "convnet", weights: "t.safetensors" }, distill: { queueSize: 1024 } }, "q.yaml")) as SizedConfig
       expect(yield* warnings(given, 512)).toHaveLength(1)
+    }))
+})
+
+describe("resolveQueueSize", () => {
+  it("auto: a quarter of the training set to a power of two, at most 4,096, at least a batch; a number as given", () => {
+    expect(resolveQueueSize("auto", 1438, 128)).toBe(256)
+    expect(resolveQueueSize("auto", 4000, 128)).toBe(512)
+    expect(resolveQueueSize("auto", 10000, 128)).toBe(2048)
+    expect(resolveQueueSize("auto", 60000, 256)).toBe(4096)
+    expect(resolveQueueSize("auto", 256, 32)).toBe(64)
+    expect(resolveQueueSize("auto", 100, 64)).toBe(64)
+    expect(resolveQueueSize(2048, 1438, 128)).toBe(2048)
+  })
+
+  it.effect("withQueueSizes resolves both queues and logs what auto chose", () =>
+    Effect.gen(function*() {
+      const config = yield* decodeConfig({ ...minimal, teacher: { backbone: "convnet" }, distill: { queueSize: 1024 } }, "q.yaml")
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => void lines.push((Array.isArray(message) ? message : [message]).join(" ")))
+      const sized = yield* withQueueSizes(config, 1438).pipe(Effect.provide(Logger.layer([logger])))
+      expect(sized.teacher.pretrain.queueSize).toBe(256)
+      expect(sized.distill.queueSize).toBe(1024)
+      expect(lines).toEqual(["teacher.pretrain.queueSize auto: 256 keys (a quarter of the 1438 training images, to a power of two, at most 4096)"])
     }))
 })

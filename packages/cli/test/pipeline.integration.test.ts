@@ -49,7 +49,7 @@ describe("pipeline (integration)", () => {
       expect(result.peakRssMiB).toBeGreaterThan(50)
       expect(result.rows.map((r) => r.model)).toEqual(["student (bingo)", "student (random init)", "teacher", "teacher (random init)"])
       // the teacher is checked against the random networks; whatever the verdict, it is in results.json and the report
-      const top1 = (i: number) => result.rows[i]!.scores.linearTop1
+      const top1 = (i: number) => ({ knn: result.rows[i]!.scores.knnTop1, linear: result.rows[i]!.scores.linearTop1 })
       expect(result.warnings).toEqual(teacherWarnings({ teacher: top1(2), randomTeacher: top1(3), randomStudent: top1(1) }))
       expect(written.warnings).toEqual(result.warnings)
       for (const w of result.warnings) expect(formatPipelineResult(result)).toContain(`warning: ${w}`)
