@@ -1,5 +1,3 @@
-import type { ImageSource } from "./ImageStore.ts"
-
 /**
  * An in-memory image dataset: N images of H x W x C stored NHWC in one Float32Array with values
  * in [0, 1]. Labels are optional because training is self-supervised; they are read only by
@@ -18,15 +16,6 @@ export interface ImageDataset {
   readonly labels?: Int32Array
   readonly numClasses?: number
   readonly classNames?: ReadonlyArray<string>
-}
-
-/**
- * A dataset's splits. Loaders return in-memory datasets, except the `folder` loader with
- * `inMemory: false`, whose splits are stores reading a cache file on demand (`ImageStore`).
- */
-export interface DatasetSplits<S extends ImageSource = ImageSource> {
-  readonly train: S
-  readonly test?: S
 }
 
 /** Values in one image: H*W*C. */

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { DatasetError } from "./DatasetError.ts"
 import { type ImageDataset, subset } from "./ImageDataset.ts"
-import { progressLog } from "./progressLog.ts"
+import { progressLog } from "./internal/progressLog.ts"
 
 /**
  * Random access to a dataset's images wherever its pixels are kept: in memory (`inMemoryStore`)

@@ -1,12 +1,13 @@
 import { formatSchemaProblems, userInputParseOptions } from "@bingo/runtime"
 import { Effect, Schema } from "effect"
 import { InvalidDatasetConfig, UnknownDataset, type DatasetError } from "./DatasetError.ts"
-import type { DatasetSplits, ImageDataset } from "./ImageDataset.ts"
-import { defaultIdxDir, loadIdx } from "./loadIdx.ts"
-import { loadCifar } from "./loadCifar.ts"
-import { defaultDigitsFile, loadDigits } from "./loadDigits.ts"
-import { loadFolder } from "./loadFolder.ts"
-import { makeShapes } from "./makeShapes.ts"
+import type { DatasetSplits } from "./DatasetSplits.ts"
+import type { ImageDataset } from "./ImageDataset.ts"
+import { defaultIdxDir, loadIdx } from "./formats/loadIdx.ts"
+import { loadCifar } from "./formats/loadCifar.ts"
+import { defaultDigitsFile, loadDigits } from "./formats/loadDigits.ts"
+import { loadFolder } from "./formats/loadFolder.ts"
+import { makeShapes } from "./formats/makeShapes.ts"
 
 /** What a config names: a registry entry and its options (checked by the entry's schema). */
 export interface DatasetConfig {

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { createDatasetSource, type DatasetConfig, datasetRegistry, listDatasets } from "../src/datasetRegistry.ts"
 import { DatasetSource } from "../src/DatasetSource.ts"
-import { makeShapes } from "../src/makeShapes.ts"
+import { makeShapes } from "../src/formats/makeShapes.ts"
 import { gatherAll } from "../src/ImageStore.ts"
 import { cifarBytes, tempDir, writeDigitsCsv, writeIdxDataset, writeImage, writeImageFolder } from "./fixtures.ts"
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { channelStats } from "../src/channelStats.ts"
+import { channelStats } from "../src/augment/channelStats.ts"
 import { imageAt, makeImageDataset, subset } from "../src/ImageDataset.ts"
 
 const ds = makeImageDataset({

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
-import type { DecodeImageOptions } from "../src/decodeImage.ts"
-import { gatherAhead } from "../src/gatherAhead.ts"
+import type { DecodeImageOptions } from "../src/formats/decodeImage.ts"
+import { gatherAhead } from "../src/sampling/gatherAhead.ts"
 import { subset } from "../src/ImageDataset.ts"
-import { loadImageCache, openImageCache } from "../src/imageCache.ts"
-import { writeImageCache } from "../src/writeImageCache.ts"
+import { loadImageCache, openImageCache } from "../src/cache/imageCache.ts"
+import { writeImageCache } from "../src/cache/writeImageCache.ts"
 import { asImageStore, forEachChunk, gatherAll, type ImageSource, inMemoryStore, isImageDataset } from "../src/ImageStore.ts"
-import { makeShapes } from "../src/makeShapes.ts"
+import { makeShapes } from "../src/formats/makeShapes.ts"
 import { captureLogs, tempDir } from "./fixtures.ts"
 
 const shapes = makeShapes({ n: 23, size: 6, channels: 1, seed: 4 })
