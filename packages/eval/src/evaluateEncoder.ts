@@ -3,8 +3,8 @@ import { Rng } from "@bingo/runtime"
 import { type Encoder, features, mapBatches } from "@bingo/backbones"
 import { type AugmentConfig, centerView, type ImageSource, mapChunks } from "@bingo/data"
 import { knnClassifier, type KnnClassifierOptions } from "./knnClassifier.ts"
-import { linearProbe, type LinearProbeOptions } from "./linearProbe.ts"
-import { MissingLabels } from "./EvalError.ts"
+import { linearProbe, type LinearProbeOptions, type ProbeScore } from "./linearProbe.ts"
+import { LinearProbeDiverged, MissingLabels } from "./EvalError.ts"
 import { semiSupervisedMetric, semiSupervisedProbe } from "./semiSupervised.ts"
 
 export interface EvaluationOptions {
@@ -47,6 +47,14 @@ export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: Au
       )
     ), { progress })
 
+/** A probe's score, or LinearProbeDiverged when its last epoch's loss is not finite. */
+const finiteProbe = (probe: string, score: ProbeScore) => {
+  const last = score.epochLosses.at(-1)
+  return last !== undefined && !Number.isFinite(last)
+    ? Effect.fail(new LinearProbeDiverged({ probe, epoch: score.epochLosses.length - 1, loss: last }))
+    : Effect.succeed(score)
+}
+
 /**
  * Stage 3: kNN classifier and linear probe on the frozen backbone features of `encoder`,
  * trained on `train`'s labels and scored on `test`, then one linear probe per fraction of
@@ -70,10 +78,13 @@ export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
   const trainSet = { features: tr.values, labels: train.labels }
   const testSet = { features: te.values, labels: test.labels }
   const knn = knnClassifier(trainSet, testSet, tr.dim, { ...options.knn, numClasses })
-  const linear = linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+  const linear = yield* finiteProbe("linear probe", linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed)))
   const semi: Record<`labels${string}pct${"Top1" | "Top5"}`, number> = {}
   for (const fraction of options.semiSupervised ?? []) {
-    const score = semiSupervisedProbe(trainSet, testSet, tr.dim, fraction, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+    const score = yield* finiteProbe(
+      `linear probe on ${100 * fraction}% of the labels`,
+      semiSupervisedProbe(trainSet, testSet, tr.dim, fraction, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+    )
     semi[semiSupervisedMetric(fraction, "Top1")] = score.top1
     semi[semiSupervisedMetric(fraction, "Top5")] = score.top5
   }

@@ -20,12 +20,23 @@ export const linearProbeDefaults: Omit<LinearProbeOptions, "numClasses"> = {
   weightDecay: 0
 }
 
+/** A probe's scores with the mean training cross-entropy of each epoch it ran. */
+export interface ProbeScore extends ClassifierScore {
+  /** Mean training loss per epoch; a non-finite last entry means the probe diverged (and stopped there). */
+  readonly epochLosses: ReadonlyArray<number>
+}
+
 /**
  * Linear probe on frozen features: a softmax classifier W x + b trained with SGD + momentum and
  * cosine decay on cross-entropy. Features are standardised with the training split's per-dim
  * mean and std first (the role of the reference's large lr 30 on raw ResNet features).
  * Deviation from the reference: features are precomputed from center views (no crop/flip
  * augmentation during the probe), which keeps the probe cheap; stated in docs/method.md.
+ * Each epoch's mean loss is read back once (one sync per epoch); a non-finite one stops the probe,
+ * and the caller (`evaluateEncoder`) turns it into a typed LinearProbeDiverged.
+ *
+ * It does not run in @bingo/training's loop: it trains one dense layer for seconds on features
+ * already in memory, with no views, momentum encoders, queues or checkpoints to speak of.
  */
 export const linearProbe = (
   train: { readonly features: Float32Array; readonly labels: Int32Array },
@@ -33,7 +44,7 @@ export const linearProbe = (
   dim: number,
   options: LinearProbeOptions,
   rng: Rng
-): ClassifierScore => {
+): ProbeScore => {
   const nTrain = train.labels.length
   const nTest = test.labels.length
   const { mean, std } = standardiser(train.features, nTrain, dim)
@@ -44,24 +55,33 @@ export const linearProbe = (
   const params = new Map([["weight", w], ["bias", b]])
   const xTrain = tf.tidy(() => tf.tensor2d(train.features, [nTrain, dim]).sub(mean).div(std))
   const yTrain = tf.tensor1d(train.labels, "int32")
+  const lossSum = tf.tidy(() => tf.variable(tf.scalar(0), false))
+  const epochLosses: Array<number> = []
   try {
     for (let epoch = 0; epoch < options.epochs; epoch++) {
       const lr = cosineLr(options.lr, epoch, options.epochs)
       const order = rng.permutation(nTrain)
+      let steps = 0
       for (let start = 0; start < nTrain; start += options.batchSize) {
         const idx = order.subarray(start, Math.min(nTrain, start + options.batchSize))
+        steps++
         tf.tidy(() => {
           const i = tf.tensor1d(idx, "int32")
           const x = tf.gather(xTrain, i)
           const y = tf.oneHot(tf.gather(yTrain, i), options.numClasses)
-          const { grads } = tf.variableGrads(() => {
+          const { value, grads } = tf.variableGrads(() => {
             const logits = tf.add(tf.matMul(x, w), b)
             const ce = tf.losses.softmaxCrossEntropy(y, logits)
             return (options.weightDecay > 0 ? tf.add(ce, tf.mul(options.weightDecay / 2, tf.sum(tf.square(w)))) : ce) as tf.Scalar
           }, [w, b])
           sgd.step(new Map([["weight", grads[w.name]!], ["bias", grads[b.name]!]]), params, lr)
+          lossSum.assign(tf.add(lossSum, value))
         })
       }
+      const mean = lossSum.dataSync()[0]! / Math.max(1, steps)
+      tf.tidy(() => lossSum.assign(tf.scalar(0)))
+      epochLosses.push(mean)
+      if (!Number.isFinite(mean)) return { top1: Number.NaN, top5: Number.NaN, epochLosses }
     }
     const logits = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(test.features, [nTest, dim]).sub(mean).div(std), w), b))
     const scores = logits.dataSync()
@@ -73,9 +93,9 @@ export const linearProbe = (
       if (ranked[0] === test.labels[r]) hit1++
       if (ranked.slice(0, 5).includes(test.labels[r]!)) hit5++
     }
-    return { top1: hit1 / nTest, top5: hit5 / nTest }
+    return { top1: hit1 / nTest, top5: hit5 / nTest, epochLosses }
   } finally {
-    tf.dispose([w, b, xTrain, yTrain, mean, std])
+    tf.dispose([w, b, xTrain, yTrain, mean, std, lossSum])
     sgd.dispose()
   }
 }

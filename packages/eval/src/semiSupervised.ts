@@ -1,6 +1,5 @@
 import { Rng } from "@bingo/runtime"
-import type { ClassifierScore } from "./knnClassifier.ts"
-import { linearProbe, type LinearProbeOptions } from "./linearProbe.ts"
+import { linearProbe, type LinearProbeOptions, type ProbeScore } from "./linearProbe.ts"
 
 /**
  * Seed of the labelled subsets: fixed, and independent of a run's seed, so every run (every
@@ -63,7 +62,7 @@ export const semiSupervisedProbe = (
   fraction: number,
   options: LinearProbeOptions,
   rng: Rng
-): ClassifierScore => {
+): ProbeScore => {
   const subset = semiSupervisedSubset(train.labels, fraction)
   const features = new Float32Array(subset.length * dim)
   subset.forEach((row, i) => features.set(train.features.subarray(row * dim, (row + 1) * dim), i * dim))

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs"
-import { Effect, Exit } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { Rng } from "@bingo/runtime"
 import { createEncoder, disposeEncoder } from "@bingo/backbones"
 import { makeShapes } from "@bingo/data"
@@ -25,6 +25,38 @@ const blobs = (n: number, rng: Rng, shift: number) => {
 }
 
 describe("linearProbe", () => {
+  it("records each epoch's mean training loss, falling on separable data; a huge lr stops it with a non-finite loss", () => {
+    const rng = Rng.fromSeed(4)
+    const tr = blobs(300, rng, 3), te = blobs(150, rng, 3)
+    const options = { ...linearProbeDefaults, epochs: 5, numClasses: 3 }
+    const ok = linearProbe(tr, te, tr.dim, options, Rng.fromSeed(0))
+    expect(ok.epochLosses).toHaveLength(5)
+    expect(ok.epochLosses[4]!).toBeLessThan(ok.epochLosses[0]!)
+    // hand value of the first step's loss is ln 3 (zero weights); the first epoch's mean is below it
+    expect(ok.epochLosses[0]!).toBeLessThan(Math.log(3))
+    const before = tf.memory().numTensors
+    const bad = linearProbe(tr, te, tr.dim, { ...options, lr: 1e38 }, Rng.fromSeed(0))
+    expect(tf.memory().numTensors).toBe(before)
+    expect(Number.isFinite(bad.epochLosses.at(-1)!)).toBe(false)
+    expect(bad.epochLosses.length).toBeLessThan(5)
+    expect(Number.isNaN(bad.top1)).toBe(true)
+  })
+
+  it("evaluateEncoder turns a diverged probe into a typed LinearProbeDiverged naming the probe and epoch", async () => {
+    const data = makeShapes({ n: 64, seed: 2 })
+    const test = makeShapes({ n: 32, seed: 3 })
+    const encoder = createEncoder({ backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.125, headHidden: 8, embeddingDim: 8 }, Rng.fromSeed(0), "e")
+    const exit = await Effect.runPromiseExit(evaluateEncoder(encoder, data, test, {
+      view: { outputSize: 16 },
+      knn: { k: 5, temperature: 0.07 },
+      linear: { ...linearProbeDefaults, epochs: 3, lr: 1e38 },
+      seed: 0
+    }))
+    disposeEncoder(encoder)
+    const error = Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
+    expect(error).toMatchObject({ _tag: "LinearProbeDiverged", probe: "linear probe" })
+  })
+
   it("separates well-separated Gaussian blobs and is at chance on pure noise", () => {
     const rng = Rng.fromSeed(1)
     const tr = blobs(300, rng, 6), te = blobs(150, rng, 6)
