@@ -1,3 +1,4 @@
+import { AugmentConfigSchema } from "@bingo/data"
 import { Effect, Schema } from "effect"
 
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
@@ -8,7 +9,6 @@ const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const PositiveNumber = Schema.Number.check(Schema.isGreaterThan(0))
 const NonNegativeNumber = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
 const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
-const Range = Schema.Tuple([Schema.Number, Schema.Number])
 
 /**
  * Epoch budget, SGD (momentum, weight decay), the lr schedule and the queue size: shared by teacher
@@ -28,29 +28,6 @@ const OptimisationFields = {
   /** Keys in the queue of negatives; "auto": a quarter of the training set, to a power of two, at most 4,096 (see resolveQueueSize). */
   queueSize: withDefault(Schema.Union([PositiveInt, Schema.Literal("auto")]), "auto")
 }
-
-/**
- * MoCo-v2 "aug+" augmentation settings (reference defaults). `outputSize` is the view side in
- * pixels, by default the dataset's image height (so a config moves between datasets unchanged).
- */
-export const AugmentSection = Schema.Struct({
-  outputSize: Schema.optionalKey(PositiveInt),
-  cropScale: Schema.optionalKey(Range),
-  cropRatio: Schema.optionalKey(Range),
-  flipProb: Schema.optionalKey(Probability),
-  jitterProb: Schema.optionalKey(Probability),
-  brightness: Schema.optionalKey(NonNegativeNumber),
-  contrast: Schema.optionalKey(NonNegativeNumber),
-  saturation: Schema.optionalKey(NonNegativeNumber),
-  hue: Schema.optionalKey(NonNegativeNumber),
-  grayscaleProb: Schema.optionalKey(Probability),
-  blurProb: Schema.optionalKey(Probability),
-  blurSigma: Schema.optionalKey(Range),
-  blurKernelSize: Schema.optionalKey(PositiveInt),
-  mean: Schema.optionalKey(Schema.Array(Schema.Number)),
-  std: Schema.optionalKey(Schema.Array(PositiveNumber)),
-  centerCropFraction: Schema.optionalKey(Probability)
-})
 
 /** A backbone + projection head. */
 export const EncoderSection = Schema.Struct({
@@ -138,7 +115,8 @@ export const PipelineConfig = Schema.Struct({
     name: Schema.String,
     options: withDefault(Schema.Record(Schema.String, Schema.Unknown), {})
   }),
-  augment: withDefault(AugmentSection, {}),
+  /** MoCo-v2 "aug+" settings, data's schema: `outputSize` defaults to the dataset's image height (`augmentOf`). */
+  augment: withDefault(AugmentConfigSchema, {}),
   teacher: TeacherSection,
   bags: withDefault(BagsSection, {}),
   student: EncoderSection,

@@ -3,14 +3,13 @@ import { readFile } from "node:fs/promises"
 import { parse } from "yaml"
 import { backboneRegistry, listBackbones } from "@bingo/backbones"
 import { formatSchemaProblems, userInputParseOptions } from "@bingo/runtime"
-import { type AugmentConfig, validateAugmentConfig } from "@bingo/data"
 import { ConfigError } from "./ConfigError.ts"
 import { PipelineConfig } from "./PipelineConfig.ts"
 
 /**
- * Decode an already-parsed config object, then check what the schema cannot: the backbones
- * exist in the registry and the augmentation's values are consistent (an empty crop range, an
- * even blur kernel, ...). `path` is only used in error messages.
+ * Decode an already-parsed config object (the `augment` section by data's `AugmentConfigSchema`:
+ * an empty crop range, an even blur kernel, ... are schema problems), then check what the schema
+ * cannot: the backbones exist in the registry. `path` is only used in error messages.
  */
 export const decodeConfig = (raw: unknown, path: string) =>
   Schema.decodeUnknownEffect(PipelineConfig)(raw, userInputParseOptions).pipe(
@@ -26,10 +25,6 @@ const checkConfig = (config: PipelineConfig, path: string) =>
         return yield* new ConfigError({ path, reason: `${section}.backbone: unknown backbone '${name}'; available: ${listBackbones().join(", ")}` })
       }
     }
-    // the view size may be left to the dataset (checked once it is loaded); 1 stands in for it here
-    yield* validateAugmentConfig({ ...config.augment, outputSize: config.augment.outputSize ?? 1 } as AugmentConfig).pipe(
-      Effect.mapError((e) => new ConfigError({ path, reason: `augment.${e.field}: ${e.reason}` }))
-    )
   })
 
 /**

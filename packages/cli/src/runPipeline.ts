@@ -124,8 +124,10 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
 }
 
 /** The config's augmentation with the view size filled in: `augment.outputSize`, else the images' height. */
-export const augmentOf = (config: PipelineConfig, train: { readonly height: number }): AugmentConfig =>
-  ({ ...config.augment, outputSize: config.augment.outputSize ?? train.height }) as AugmentConfig
+export const augmentOf = (config: PipelineConfig, train: { readonly height: number }): AugmentConfig => ({
+  ...config.augment,
+  outputSize: config.augment.outputSize ?? train.height
+})
 
 /**
  * The dataset's name in the report and results.json: the config's `dataset.options.name` when

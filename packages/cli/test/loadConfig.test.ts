@@ -52,6 +52,19 @@ describe("pipeline config", () => {
       expect(failure(several)).toMatch(/x\.yaml: 3 problems: augment\.cropScale\[1\]: Expected number, got "x"; distill\.epochs: [^;]+; distill\.lr: /)
     }))
 
+  it.effect("the augment section is data's AugmentConfigSchema: its constraints are decode problems, reported with the others", () =>
+    Effect.gen(function*() {
+      const hue = yield* Effect.exit(decodeConfig({ ...minimal, augment: { hue: 0.7 } }, "x.yaml"))
+      expect(failure(hue)).toMatch(/x\.yaml: augment\.hue: Expected a value between 0 and 0\.5, got 0\.7\)/)
+      const several = yield* Effect.exit(decodeConfig({ ...minimal, distill: { epochs: "ten" }, augment: { cropScale: [1, 0.2], blurKernelSize: 4 } }, "x.yaml"))
+      expect(failure(several)).toMatch(
+        /x\.yaml: 3 problems: augment\.cropScale: need 0 < lo <= hi <= 1, got \[1, 0\.2\]; augment\.blurKernelSize: must be a positive odd integer, got 4; distill\.epochs: /
+      )
+      const { augment: _omit, ...noAugment } = minimal
+      const c = yield* decodeConfig(noAugment, "x.yaml")
+      expect(c.augment).toEqual({})
+    }))
+
   it.effect("reads YAML, applies --set overrides, and reports unreadable files and bad YAML", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "bingo-cfg-"))

@@ -18,7 +18,8 @@ export * from "./formats/loadFolder.ts"
 // cache/: the decoded-image cache file behind `folder` datasets.
 export * from "./cache/imageCache.ts"
 export * from "./cache/writeImageCache.ts"
-// augment/: aug+ views, CutMix, channel statistics.
+// augment/: the aug+ settings (schema, defaults), aug+ views, CutMix, channel statistics.
+export * from "./augment/AugmentConfig.ts"
 export * from "./augment/augment.ts"
 export * from "./augment/cutMix.ts"
 export * from "./augment/channelStats.ts"

@@ -1,8 +1,3 @@
-import type { Rng } from "@bingo/runtime"
-import { Effect } from "effect"
-import { InvalidAugmentConfig } from "../DatasetError.ts"
-import { type ImageDataset, imageAt } from "../ImageDataset.ts"
-
 /**
  * The MoCo-v2 "aug+" pipeline (Chen et al. 2020, "Improved Baselines with Momentum Contrastive
  * Learning"), as used by BINGO for its four views q, k, pq, pk:
@@ -14,129 +9,15 @@ import { type ImageDataset, imageAt } from "../ImageDataset.ts"
  *   RandomHorizontalFlip(p 0.5)
  *   Normalize(mean, std)
  *
- * Only `outputSize` is required; every other field defaults to the reference value. The blur
- * kernel is scaled for small images: about 10% of the output side, odd, at least 3 (ImageNet's
- * 23 px at 224). On 1-channel images ColorJitter applies only brightness and contrast, and
- * grayscale is the identity (as in torchvision).
+ * The settings and their checks are `AugmentConfig.ts`: only `outputSize` is required; every
+ * other field defaults to the reference value. The blur kernel is scaled for small images: about
+ * 10% of the output side, odd, at least 3 (ImageNet's 23 px at 224). On 1-channel images
+ * ColorJitter applies only brightness and contrast, and grayscale is the identity (as in
+ * torchvision).
  */
-export interface AugmentConfig {
-  /** S: views are S x S. */
-  readonly outputSize: number
-  /** RandomResizedCrop area fraction range. */
-  readonly cropScale?: readonly [number, number]
-  /** RandomResizedCrop aspect-ratio (w/h) range, sampled log-uniformly. */
-  readonly cropRatio?: readonly [number, number]
-  readonly flipProb?: number
-  /** Probability of applying ColorJitter. */
-  readonly jitterProb?: number
-  /** ColorJitter strengths: factors drawn from [max(0, 1-x), 1+x]; hue shift from [-hue, hue]. */
-  readonly brightness?: number
-  readonly contrast?: number
-  readonly saturation?: number
-  readonly hue?: number
-  readonly grayscaleProb?: number
-  readonly blurProb?: number
-  readonly blurSigma?: readonly [number, number]
-  /** Odd kernel side; default `defaultBlurKernelSize(outputSize)`. */
-  readonly blurKernelSize?: number
-  /** Per-channel normalisation (length 1 = every channel, or one per channel). */
-  readonly mean?: ReadonlyArray<number>
-  readonly std?: ReadonlyArray<number>
-  /**
-   * `centerView` only: fraction of the shorter side kept by the center crop (torchvision's
-   * Resize(S / f) + CenterCrop(S)); 1 (default) keeps the whole image, 0.875 is the ImageNet habit.
-   */
-  readonly centerCropFraction?: number
-}
-
-export type ResolvedAugmentConfig = { readonly [K in keyof AugmentConfig]-?: NonNullable<AugmentConfig[K]> }
-
-/** The reference values of every optional field. */
-export const augmentDefaults = {
-  cropScale: [0.2, 1],
-  cropRatio: [3 / 4, 4 / 3],
-  flipProb: 0.5,
-  jitterProb: 0.8,
-  brightness: 0.4,
-  contrast: 0.4,
-  saturation: 0.4,
-  hue: 0.1,
-  grayscaleProb: 0.2,
-  blurProb: 0.5,
-  blurSigma: [0.1, 2],
-  mean: [0.5],
-  std: [0.5],
-  centerCropFraction: 1
-} as const satisfies Omit<ResolvedAugmentConfig, "outputSize" | "blurKernelSize">
-
-/** About 10% of the side, odd, at least 3. */
-export const defaultBlurKernelSize = (side: number): number => {
-  const k = Math.max(3, Math.round(0.1 * side))
-  return k % 2 === 1 ? k : k + 1
-}
-
-const checkConfig = (c: ResolvedAugmentConfig): { field: string; reason: string } | undefined => {
-  const isProb = (x: number) => Number.isFinite(x) && x >= 0 && x <= 1
-  if (!Number.isInteger(c.outputSize) || c.outputSize < 1) {
-    return { field: "outputSize", reason: `must be a positive integer, got ${c.outputSize}` }
-  }
-  for (const f of ["flipProb", "jitterProb", "grayscaleProb", "blurProb"] as const) {
-    if (!isProb(c[f])) return { field: f, reason: `must be a probability in [0, 1], got ${c[f]}` }
-  }
-  for (const f of ["brightness", "contrast", "saturation"] as const) {
-    if (!(c[f] >= 0 && Number.isFinite(c[f]))) return { field: f, reason: `must be >= 0, got ${c[f]}` }
-  }
-  if (!(c.hue >= 0 && c.hue <= 0.5)) return { field: "hue", reason: `must be in [0, 0.5], got ${c.hue}` }
-  const [s0, s1] = c.cropScale
-  if (!(s0 > 0 && s0 <= s1 && s1 <= 1)) return { field: "cropScale", reason: `need 0 < lo <= hi <= 1, got [${s0}, ${s1}]` }
-  const [r0, r1] = c.cropRatio
-  if (!(r0 > 0 && r0 <= r1 && Number.isFinite(r1))) {
-    return { field: "cropRatio", reason: `need 0 < lo <= hi, got [${r0}, ${r1}]` }
-  }
-  const [g0, g1] = c.blurSigma
-  if (!(g0 > 0 && g0 <= g1 && Number.isFinite(g1))) {
-    return { field: "blurSigma", reason: `need 0 < lo <= hi, got [${g0}, ${g1}]` }
-  }
-  if (!Number.isInteger(c.blurKernelSize) || c.blurKernelSize < 1 || c.blurKernelSize % 2 === 0) {
-    return { field: "blurKernelSize", reason: `must be a positive odd integer, got ${c.blurKernelSize}` }
-  }
-  if (c.mean.length === 0 || c.mean.some((m) => !Number.isFinite(m))) {
-    return { field: "mean", reason: "must be one or more finite numbers" }
-  }
-  if (c.std.length === 0 || c.std.some((s) => !(s > 0 && Number.isFinite(s)))) {
-    return { field: "std", reason: "must be one or more positive numbers" }
-  }
-  if (!(c.centerCropFraction > 0 && c.centerCropFraction <= 1)) {
-    return { field: "centerCropFraction", reason: `must be in (0, 1], got ${c.centerCropFraction}` }
-  }
-  return undefined
-}
-
-const fillDefaults = (config: AugmentConfig): ResolvedAugmentConfig => {
-  const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) as Partial<AugmentConfig>
-  return {
-    ...augmentDefaults,
-    blurKernelSize: defaultBlurKernelSize(config.outputSize),
-    ...given,
-    outputSize: config.outputSize
-  }
-}
-
-/** Fill in the defaults and check every field; an invalid config is a programmer error here. */
-export const resolveAugmentConfig = (config: AugmentConfig): ResolvedAugmentConfig => {
-  const resolved = fillDefaults(config)
-  const problem = checkConfig(resolved)
-  if (problem !== undefined) throw new RangeError(new InvalidAugmentConfig(problem).message)
-  return resolved
-}
-
-/** The same check as a typed failure, for configs that come from a user (the CLI's YAML). */
-export const validateAugmentConfig = Effect.fn("validateAugmentConfig")(function*(config: AugmentConfig) {
-  const resolved = fillDefaults(config)
-  const problem = checkConfig(resolved)
-  if (problem !== undefined) return yield* new InvalidAugmentConfig(problem)
-  return resolved
-})
+import type { Rng } from "@bingo/runtime"
+import { type AugmentConfig, type ResolvedAugmentConfig, resolveAugmentConfig } from "./AugmentConfig.ts"
+import { type ImageDataset, imageAt } from "../ImageDataset.ts"
 
 /** A crop rectangle in source pixels (may be fractional for `centerView`). */
 export interface CropBox {

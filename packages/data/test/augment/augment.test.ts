@@ -6,18 +6,15 @@ import {
   adjustContrast,
   adjustHue,
   adjustSaturation,
-  type AugmentConfig,
   augmentBatch,
   centerView,
-  defaultBlurKernelSize,
   gaussianBlur,
   gaussianKernel,
   resizeBilinear,
-  resolveAugmentConfig,
   sampleCropBox,
-  toGrayscale,
-  validateAugmentConfig
+  toGrayscale
 } from "../../src/augment/augment.ts"
+import { type AugmentConfig, defaultBlurKernelSize, resolveAugmentConfig, validateAugmentConfig } from "../../src/augment/AugmentConfig.ts"
 import { type ImageDataset, makeImageDataset } from "../../src/ImageDataset.ts"
 import { makeShapes } from "../../src/formats/makeShapes.ts"
 
