@@ -3,82 +3,60 @@ import { describe, expect, it } from "vitest"
 import { bingoLoss, bingoLossTerms, type BingoOptions } from "../src/bingoLoss.ts"
 import { builtinLosses } from "../src/builtinLosses.ts"
 import { infoNce } from "../src/infoNce.ts"
-import {
-  expectAllClose,
-  expectFinite,
-  expectNoLeak,
-  finiteDifferenceGrad,
-  grad2d,
-  grads2d,
-  makeRng,
-  type Matrix,
-  naiveInfoNce,
-  randomUnitRows,
-  scalarOf,
-  t2,
-  useCpuBackend
-} from "./helpers.ts"
+import { describeLossConformance, type Inputs, type LossConformance } from "./conformance.ts"
+import { makeRng, type Matrix, naiveInfoNce, randomUnitRows, scalarOf, t2, useCpuBackend } from "./helpers.ts"
 
 useCpuBackend()
 
-interface Views {
-  readonly sA: Matrix
-  readonly sP: Matrix
-  readonly sM: Matrix
-  readonly tA: Matrix
-  readonly tP: Matrix
-  readonly queue: Matrix
+/** s_a, s_p, s_m, t_a, t_p and the teacher queue. */
+type Embedding = "sA" | "sP" | "sM" | "tA" | "tP" | "queue"
+
+/** The options of one step: BINGO's, with the CutMix λ and the epoch. */
+interface Step extends Partial<BingoOptions> {
   readonly lambda: number
   readonly epoch: number
 }
 
-const tensorViews = (v: Views) => ({
-  studentAnchor: t2(v.sA),
-  studentPositive: t2(v.sP),
-  studentMix: t2(v.sM),
-  teacherAnchor: t2(v.tA),
-  teacherPositive: t2(v.tP),
-  teacherQueue: t2(v.queue),
-  mixLambda: v.lambda,
-  epoch: v.epoch
+interface Views extends Inputs<Embedding, Matrix> {
+  readonly lambda: number
+  readonly epoch: number
+}
+
+const bingoViews = (x: Inputs<Embedding, tf.Tensor2D>, lambda: number, epoch: number) => ({
+  studentAnchor: x.sA,
+  studentPositive: x.sP,
+  studentMix: x.sM,
+  teacherAnchor: x.tA,
+  teacherPositive: x.tP,
+  teacherQueue: x.queue,
+  mixLambda: lambda,
+  epoch
 })
+
+const tensorViews = (v: Views) =>
+  bingoViews({ sA: t2(v.sA), sP: t2(v.sP), sM: t2(v.sM), tA: t2(v.tA), tP: t2(v.tP), queue: t2(v.queue) }, v.lambda, v.epoch)
 
 const value = (v: Views, options: Partial<BingoOptions> = {}): number => scalarOf(() => bingoLoss(tensorViews(v), options))
 
 /** The reference objective written out with loops (METHOD.md / haohang96/bingo main_moco.py). */
-const naiveCode = (v: Views, T: number, warmup = 11): number => {
-  const ce = (s: Matrix, t: Matrix) => naiveInfoNce(s, t, v.queue, T)
-  const [ws, wc] = v.epoch > warmup - 1 ? [0.5, 0.5] : [1, 0]
-  return (ws * ce(v.sA, v.tA) + wc * ce(v.sA, v.tP) + ws * ce(v.sP, v.tP) + wc * ce(v.sP, v.tA) +
-    v.lambda * ce(v.sM, v.tA) + (1 - v.lambda) * ce(v.sM, v.tP)) / 3
+const naiveCode = (x: Inputs<Embedding, Matrix>, lambda: number, epoch: number, T: number, warmup: number): number => {
+  const ce = (s: Matrix, t: Matrix) => naiveInfoNce(s, t, x.queue, T)
+  const [ws, wc] = epoch > warmup - 1 ? [0.5, 0.5] : [1, 0]
+  return (ws * ce(x.sA, x.tA) + wc * ce(x.sA, x.tP) + ws * ce(x.sP, x.tP) + wc * ce(x.sP, x.tA) +
+    lambda * ce(x.sM, x.tA) + (1 - lambda) * ce(x.sM, x.tP)) / 3
 }
-const naivePaper = (v: Views, T: number): number => naiveInfoNce(v.sA, v.tA, v.queue, T) + naiveInfoNce(v.sP, v.tA, v.queue, T)
-
-const randomViews = (seed: number, b: number, d: number, q: number, epoch: number, scale = 1): Views => {
-  const rng = makeRng(seed)
-  return {
-    sA: randomUnitRows(rng, b, d, scale),
-    sP: randomUnitRows(rng, b, d, scale),
-    sM: randomUnitRows(rng, b, d, scale),
-    tA: randomUnitRows(rng, b, d, scale),
-    tP: randomUnitRows(rng, b, d, scale),
-    queue: randomUnitRows(rng, q, d, scale),
-    lambda: 0.3,
-    epoch
-  }
-}
+const naivePaper = (x: Inputs<Embedding, Matrix>, T: number): number => naiveInfoNce(x.sA, x.tA, x.queue, T) + naiveInfoNce(x.sP, x.tA, x.queue, T)
 
 // 2-d hand case, T = 1, queue {(-1, 0)}: CE(s, t) = −s·t + log(e^{s·t} + e^{s·n})
-const hand: Views = {
+const handEmbeddings: Inputs<Embedding, Matrix> = {
   sA: [[1, 0]],
   sP: [[0, 1]],
   sM: [[0.6, 0.8]],
   tA: [[0.8, 0.6]],
   tP: [[0, 1]],
-  queue: [[-1, 0]],
-  lambda: 0.25,
-  epoch: 20
+  queue: [[-1, 0]]
 }
+const hand: Views = { ...handEmbeddings, lambda: 0.25, epoch: 20 }
 const ceAA = -0.8 + Math.log(Math.exp(0.8) + Math.exp(-1)) // s_a·t_a = 0.8, s_a·n = -1
 const ceAP = -0 + Math.log(Math.exp(0) + Math.exp(-1)) // s_a·t_p = 0
 const cePP = -1 + Math.log(Math.exp(1) + Math.exp(0)) // s_p·t_p = 1, s_p·n = 0
@@ -86,17 +64,54 @@ const cePA = -0.6 + Math.log(Math.exp(0.6) + Math.exp(0)) // s_p·t_a = 0.6
 const ceMA = -0.96 + Math.log(Math.exp(0.96) + Math.exp(-0.6)) // s_m·t_a = 0.48 + 0.48, s_m·n = -0.6
 const ceMP = -0.8 + Math.log(Math.exp(0.8) + Math.exp(-0.6)) // s_m·t_p = 0.8
 
+const spec: LossConformance<Embedding, Step> = {
+  name: "bingoLoss",
+  seed: 42,
+  inputs: { sA: "batch", sP: "batch", sM: "batch", tA: "batch", tP: "batch", queue: "queue" },
+  compute: (x, { epoch, lambda, ...options }) => bingoLoss(bingoViews(x, lambda, epoch), options),
+  // the defaults are the code form, T = 0.2, 11 warm-up epochs
+  naive: (x, { epoch, form, lambda, temperature = 0.2, warmupEpochs = 11 }) =>
+    form === "paper" ? naivePaper(x, temperature) : naiveCode(x, lambda, epoch, temperature, warmupEpochs),
+  hand: [
+    {
+      title: "code form matches a hand computation after the warm-up (w_s = w_c = 0.5)",
+      inputs: handEmbeddings,
+      options: { temperature: 1, lambda: 0.25, epoch: 20 },
+      expected: (0.5 * ceAA + 0.5 * ceAP + 0.5 * cePP + 0.5 * cePA + 0.25 * ceMA + 0.75 * ceMP) / 3
+    },
+    {
+      title: "code form matches a hand computation during the warm-up (w_s = 1, w_c = 0)",
+      inputs: handEmbeddings,
+      options: { temperature: 1, lambda: 0.25, epoch: 3 },
+      expected: (ceAA + cePP + 0.25 * ceMA + 0.75 * ceMP) / 3
+    },
+    {
+      title: "paper form matches a hand computation: CE(s_a, t_a) + CE(s_p, t_a)",
+      inputs: handEmbeddings,
+      options: { temperature: 1, form: "paper", lambda: 0.25, epoch: 20 },
+      expected: ceAA + cePA
+    }
+  ],
+  random: {
+    title: ", both forms, both phases",
+    cases: [2, 30].flatMap((epoch) => [
+      { seed: 42 + epoch, options: { lambda: 0.3, epoch } },
+      { seed: 42 + epoch, options: { lambda: 0.3, epoch, form: "paper" as const } }
+    ])
+  },
+  gradient: { options: { temperature: 0.5, lambda: 0.3, epoch: 15 }, wrt: ["sA", "sP", "sM"] },
+  extreme: {
+    title: " (T = 1e-3, and unscaled inputs)",
+    sharp: { temperature: 1e-3, lambda: 0.3, epoch: 20 },
+    unscaled: { temperature: 1, lambda: 0.3, epoch: 20 },
+    gradientWrt: ["sA"]
+  },
+  leak: { values: [{ lambda: 0.3, epoch: 12 }, { lambda: 0.3, epoch: 0, form: "paper" }], gradient: { lambda: 0.3, epoch: 12 } }
+}
+
+describeLossConformance(spec)
+
 describe("bingoLoss", () => {
-  it("code form matches a hand computation after the warm-up (w_s = w_c = 0.5)", () => {
-    const expected = (0.5 * ceAA + 0.5 * ceAP + 0.5 * cePP + 0.5 * cePA + 0.25 * ceMA + 0.75 * ceMP) / 3
-    expect(value(hand, { temperature: 1 })).toBeCloseTo(expected, 6)
-  })
-
-  it("code form matches a hand computation during the warm-up (w_s = 1, w_c = 0)", () => {
-    const expected = (ceAA + cePP + 0.25 * ceMA + 0.75 * ceMP) / 3
-    expect(value({ ...hand, epoch: 3 }, { temperature: 1 })).toBeCloseTo(expected, 6)
-  })
-
   it("bingoLossTerms names every term by hand value, all six even at weight 0 during the warm-up, with the weights and lambda", () => {
     const views = tensorViews({ ...hand, epoch: 3 })
     const out = bingoLossTerms(views, { temperature: 1 })
@@ -121,10 +136,6 @@ describe("bingoLoss", () => {
     for (const form of ["code", "paper"] as const) {
       expect(value(collapsed, { form })).toBeCloseTo(bingo.collapseValue!(q, { ...bingo.defaults, form }), 5)
     }
-  })
-
-  it("paper form matches a hand computation: CE(s_a, t_a) + CE(s_p, t_a)", () => {
-    expect(value(hand, { temperature: 1, form: "paper" })).toBeCloseTo(ceAA + cePA, 6)
   })
 
   it("switches from the warm-up weights to (0.5, 0.5) at epoch 11 (0-based)", () => {
@@ -155,58 +166,6 @@ describe("bingoLoss", () => {
     expect(scalarOf(() => bingoLoss(paperOnly, { form: "paper", temperature: 1 }))).toBeCloseTo(ceAA + cePA, 6)
     expect(() => bingoLoss(paperOnly)).toThrow(/needs studentMix, teacherPositive and mixLambda/)
     expect(() => bingoLoss({ ...v, mixLambda: 1.5 })).toThrow(/mixLambda must be in \[0, 1\]/)
-    tf.dispose(Object.values(v).filter((x) => x instanceof tf.Tensor))
-  })
-
-  it("agrees with a naive loop implementation on random inputs, both forms, both phases", () => {
-    for (const epoch of [2, 30]) {
-      const v = randomViews(42 + epoch, 4, 8, 16, epoch)
-      expectAllClose([value(v)], [naiveCode(v, 0.2)], 1e-5)
-      expectAllClose([value(v, { form: "paper" })], [naivePaper(v, 0.2)], 1e-5)
-    }
-  })
-
-  it("has the finite-difference gradient with respect to s_a, s_p and s_m", () => {
-    const v = randomViews(43, 2, 3, 4, 15)
-    const T = 0.5
-    const grads = tf.tidy(() => {
-      const fixed = tensorViews(v)
-      return grads2d((sA: tf.Tensor2D, sP: tf.Tensor2D, sM: tf.Tensor2D) =>
-        bingoLoss({ ...fixed, studentAnchor: sA, studentPositive: sP, studentMix: sM }, { temperature: T })
-      )([t2(v.sA), t2(v.sP), t2(v.sM)]).map((g) => g.arraySync() as Matrix)
-    })
-    const fd = [
-      finiteDifferenceGrad((x) => value({ ...v, sA: x }, { temperature: T }), v.sA),
-      finiteDifferenceGrad((x) => value({ ...v, sP: x }, { temperature: T }), v.sP),
-      finiteDifferenceGrad((x) => value({ ...v, sM: x }, { temperature: T }), v.sM)
-    ]
-    grads.forEach((g, i) => {
-      expectFinite(g)
-      expectAllClose(g, fd[i]!, 2e-3, 1e-2)
-    })
-  })
-
-  it("stays finite for logits of ±1e3 (T = 1e-3, and unscaled inputs)", () => {
-    const unit = randomViews(44, 3, 4, 6, 20)
-    const sharp = value(unit, { temperature: 1e-3 })
-    expectAllClose([sharp], [naiveCode(unit, 1e-3)], 1e-2, 1e-4)
-    const big = randomViews(44, 3, 4, 6, 20, Math.sqrt(1000))
-    const unscaled = value(big, { temperature: 1 })
-    expectAllClose([unscaled], [naiveCode(big, 1)], 1e-2, 1e-4)
-    const grad = tf.tidy(() => {
-      const fixed = tensorViews(unit)
-      return grad2d((sA: tf.Tensor2D) => bingoLoss({ ...fixed, studentAnchor: sA }, { temperature: 1e-3 }))(t2(unit.sA))
-        .arraySync() as Matrix
-    })
-    expectFinite([sharp, unscaled])
-    expectFinite(grad)
-  })
-
-  it("leaks no tensor", () => {
-    const v = tensorViews(randomViews(45, 2, 4, 4, 12))
-    expectNoLeak(() => bingoLoss(v))
-    expectNoLeak(() => bingoLoss({ ...v, epoch: 0 }, { form: "paper" }))
-    expectNoLeak(() => grad2d((sA: tf.Tensor2D) => bingoLoss({ ...v, studentAnchor: sA }))(v.studentAnchor))
     tf.dispose(Object.values(v).filter((x) => x instanceof tf.Tensor))
   })
 })
