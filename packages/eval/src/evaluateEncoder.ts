@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { Rng } from "@bingo/runtime"
-import { type Encoder, features, mapBatches } from "@bingo/backbones"
-import { type AugmentConfig, centerView, type ImageSource, mapChunks } from "@bingo/data"
+import { type Encoder, extractFeatures } from "@bingo/backbones"
+import type { AugmentConfig, ImageSource } from "@bingo/data"
 import { knnClassifier, type KnnClassifierOptions } from "./knnClassifier.ts"
 import { linearProbe, type LinearProbeOptions, type ProbeScore } from "./linearProbe.ts"
 import { LinearProbeDiverged, MissingLabels } from "./EvalError.ts"
@@ -29,24 +29,6 @@ export interface EvaluationScores {
   readonly [semiSupervised: `labels${string}pct${"Top1" | "Top5"}`]: number
 }
 
-/**
- * Frozen backbone features of every image (center views, batch-norm running stats), in batches
- * of 256, gathered 4,096 images at a time (a store on disk holds one chunk of pixels at a time;
- * the batches, and so the features, are the same as without chunks). Long passes log progress
- * under `progress`. The teacher's embedding pass for bag mining is this too.
- */
-export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: AugmentConfig, progress = `eval: features of ${dataset.name}`) =>
-  mapChunks(dataset, 4096, (chunk) =>
-    Effect.promise(() =>
-      mapBatches(
-        centerView(chunk, Array.from({ length: chunk.size }, (_, i) => i), view),
-        chunk.size,
-        [view.outputSize, view.outputSize, dataset.channels],
-        256,
-        (x) => features(encoder, x, "eval")
-      )
-    ), { progress })
-
 /** A probe's score, or LinearProbeDiverged when its last epoch's loss is not finite. */
 const finiteProbe = (probe: string, score: ProbeScore) => {
   const last = score.epochLosses.at(-1)
@@ -73,8 +55,8 @@ export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
   for (const l of train.labels) maxLabel = Math.max(maxLabel, l)
   for (const l of test.labels) maxLabel = Math.max(maxLabel, l)
   const numClasses = Math.max(train.numClasses ?? 0, maxLabel + 1)
-  const tr = yield* extractFeatures(encoder, train, options.view)
-  const te = yield* extractFeatures(encoder, test, options.view)
+  const tr = yield* extractFeatures(encoder, train, options.view, `eval: features of ${train.name}`)
+  const te = yield* extractFeatures(encoder, test, options.view, `eval: features of ${test.name}`)
   const trainSet = { features: tr.values, labels: train.labels }
   const testSet = { features: te.values, labels: test.labels }
   const knn = knnClassifier(trainSet, testSet, tr.dim, { ...options.knn, numClasses })

@@ -11,11 +11,11 @@ import {
   embed,
   type Encoder,
   type EncoderSpec,
+  extractFeatures,
   readWeights,
   saveWeights
 } from "@bingo/backbones"
 import { type AugmentConfig, type DatasetError, DatasetSource, type ImageSource } from "@bingo/data"
-import { extractFeatures } from "@bingo/eval"
 import type { EpochSummary } from "@bingo/training"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
 import { TeacherWeightsMismatch } from "./TeacherError.ts"
