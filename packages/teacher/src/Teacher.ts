@@ -124,6 +124,7 @@ export class Teacher extends Context.Service<Teacher, {
           onStep: _onStep,
           stopAfterSteps: _stopAfterSteps,
           health: _health,
+          resume: _resume,
           ...moco
         } = options.moco
         const pretrain = JSON.stringify({

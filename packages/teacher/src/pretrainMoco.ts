@@ -3,27 +3,14 @@ import { Rng } from "@bingo/runtime"
 import type { AugmentConfig, ImageSource } from "@bingo/data"
 import { cloneEncoder, createEncoder, disposeEncoder, type EncoderSpec } from "@bingo/backbones"
 import { EmbeddingQueue, type OptimisationOptions } from "@bingo/optim"
-import { type HealthThresholds, type LrScaling, runTrainingLoop, type StepReport } from "@bingo/training"
+import { type LoopRunOptions, loopOptions, runTrainingLoop } from "@bingo/training"
 import { mocoObjective } from "./mocoObjective.ts"
 import { TeacherDatasetTooSmall } from "./TeacherError.ts"
 
-export interface MocoOptions extends OptimisationOptions {
+export interface MocoOptions extends OptimisationOptions, LoopRunOptions {
   readonly temperature: number
   /** Key-encoder EMA momentum (reference 0.999; 0.99 suits short runs). */
   readonly keyMomentum: number
-  /** How `lr` is read: as given ("none", default) or per 256 images ("per-256"). */
-  readonly lrScaling?: LrScaling
-  /** Linear lr warm-up over this many epochs (default 0). */
-  readonly lrWarmupEpochs?: number
-  /** Log a progress line every this many steps (0: once per epoch). */
-  readonly logEvery?: number
-  /** Checkpoint here (atomically) every `checkpointEverySteps` steps and at each epoch end; resumed when present. */
-  readonly checkpointPath?: string
-  readonly checkpointEverySteps?: number
-  readonly health?: Partial<HealthThresholds>
-  readonly onStep?: (report: StepReport) => void
-  /** Stop after this many steps in this process (tests of resumption). */
-  readonly stopAfterSteps?: number
 }
 
 export const mocoDefaults: MocoOptions = {
@@ -66,33 +53,15 @@ export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
     temperature: options.temperature,
     keyMomentum: options.keyMomentum
   })
-  const result = yield* runTrainingLoop(objective, {
-    stage: "teacher pre-training",
-    schedule: {
-      lr: options.lr,
-      lrScaling: options.lrScaling ?? "none",
-      warmupEpochs: options.lrWarmupEpochs ?? 0,
-      epochs: options.epochs,
-      batchSize: options.batchSize
-    },
-    momentum: options.momentum,
-    weightDecay: options.weightDecay,
-    seed,
-    fingerprint: JSON.stringify({
-      spec,
-      augment,
-      queueSize: options.queueSize,
-      temperature: options.temperature,
-      keyMomentum: options.keyMomentum,
-      n: dataset.size
-    }),
-    checkpointPath: options.checkpointPath,
-    checkpointEverySteps: options.checkpointEverySteps,
-    logEvery: options.logEvery,
-    stopAfterSteps: options.stopAfterSteps,
-    onStep: options.onStep,
-    health: options.health
-  }).pipe(
+  const fingerprint = JSON.stringify({
+    spec,
+    augment,
+    queueSize: options.queueSize,
+    temperature: options.temperature,
+    keyMomentum: options.keyMomentum,
+    n: dataset.size
+  })
+  const result = yield* runTrainingLoop(objective, loopOptions("teacher pre-training", options, seed, fingerprint)).pipe(
     Effect.onError(() => Effect.sync(() => disposeEncoder(query))),
     Effect.ensuring(Effect.sync(() => {
       disposeEncoder(key)

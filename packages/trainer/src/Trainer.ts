@@ -8,10 +8,9 @@ import { EmbeddingQueue, type OptimisationOptions } from "@bingo/optim"
 import {
   type CheckpointError,
   type EpochSummary,
-  type HealthThresholds,
-  type LrScaling,
+  type LoopRunOptions,
+  loopOptions,
   runTrainingLoop,
-  type StepReport,
   type TrainingCollapsed,
   type TrainingDiverged
 } from "@bingo/training"
@@ -19,30 +18,12 @@ import { Teacher } from "@bingo/teacher"
 import { distillationObjective } from "./distillationObjective.ts"
 import { BagsDoNotMatchDataset, DatasetSmallerThanBatch, EmbeddingDimMismatch } from "./TrainerError.ts"
 
-export interface DistillOptions extends OptimisationOptions {
-  /** How `lr` is read: as given ("none", default) or per 256 images ("per-256"). */
-  readonly lrScaling?: LrScaling
-  /** Linear lr warm-up over this many epochs (default 0). */
-  readonly lrWarmupEpochs?: number
-  /** Collapse / drift thresholds (defaults: healthDefaults of @bingo/training). */
-  readonly health?: Partial<HealthThresholds>
+export interface DistillOptions extends OptimisationOptions, LoopRunOptions {
   readonly student: EncoderSpec
   readonly augment: AugmentConfig
   /** EMA momentum of the momentum student (only for losses that need "studentKey"). */
   readonly studentKeyMomentum: number
   readonly seed: number
-  /** Where the training state is checkpointed (atomically); absent: no checkpoints. */
-  readonly checkpointPath?: string
-  /** Checkpoint every this many steps (and always at the end of each epoch). 0: epoch ends only. */
-  readonly checkpointEverySteps?: number
-  /** Continue from `checkpointPath` when it exists (default true). */
-  readonly resume?: boolean
-  /** Log a progress line every this many steps (0: once per epoch). */
-  readonly logEvery?: number
-  /** Stop after this many steps in this process (for tests of resumption); the run is unfinished. */
-  readonly stopAfterSteps?: number
-  /** Called after every finished step (progress bars, soak tests); not part of the checkpoint. */
-  readonly onStep?: (report: StepReport) => void
 }
 
 export interface DistillInput {
@@ -156,27 +137,7 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
     batchSize: options.batchSize,
     studentKeyMomentum: options.studentKeyMomentum
   })
-  const result = yield* runTrainingLoop(objective, {
-    stage: "distillation",
-    schedule: {
-      lr: options.lr,
-      lrScaling: options.lrScaling ?? "none",
-      warmupEpochs: options.lrWarmupEpochs ?? 0,
-      epochs: options.epochs,
-      batchSize: options.batchSize
-    },
-    momentum: options.momentum,
-    weightDecay: options.weightDecay,
-    seed: options.seed,
-    fingerprint: fingerprintOf(options, input, teacher),
-    checkpointPath: options.checkpointPath,
-    checkpointEverySteps: options.checkpointEverySteps,
-    resume: options.resume,
-    logEvery: options.logEvery,
-    stopAfterSteps: options.stopAfterSteps,
-    onStep: options.onStep,
-    health: options.health
-  }).pipe(
+  const result = yield* runTrainingLoop(objective, loopOptions("distillation", options, options.seed, fingerprintOf(options, input, teacher))).pipe(
     Effect.onError(() => Effect.sync(() => disposeEncoder(student))),
     Effect.ensuring(Effect.sync(release))
   )

@@ -1,3 +1,5 @@
+import type { LrScaling, OptimisationOptions } from "@bingo/optim"
+
 /**
  * The learning-rate schedule of every training loop: an optional linear scaling of the base lr
  * by the batch size, a linear warm-up, then per-epoch cosine decay.
@@ -20,8 +22,7 @@ export interface LrSchedule {
   readonly batchSize: number
 }
 
-/** "none": `lr` is the rate at the run's batch size; "per-256": `lr` is per 256 images. */
-export type LrScaling = "none" | "per-256"
+export type { LrScaling }
 
 /** The rate the schedule peaks at: `lr` scaled to the batch size under "per-256". */
 export const peakLr = (s: Pick<LrSchedule, "lr" | "lrScaling" | "batchSize">): number =>
@@ -34,3 +35,12 @@ export const scheduledLr = (s: LrSchedule, epoch: number, step: number, stepsPer
   const warm = s.warmupEpochs > 0 ? Math.min(1, progress / s.warmupEpochs) : 1
   return peakLr(s) * cosine * warm
 }
+
+/** The schedule of a stage's optimisation settings (absent scaling: "none"; absent warm-up: 0). */
+export const scheduleOf = (o: OptimisationOptions): LrSchedule => ({
+  lr: o.lr,
+  lrScaling: o.lrScaling ?? "none",
+  warmupEpochs: o.lrWarmupEpochs ?? 0,
+  epochs: o.epochs,
+  batchSize: o.batchSize
+})

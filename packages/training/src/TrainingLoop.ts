@@ -1,24 +1,16 @@
 import * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
 import { Rng } from "@bingo/runtime"
-import { Sgd } from "@bingo/optim"
+import { type OptimisationOptions, Sgd } from "@bingo/optim"
 import { checkpointExists, loadCheckpoint, type LoopState, saveCheckpoint } from "./LoopCheckpoint.ts"
 import { type EpochAccumulator, emptyAccumulator, type EpochSummary, type EpochTiming, type LoopProgress } from "./LoopProgress.ts"
 import type { LossOutput, Objective, StepContext } from "./Objective.ts"
-import { type LrSchedule, scheduledLr } from "./LearningRate.ts"
+import { type LrSchedule, scheduledLr, scheduleOf } from "./LearningRate.ts"
 import { embeddingHealth, gradientNorm, type HealthThresholds, healthDefaults, judgeEpoch } from "./TrainingHealth.ts"
 import { TrainingCollapsed, TrainingDiverged } from "./TrainingError.ts"
 
-export interface TrainingLoopOptions {
-  /** Names the stage in logs and errors ("teacher pre-training", "distillation"). */
-  readonly stage: string
-  readonly schedule: LrSchedule
-  readonly momentum: number
-  readonly weightDecay: number
-  /** Order RNG = seed + 1, augmentation RNG = seed + 2. */
-  readonly seed: number
-  /** Everything outside the loop's options that changes the trajectory (networks, data, loss). */
-  readonly fingerprint: string
+/** How a run of the loop is kept and watched: checkpoints, logs, hooks, health thresholds (none changes the trajectory). */
+export interface LoopRunOptions {
   /** Where the state is checkpointed (atomically); absent: no checkpoints. */
   readonly checkpointPath?: string | undefined
   /** Checkpoint every this many steps (and always at the end of each epoch). 0: epoch ends only. */
@@ -33,6 +25,40 @@ export interface TrainingLoopOptions {
   readonly onStep?: ((report: StepReport) => void) | undefined
   readonly health?: Partial<HealthThresholds> | undefined
 }
+
+export interface TrainingLoopOptions extends LoopRunOptions {
+  /** Names the stage in logs and errors ("teacher pre-training", "distillation"). */
+  readonly stage: string
+  readonly schedule: LrSchedule
+  readonly momentum: number
+  readonly weightDecay: number
+  /** Order RNG = seed + 1, augmentation RNG = seed + 2. */
+  readonly seed: number
+  /** Everything outside the loop's options that changes the trajectory (networks, data, loss). */
+  readonly fingerprint: string
+}
+
+/** The loop's options for a stage with these optimisation and run settings. */
+export const loopOptions = (
+  stage: string,
+  o: OptimisationOptions & LoopRunOptions,
+  seed: number,
+  fingerprint: string
+): TrainingLoopOptions => ({
+  stage,
+  schedule: scheduleOf(o),
+  momentum: o.momentum,
+  weightDecay: o.weightDecay,
+  seed,
+  fingerprint,
+  checkpointPath: o.checkpointPath,
+  checkpointEverySteps: o.checkpointEverySteps,
+  resume: o.resume,
+  logEvery: o.logEvery,
+  stopAfterSteps: o.stopAfterSteps,
+  onStep: o.onStep,
+  health: o.health
+})
 
 /** The numbers of one step, as read back from the backend in one sync. */
 export interface StepNumbers {
