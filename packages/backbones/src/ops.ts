@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs"
+import { BATCH_NORM_TRAIN, CONV2D, hasNativeKernel, nativeBatchNorm } from "@bingo/native-cpu"
 import type { ForwardMode } from "./Network.ts"
 import type { BatchNormParams } from "./ParamStore.ts"
 
@@ -28,14 +29,10 @@ const useIm2col = (): boolean => {
 }
 
 /**
- * The cpu backend with @bingo/native-cpu's oneDNN convolutions registered (they carry this
- * symbol): the stock op with explicit padding then runs natively, forward and backward.
+ * The cpu backend with @bingo/native-cpu's oneDNN convolutions registered: the stock op with
+ * explicit padding then runs natively, forward and backward.
  */
-const nativeConv = (): boolean =>
-  tf.getBackend() === "cpu" &&
-  (tf.getKernel("Conv2D", "cpu")?.kernelFunc as unknown as Record<symbol, unknown> | undefined)?.[
-      Symbol.for("@bingo/native-cpu/kernel")
-    ] === true
+const nativeConv = (): boolean => hasNativeKernel(CONV2D)
 
 /** The stock TF.js convolution with explicit symmetric padding. */
 export const conv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
@@ -234,12 +231,12 @@ export const batchNorm = (x: tf.Tensor, p: BatchNormParams, mode: ForwardMode): 
     p.mean.assign(p.mean.mul(1 - BN_MOMENTUM).add(mean.mul(BN_MOMENTUM)))
     p.variance.assign(p.variance.mul(1 - BN_MOMENTUM).add(unbiased.mul(BN_MOMENTUM)))
   }
-  // @bingo/native-cpu registers this kernel (and its gradient) on the cpu backend: statistics,
+  // @bingo/native-cpu's one-op batch norm (and its gradient) on the cpu backend: statistics,
   // normalisation and the closed-form gradient as one native op each.
-  if (tf.getKernel(NATIVE_BATCH_NORM, tf.getBackend()) !== undefined) {
-    const [y, mean, variance] = tf.engine().runKernel(NATIVE_BATCH_NORM, { x: rows, gamma: p.gamma, beta: p.beta }, { epsilon: BN_EPSILON }) as Array<tf.Tensor>
-    if (mode === "train") updateRunning(mean!, variance!)
-    return y!.reshape(x.shape)
+  if (hasNativeKernel(BATCH_NORM_TRAIN)) {
+    const { y, mean, variance } = nativeBatchNorm(rows, p.gamma, p.beta, BN_EPSILON)
+    if (mode === "train") updateRunning(mean, variance)
+    return y.reshape(x.shape)
   }
   if (mode === "train") {
     const { mean, variance } = tf.moments(rows, 0)
@@ -247,9 +244,6 @@ export const batchNorm = (x: tf.Tensor, p: BatchNormParams, mode: ForwardMode): 
   }
   return batchNormTrain(rows, p.gamma, p.beta).reshape(x.shape)
 }
-
-/** The one-op batch norm kernel of @bingo/native-cpu: x, gamma, beta -> y, mean, biased variance, 1/std. */
-const NATIVE_BATCH_NORM = "BingoBatchNormTrain"
 
 /**
  * Batch norm with batch statistics on [N, C] rows, with the closed-form gradient

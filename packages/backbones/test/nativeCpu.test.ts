@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs"
+import { BATCH_NORM_TRAIN, CONV2D, hasNativeKernel } from "@bingo/native-cpu"
 import { Rng, selectBackend } from "@bingo/runtime"
 import { afterAll, describe, expect, it } from "vitest"
 import { createBackbone } from "../src/registry.ts"
@@ -37,9 +38,12 @@ describe.skipIf(skip !== undefined)("backbones on the native cpu kernels", () =>
     it(`${name}: a train step equals the plain cpu backend's (loss to 1e-5, gradients and running stats to 1e-3)`, async () => {
       const stock = await selectBackend("cpu")
       if ("error" in stock) throw new Error(stock.error)
+      // the paths conv2d and batchNorm take are chosen by @bingo/native-cpu's predicate
+      expect([hasNativeKernel(CONV2D), hasNativeKernel(BATCH_NORM_TRAIN)]).toEqual([false, false])
       const reference = step(name)
       const native = await selectBackend("cpu-native")
       if ("error" in native) throw new Error(native.error)
+      expect([hasNativeKernel(CONV2D), hasNativeKernel(BATCH_NORM_TRAIN)]).toEqual([true, true])
       const before = tf.memory().numTensors
       const got = step(name)
       expect(tf.memory().numTensors).toBe(before)

@@ -1,6 +1,7 @@
-export { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, binaryOps, reduceOps, unaryOps } from "./kernels.ts"
+export { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, binaryOps, CONV2D, reduceOps, RELU_GRAD, unaryOps } from "./kernels.ts"
 export { addonPath, chooseThreads, loadNativeAddon, type NativeAddon, type ThreadChoice } from "./loadAddon.ts"
 export {
+  hasNativeKernel,
   nativeBatchNorm,
   type NativeKernels,
   nativeKernelsRegistered,

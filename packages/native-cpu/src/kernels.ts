@@ -202,6 +202,12 @@ const fusedBatchNorm = (addon: NativeAddon) => ({ inputs, backend, attrs }: Kern
   return backend.makeTensorInfo(x!.shape, "float32", out)
 }
 
+/**
+ * TF.js's convolution kernel, which `registerNativeKernels` replaces on the cpu backend with
+ * oneDNN's (with its two gradients): `hasNativeKernel(CONV2D)` says the stock op runs natively.
+ */
+export const CONV2D = "Conv2D"
+
 /** Name of the training-mode batch-norm kernel (batch statistics), see `nativeBatchNorm`. */
 export const BATCH_NORM_TRAIN = "BingoBatchNormTrain"
 /** Its gradient kernel. */
@@ -264,7 +270,7 @@ const reluGrad = (addon: NativeAddon) => ({ inputs, backend }: KernelArgs): tf.T
 /** Every native kernel: name -> factory (given the addon and the stock kernel it replaces). */
 export const nativeKernelFactories = (addon: NativeAddon): ReadonlyArray<readonly [string, (fallback: Kernel | undefined) => Kernel]> => [
   ["BatchMatMul", (fb) => withFallback(matMul(addon), fb)],
-  ["Conv2D", (fb) => withFallback(conv2d(addon), fb)],
+  [CONV2D, (fb) => withFallback(conv2d(addon), fb)],
   ["Conv2DBackpropInput", (fb) => withFallback(conv2dBackpropInput(addon), fb)],
   ["Conv2DBackpropFilter", (fb) => withFallback(conv2dBackpropFilter(addon), fb)],
   ["FusedBatchNorm", (fb) => withFallback(fusedBatchNorm(addon), fb)],

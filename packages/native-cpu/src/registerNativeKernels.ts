@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs"
-import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, type Kernel, nativeKernelFactories, RELU_GRAD } from "./kernels.ts"
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, CONV2D, type Kernel, nativeKernelFactories, RELU_GRAD } from "./kernels.ts"
 import { chooseThreads, loadNativeAddon } from "./loadAddon.ts"
 
 export interface NativeKernels {
@@ -10,7 +10,11 @@ export interface NativeKernels {
   readonly description: string
 }
 
-/** Marks the kernel functions this package registered (see `nativeKernelsRegistered`). */
+/**
+ * Marks the kernel functions this package registered (see `nativeKernelsRegistered`). Private to
+ * this package: other packages ask `hasNativeKernel` / `nativeKernelsRegistered`. (`Symbol.for`
+ * so that two loaded copies of this module still recognise each other's kernels.)
+ */
 const NATIVE = Symbol.for("@bingo/native-cpu/kernel")
 
 /** The stock kernels replaced by the last registration, to put back. */
@@ -90,8 +94,16 @@ const fusedReluGradient = (stock: tf.GradConfig): tf.GradConfig => ({
 })
 
 /** Whether the cpu backend's `kernelName` (Conv2D by default) is currently this package's native kernel. */
-export const nativeKernelsRegistered = (kernelName = "Conv2D"): boolean =>
+export const nativeKernelsRegistered = (kernelName: string = CONV2D): boolean =>
   (tf.getKernel(kernelName, "cpu")?.kernelFunc as unknown as Record<symbol, unknown> | undefined)?.[NATIVE] === true
+
+/**
+ * Whether `kernelName` (`CONV2D`, `BATCH_NORM_TRAIN`, ...) runs natively on the current backend:
+ * the backend is cpu and its kernel of that name is this package's. False where the addon is not
+ * built or not registered, and on every other backend. What `@bingo/backbones` asks before
+ * choosing a code path.
+ */
+export const hasNativeKernel = (kernelName: string): boolean => tf.getBackend() === "cpu" && nativeKernelsRegistered(kernelName)
 
 const batchNormTrainGradient: tf.GradConfig = {
   kernelName: BATCH_NORM_TRAIN,

@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { BATCH_NORM_TRAIN, CONV2D } from "../src/kernels.ts"
 import { loadNativeAddon } from "../src/loadAddon.ts"
 import {
+  hasNativeKernel,
   nativeBatchNorm,
   nativeKernelsRegistered,
   registerNativeKernels,
@@ -70,8 +72,12 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
     ]))
     expect(reg.threads).toBeGreaterThanOrEqual(1)
     expect(reg.description).toMatch(/oneDNN \d+\.\d+/)
+    expect([hasNativeKernel(CONV2D), hasNativeKernel(BATCH_NORM_TRAIN), hasNativeKernel("Conv2DBackpropFilter")]).toEqual([true, true, true])
+    // a kernel this package does not replace is not native
+    expect(hasNativeKernel("MaxPool")).toBe(false)
     unregisterNativeKernels()
     expect(nativeKernelsRegistered()).toBe(false)
+    expect([hasNativeKernel(CONV2D), hasNativeKernel(BATCH_NORM_TRAIN)]).toEqual([false, false])
   })
 
   // [x shape, filter [kh, kw, in, out], stride, pad, dilation]
@@ -250,5 +256,21 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
     tf.dispose([value, ...Object.values(grads)])
     expect(tf.memory().numTensors).toBe(before)
     tf.dispose([x, w, g, b])
+  })
+})
+
+describe("without the addon", () => {
+  it("the package loads, registration reports why, and hasNativeKernel says false (BINGO_NATIVE_DISABLE=1 stands in for a missing build)", async () => {
+    await tf.setBackend("cpu")
+    const previous = process.env.BINGO_NATIVE_DISABLE
+    process.env.BINGO_NATIVE_DISABLE = "1"
+    try {
+      unregisterNativeKernels()
+      expect(registerNativeKernels()).toEqual({ error: "disabled by BINGO_NATIVE_DISABLE=1" })
+      expect([hasNativeKernel(CONV2D), hasNativeKernel(BATCH_NORM_TRAIN), nativeKernelsRegistered()]).toEqual([false, false, false])
+    } finally {
+      if (previous === undefined) delete process.env.BINGO_NATIVE_DISABLE
+      else process.env.BINGO_NATIVE_DISABLE = previous
+    }
   })
 })
