@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
-import { Rng } from "@bingo/runtime"
-import { Effect, Exit } from "effect"
+import { failureOf, Rng } from "@bingo/runtime"
+import { Effect } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -47,12 +47,17 @@ describe("encoder weights", () => {
 
     const wide = createEncoder({ ...spec, headHidden: 32 }, Rng.fromSeed(3), "wide")
     const exit = await Effect.runPromiseExit(loadWeights(join(dir, "a.safetensors"), wide.params))
-    expect(Exit.isFailure(exit)).toBe(true)
-    expect(String(exit)).toMatch(/head\.fc0\.weight.*\[64, 16\].*expected \[64, 32\]/)
+    expect(failureOf(exit)).toMatchObject({
+      _tag: "WeightShapeMismatch",
+      path: join(dir, "a.safetensors"),
+      tensor: "head.fc0.weight",
+      actual: [64, 16],
+      expected: [64, 32]
+    })
 
     writeFileSync(join(dir, "junk.safetensors"), "not a weights file")
     const junk = await Effect.runPromiseExit(loadWeights(join(dir, "junk.safetensors"), b.params))
-    expect(String(junk)).toMatch(/WeightFileError/)
+    expect(failureOf(junk)).toMatchObject({ _tag: "WeightFileError", path: join(dir, "junk.safetensors") })
     tf.dispose([x, ya, yb])
     for (const e of [a, b, wide]) disposeEncoder(e)
   })

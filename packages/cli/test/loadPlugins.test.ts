@@ -1,5 +1,6 @@
+import { failureOf } from "@bingo/runtime"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -14,9 +15,8 @@ describe("loadPlugins", () => {
       const losses = yield* loadPlugins(["good.mjs"], dir)
       expect(losses.map((l) => l.name)).toEqual(["zero"])
       const bad = yield* Effect.exit(loadPlugins(["bad.mjs"], dir))
-      expect(Exit.isFailure(bad)).toBe(true)
-      expect(String(bad)).toMatch(/plugin .*bad\.mjs: loss 'broken': 'description' must be a string/)
+      expect(failureOf(bad)).toMatchObject({ _tag: "PluginError", path: join(dir, "bad.mjs"), reason: "loss 'broken': 'description' must be a string" })
       const missing = yield* Effect.exit(loadPlugins(["missing.mjs"], dir))
-      expect(String(missing)).toMatch(/plugin .*missing\.mjs: cannot import/)
+      expect(failureOf(missing)).toMatchObject({ _tag: "PluginError", path: join(dir, "missing.mjs"), reason: expect.stringMatching(/^cannot import/) })
     }))
 })

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
-import { Cause, Effect, Exit } from "effect"
-import { Rng } from "@bingo/runtime"
+import { Effect } from "effect"
+import { failureOf, Rng } from "@bingo/runtime"
 import { createEncoder, disposeEncoder } from "@bingo/backbones"
 import { makeShapes } from "@bingo/data"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -53,8 +53,7 @@ describe("linearProbe", () => {
       seed: 0
     }))
     disposeEncoder(encoder)
-    const error = Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
-    expect(error).toMatchObject({ _tag: "LinearProbeDiverged", probe: "linear probe" })
+    expect(failureOf(exit)).toMatchObject({ _tag: "LinearProbeDiverged", probe: "linear probe" })
   })
 
   it("separates well-separated Gaussian blobs and is at chance on pure noise", () => {
@@ -84,8 +83,7 @@ describe("evaluateEncoder", () => {
     expect(scores.linearTop5).toBeGreaterThanOrEqual(scores.linearTop1)
     const { labels: _drop, ...unlabelled } = train
     const exit = await Effect.runPromiseExit(evaluateEncoder(enc, unlabelled, test, opts))
-    expect(Exit.isFailure(exit)).toBe(true)
-    expect(String(exit)).toMatch(/dataset 'shapes' has no labels/)
+    expect(failureOf(exit)).toMatchObject({ _tag: "MissingLabels", dataset: "shapes" })
     disposeEncoder(enc)
   })
 })

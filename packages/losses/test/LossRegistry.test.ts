@@ -1,9 +1,10 @@
+import { failureOf } from "@bingo/runtime"
 import { describe, expect, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { builtinLosses } from "../src/builtinLosses.ts"
 import { defineLoss } from "../src/DistillationLoss.ts"
-import { DuplicateLoss, InvalidLossOptions, UnknownLoss } from "../src/LossError.ts"
+import { DuplicateLoss } from "../src/LossError.ts"
 import { optionsFromSchema, positiveNumber } from "../src/LossOptions.ts"
 import { LossRegistry } from "../src/LossRegistry.ts"
 import { t2, useCpuBackend } from "./helpers.ts"
@@ -19,13 +20,6 @@ const cosineDistance = defineLoss({
   compute: (views, options) =>
     tf.tidy(() => tf.mul(tf.mean(tf.sub(1, tf.sum(tf.mul(views.studentAnchor, views.teacherAnchor), 1))), options.scale) as tf.Scalar)
 })
-
-const failure = <E>(exit: Exit.Exit<unknown, E>): E => {
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (error === undefined || error._tag !== "Fail") throw new Error(`expected a typed failure, got ${String(exit.cause)}`)
-  return error.error
-}
 
 describe("LossRegistry", () => {
   it("lists the builtins by name, in order", () => {
@@ -47,23 +41,25 @@ describe("LossRegistry", () => {
 
   it.effect("an unknown name is an UnknownLoss listing what is available", () =>
     Effect.gen(function*() {
-      const error = failure(yield* Effect.exit(LossRegistry.make().resolve("bingoo")))
-      expect(error).toBeInstanceOf(UnknownLoss)
-      expect((error as UnknownLoss).available).toContain("bingo")
-      expect(error.message).toMatch(/unknown loss 'bingoo'; available: bingo, moco/)
+      const error = failureOf(yield* Effect.exit(LossRegistry.make().resolve("bingoo")))
+      expect(error).toMatchObject({ _tag: "UnknownLoss", name: "bingoo", available: builtinLosses.map((l) => l.name) })
+      // the words a user reads: the name asked for and the list, in registry order
+      expect(error?.message).toMatch(/unknown loss 'bingoo'; available: bingo, moco/)
     }))
 
   it.effect("an unknown key or a wrong type is an InvalidLossOptions naming the loss and the key", () =>
     Effect.gen(function*() {
       const registry = LossRegistry.make()
-      const unknownKey = failure(yield* Effect.exit(registry.resolve("moco", { temprature: 0.2 })))
-      expect(unknownKey).toBeInstanceOf(InvalidLossOptions)
-      expect((unknownKey as InvalidLossOptions).loss).toBe("moco")
-      expect(unknownKey.message).toMatch(/^invalid options for loss 'moco': temprature: Unexpected key with value /)
-      const wrongType = failure(yield* Effect.exit(registry.resolve("disco", { weight: "heavy" })))
-      expect(wrongType.message).toMatch(/weight: Expected number, got /)
-      const notAnObject = failure(yield* Effect.exit(registry.resolve("seed", 0.5)))
-      expect(notAnObject.message).toMatch(/Expected object/)
+      const unknownKey = failureOf(yield* Effect.exit(registry.resolve("moco", { temprature: 0.2 })))
+      expect(unknownKey).toMatchObject({
+        _tag: "InvalidLossOptions",
+        loss: "moco",
+        message: expect.stringMatching(/^invalid options for loss 'moco': temprature: Unexpected key with value /)
+      })
+      const wrongType = failureOf(yield* Effect.exit(registry.resolve("disco", { weight: "heavy" })))
+      expect(wrongType).toMatchObject({ _tag: "InvalidLossOptions", loss: "disco", message: expect.stringMatching(/weight: Expected number, got /) })
+      const notAnObject = failureOf(yield* Effect.exit(registry.resolve("seed", 0.5)))
+      expect(notAnObject).toMatchObject({ _tag: "InvalidLossOptions", loss: "seed", message: expect.stringMatching(/Expected object/) })
     }))
 
   it.effect("resolve gives the views the loss needs with the options chosen; a needs function returning junk is InvalidLossOptions", () =>
@@ -82,9 +78,12 @@ describe("LossRegistry", () => {
           throw new Error("not called")
         }
       })
-      const error = failure(yield* Effect.exit(LossRegistry.make([odd]).resolve("odd")))
-      expect(error).toBeInstanceOf(InvalidLossOptions)
-      expect(error.message).toMatch(/loss 'odd': needs\(options\) must return an array of/)
+      const error = failureOf(yield* Effect.exit(LossRegistry.make([odd]).resolve("odd")))
+      expect(error).toMatchObject({
+        _tag: "InvalidLossOptions",
+        loss: "odd",
+        message: expect.stringMatching(/loss 'odd': needs\(options\) must return an array of/)
+      })
     }))
 
   it.effect("a custom loss registers, resolves by name and computes", () =>
@@ -103,8 +102,12 @@ describe("LossRegistry", () => {
       // rows: 1 − 0.6 = 0.4 and 1 − 1 = 0; mean 0.2; scale 2
       expect(value.dataSync()[0]).toBeCloseTo(2 * (0.4 + 0) / 2, 6)
       tf.dispose([value, views.studentAnchor, views.teacherAnchor, views.teacherQueue])
-      const bad = failure(yield* Effect.exit(registry.resolve("cosine-distance", { scale: 0 })))
-      expect(bad.message).toMatch(/scale: Expected a value greater than 0, got 0/)
+      const bad = failureOf(yield* Effect.exit(registry.resolve("cosine-distance", { scale: 0 })))
+      expect(bad).toMatchObject({
+        _tag: "InvalidLossOptions",
+        loss: "cosine-distance",
+        message: expect.stringMatching(/scale: Expected a value greater than 0, got 0/)
+      })
       const viaRegister = yield* LossRegistry.make().register(cosineDistance)
       expect(viaRegister.has("cosine-distance")).toBe(true)
     }))
@@ -113,9 +116,10 @@ describe("LossRegistry", () => {
     Effect.gen(function*() {
       const clash = defineLoss({ ...cosineDistance, name: "bingo" })
       expect(() => LossRegistry.make([clash])).toThrow(DuplicateLoss)
-      expect(failure(yield* Effect.exit(LossRegistry.build([clash])))).toBeInstanceOf(DuplicateLoss)
-      const twice = failure(yield* Effect.exit(LossRegistry.make([cosineDistance]).register(cosineDistance)))
-      expect(twice.message).toBe("a loss named 'cosine-distance' is already registered")
+      expect(failureOf(yield* Effect.exit(LossRegistry.build([clash])))).toMatchObject({ _tag: "DuplicateLoss", name: "bingo" })
+      const twice = failureOf(yield* Effect.exit(LossRegistry.make([cosineDistance]).register(cosineDistance)))
+      expect(twice).toMatchObject({ _tag: "DuplicateLoss", name: "cosine-distance" })
+      expect(twice?.message).toBe("a loss named 'cosine-distance' is already registered")
       const built = yield* LossRegistry.build([cosineDistance])
       expect(built.has("cosine-distance")).toBe(true)
     }))
@@ -129,8 +133,7 @@ describe("LossRegistry", () => {
           throw new Error("boom")
         }
       })
-      const error = failure(yield* Effect.exit(LossRegistry.make([throwing]).resolve("throwing", {})))
-      expect(error).toBeInstanceOf(InvalidLossOptions)
-      expect(error.message).toMatch(/decodeOptions threw: boom/)
+      const error = failureOf(yield* Effect.exit(LossRegistry.make([throwing]).resolve("throwing", {})))
+      expect(error).toMatchObject({ _tag: "InvalidLossOptions", loss: "throwing", message: expect.stringMatching(/decodeOptions threw: boom/) })
     }))
 })

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { existsSync, mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Rng, Runtime } from "@bingo/runtime"
+import { failureOf, Rng, Runtime } from "@bingo/runtime"
 import { createEncoder, disposeEncoder, embed, saveWeights, readWeights } from "@bingo/backbones"
 import { DatasetSource, makeShapes } from "@bingo/data"
 import { pretrainMoco } from "../src/pretrainMoco.ts"
@@ -12,10 +12,6 @@ import { Teacher } from "../src/Teacher.ts"
 
 const spec = { backbone: "convnet-small", inputShape: [16, 16, 1] as const, widthMultiplier: 0.5, headHidden: 32, embeddingDim: 16 }
 const moco = { epochs: 2, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, queueSize: 64, temperature: 0.2, keyMomentum: 0.9 }
-
-/** The typed failure of an exit (undefined for a success or a defect). */
-const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
-  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
 
 const withRuntime = <A, E>(effect: Effect.Effect<A, E, Teacher | DatasetSource>, teacher: Layer.Layer<Teacher, any, DatasetSource>) =>
   effect.pipe(Effect.provide(teacher.pipe(Layer.provideMerge(DatasetSource.layerTest), Layer.provideMerge(Runtime.layerTest))))
@@ -123,9 +119,16 @@ describe("Teacher", () => {
       expect(statSync(weightsPath).mtimeMs).toBe(written)
       // weights pre-trained with other settings are refused, not silently reused
       const otherSeed = yield* Effect.exit(withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco, seed: 99, weightsPath })))
-      expect(String(otherSeed)).toMatch(/TeacherWeightsMismatch.*pre-trained with other settings: seed 0 \(file\) vs 99 \(this run\); it was written by an earlier run in this outDir/)
+      expect(failureOf(otherSeed)).toMatchObject({
+        _tag: "TeacherWeightsMismatch",
+        path: weightsPath,
+        reason: expect.stringMatching(/^pre-trained with other settings: seed 0 \(file\) vs 99 \(this run\); it was written by an earlier run in this outDir/)
+      })
       const otherEpochs = yield* Effect.exit(withRuntime(keysOf, Teacher.layerMoco({ spec, augment: { outputSize: 16 }, moco: { ...moco, epochs: 3 }, seed: 0, weightsPath })))
-      expect(String(otherEpochs)).toMatch(/pre-trained with other settings: moco\.epochs 2 \(file\) vs 3 \(this run\)/)
+      expect(failureOf(otherEpochs)).toMatchObject({
+        _tag: "TeacherWeightsMismatch",
+        reason: expect.stringMatching(/^pre-trained with other settings: moco\.epochs 2 \(file\) vs 3 \(this run\)/)
+      })
       const loaded = yield* withRuntime(keysOf, Teacher.layerPretrained({ spec, weights: weightsPath }))
       expect(loaded).toEqual(first)
       probe.dispose()
@@ -140,10 +143,9 @@ describe("Teacher", () => {
       yield* saveWeights(path, small.params)
       disposeEncoder(small)
       const exit = yield* Effect.exit(withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec, weights: path })))
-      expect(Exit.isFailure(exit)).toBe(true)
-      expect(String(exit)).toMatch(/tensor 'head\.fc0\.weight' has shape \[32, 8\], expected \[32, 32\]/)
+      expect(failureOf(exit)).toMatchObject({ _tag: "TeacherWeightsMismatch", path, tensor: "head.fc0.weight", actual: [32, 8], expected: [32, 32] })
       const missing = yield* Effect.exit(withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec, weights: join(dir, "nope.safetensors") })))
-      expect(String(missing)).toMatch(/nope\.safetensors: cannot read/)
+      expect(failureOf(missing)).toMatchObject({ _tag: "WeightFileError", path: join(dir, "nope.safetensors"), reason: expect.stringMatching(/^cannot read/) })
     }))
 
   it.effect("weights saved for other input channels name the tensor, both shapes and the input shapes", () =>
@@ -158,9 +160,14 @@ describe("Teacher", () => {
       const exit = yield* Effect.exit(
         withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec: { ...spec, inputShape: [16, 16, 3] }, weights: path }))
       )
-      expect(String(exit)).toMatch(
-        /TeacherWeightsMismatch.*grey\.safetensors: tensor 'backbone\.conv0\.weight' has shape \[3, 3, 1, 8\], expected \[3, 3, 3, 8\]; the file was saved for 16x16x1 inputs but this run feeds 16x16x3 views/
-      )
+      expect(failureOf(exit)).toMatchObject({
+        _tag: "TeacherWeightsMismatch",
+        path,
+        tensor: "backbone.conv0.weight",
+        actual: [3, 3, 1, 8],
+        expected: [3, 3, 3, 8],
+        reason: expect.stringMatching(/; the file was saved for 16x16x1 inputs but this run feeds 16x16x3 views/)
+      })
       expect(tf.memory().numTensors).toBe(before)
     }))
 
@@ -199,6 +206,10 @@ describe("Teacher from a PyTorch checkpoint", () => {
       const wrongFormat = yield* Effect.exit(
         withRuntime(Effect.gen(function*() { return yield* Teacher }), Teacher.layerPretrained({ spec: torchSpec, weights: join(dir, "resnet18_moco.safetensors") }))
       )
-      expect(Exit.isFailure(wrongFormat)).toBe(true)
+      expect(failureOf(wrongFormat)).toMatchObject({
+        _tag: "WeightFileError",
+        path: join(dir, "resnet18_moco.safetensors"),
+        reason: expect.stringMatching(/^missing tensor '/)
+      })
     }))
 })

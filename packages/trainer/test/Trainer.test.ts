@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Runtime } from "@bingo/runtime"
+import { failureOf, Runtime } from "@bingo/runtime"
 import { disposeEncoder } from "@bingo/backbones"
 import { DatasetSource, gatherAll, type ImageSource, loadImageCache, openImageCache, writeImageCache } from "@bingo/data"
 import { labelBags, makeBags } from "@bingo/bag-miner"
@@ -50,10 +50,6 @@ const runDistil = (
     disposeEncoder(result.student)
     return { ...result, weights }
   }).pipe(Effect.provide(Layer.mergeAll(trainerLayer(options), DatasetSource.layerTest)))
-
-/** The typed failure of an exit (undefined for a success or a defect). */
-const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
-  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
 
 const tmp = () => mkdtempSync(join(tmpdir(), "bingo-trainer-"))
 
@@ -159,17 +155,17 @@ describe("Trainer", () => {
       const path = join(dir, "c.safetensors")
       yield* runDistil({ ...baseOptions, epochs: 1, checkpointPath: path })
       const other = yield* Effect.exit(runDistil({ ...baseOptions, epochs: 1, lr: 0.1, checkpointPath: path }))
-      expect(String(other)).toMatch(/CheckpointError.*different config/)
+      expect(failureOf(other)).toMatchObject({ _tag: "CheckpointError", path, reason: expect.stringMatching(/^written by a run with a different config/) })
       // same options, other bags (e.g. a swapped bags.file): refused too
       const otherBags = yield* Effect.exit(runDistil({ ...baseOptions, epochs: 1, checkpointPath: path }, "bingo", [], 1))
-      expect(String(otherBags)).toMatch(/CheckpointError.*different config/)
+      expect(failureOf(otherBags)).toMatchObject({ _tag: "CheckpointError", path, reason: expect.stringMatching(/^written by a run with a different config/) })
 
       writeFileSync(join(dir, "junk.safetensors"), "junk")
       const junk = yield* Effect.exit(runDistil({ ...baseOptions, checkpointPath: join(dir, "junk.safetensors") }))
-      expect(String(junk)).toMatch(/CheckpointError.*not a checkpoint/)
+      expect(failureOf(junk)).toMatchObject({ _tag: "CheckpointError", path: join(dir, "junk.safetensors"), reason: expect.stringMatching(/^not a checkpoint/) })
 
       const wide = yield* Effect.exit(runDistil({ ...baseOptions, student: { ...baseOptions.student, embeddingDim: 32 } }))
-      expect(String(wide)).toMatch(/teacher embeddingDim 16 != student embeddingDim 32/)
+      expect(failureOf(wide)).toMatchObject({ _tag: "EmbeddingDimMismatch", teacher: 16, student: 32 })
 
       const wrongBags = yield* Effect.exit(
         Effect.gen(function*() {
@@ -178,10 +174,10 @@ describe("Trainer", () => {
           return yield* (yield* Trainer).distil({ dataset: train, bags: makeBags(10, 1, new Int32Array(10)), loss })
         }).pipe(Effect.provide(Layer.mergeAll(trainerLayer(baseOptions), DatasetSource.layerTest)))
       )
-      expect(String(wrongBags)).toMatch(/bags cover 10 samples but the dataset has 64/)
+      expect(failureOf(wrongBags)).toMatchObject({ _tag: "BagsDoNotMatchDataset", bagsN: 10, datasetN: 64 })
 
       const tooSmall = yield* Effect.exit(runDistil({ ...baseOptions, batchSize: 100 }))
-      expect(String(tooSmall)).toMatch(/DatasetSmallerThanBatch.*the dataset has 64 samples, fewer than one batch of 100/)
+      expect(failureOf(tooSmall)).toMatchObject({ _tag: "DatasetSmallerThanBatch", datasetN: 64, batchSize: 100 })
     }), 60_000)
 })
 

@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs"
-import { Cause, Effect, Exit } from "effect"
+import { Effect } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { Rng } from "@bingo/runtime"
+import { failureOf, Rng } from "@bingo/runtime"
 import type { Objective } from "../src/Objective.ts"
 import { runTrainingLoop, type TrainingLoopOptions } from "../src/TrainingLoop.ts"
 
@@ -75,9 +75,6 @@ const options = (o: Partial<TrainingLoopOptions> = {}): TrainingLoopOptions => (
 })
 
 const weights = () => tf.variable(tf.tensor2d(Float32Array.from({ length: DIM_IN * DIM_OUT }, (_, i) => Math.sin(i + 1)), [DIM_IN, DIM_OUT]))
-
-const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
-  Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason)?.error : undefined
 
 describe("runTrainingLoop", () => {
   it("trains a healthy run without a warning-level error, recording each epoch's loss, terms, lr, gradient norm and spread; no leak", async () => {
