@@ -7,7 +7,7 @@ import { contrastiveCrossEntropy, defineLoss, requireView } from "@bingo/losses"
  *
  *   L = mean_b CE(s_a, t_a) + alpha * mean_b (1 - s_p . t_a)
  *
- * CE is BINGO's contrastive cross-entropy against the queue of teacher keys (METHOD.md), so the
+ * CE is BINGO's contrastive cross-entropy against the queue of teacher keys (docs/method.md), so the
  * first term is BINGO's L_intra; the second pulls the student's embedding of the bag positive
  * towards the teacher's embedding of the anchor with a plain cosine distance instead of the
  * paper's L_inter. Shapes: s_a, s_p, t_a [B, D], L2-normalised; queue [Q, D].

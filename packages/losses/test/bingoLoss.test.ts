@@ -38,7 +38,7 @@ const tensorViews = (v: Views) =>
 
 const value = (v: Views, options: Partial<BingoOptions> = {}): number => scalarOf(() => bingoLoss(tensorViews(v), options))
 
-/** The reference objective written out with loops (METHOD.md / haohang96/bingo main_moco.py). */
+/** The reference objective written out with loops (docs/method.md, "The loss"; haohang96/bingo main_moco.py). */
 const naiveCode = (x: Inputs<Embedding, Matrix>, lambda: number, epoch: number, T: number, warmup: number): number => {
   const ce = (s: Matrix, t: Matrix) => naiveInfoNce(s, t, x.queue, T)
   const [ws, wc] = epoch > warmup - 1 ? [0.5, 0.5] : [1, 0]

@@ -20,7 +20,10 @@ import type { EpochSummary } from "@bingo/training"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
 import { TeacherWeightsMismatch } from "./TeacherError.ts"
 
-/** How the frozen teacher's batch norm behaves (see METHOD.md: running stats are the principled default). */
+/**
+ * How the frozen teacher's batch norm behaves: running statistics are the principled default
+ * (docs/method.md, "Where bingo differs from the reference").
+ */
 export type TeacherBnMode = "eval" | "batch-stats"
 
 /**
