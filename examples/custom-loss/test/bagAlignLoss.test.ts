@@ -5,6 +5,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { loadConfig, pipelineLayer, runPipeline } from "@bingo/cli"
+import { neededViews, planViews } from "@bingo/losses"
 import plugin, { bagAlign } from "../bagAlignLoss.ts"
 
 describe("bag-align (a plugin loss)", () => {
@@ -38,9 +39,33 @@ describe("bag-align (a plugin loss)", () => {
     }
   })
 
-  it("rejects an unknown option with its name", () => {
-    expect(plugin.decodeOptions({ alpah: 1 })).toEqual({ error: expect.stringMatching(/alpah/) })
+  it("decodes its options over the defaults and names an unknown key, a wrong type or a bad value", () => {
+    expect(plugin.defaults).toEqual({ temperature: 0.2, alpha: 1 })
+    expect(plugin.decodeOptions(undefined)).toEqual({ temperature: 0.2, alpha: 1 })
     expect(plugin.decodeOptions({ alpha: 2 })).toEqual({ temperature: 0.2, alpha: 2 })
+    expect(plugin.decodeOptions({ alpha: 0, temperature: 0.07 })).toEqual({ temperature: 0.07, alpha: 0 })
+    expect(plugin.decodeOptions({ alpah: 1 })).toEqual({ error: expect.stringMatching(/^alpah: Unexpected key/) })
+    expect(plugin.decodeOptions({ alpha: "half" })).toEqual({ error: expect.stringMatching(/^alpha: Expected number, got "half"/) })
+    expect(plugin.decodeOptions({ temperature: 0 })).toEqual({ error: expect.stringMatching(/^temperature: Expected a value greater than 0, got 0/) })
+    expect(plugin.decodeOptions({ alpha: -1 })).toEqual({ error: expect.stringMatching(/^alpha: Expected a value greater than or equal to 0, got -1/) })
+  })
+
+  it("declares the views it reads, so the trainer embeds the positive with the student only", () => {
+    expect(neededViews(plugin, plugin.defaults)).toEqual(["studentPositive", "teacher"])
+    expect(planViews(neededViews(plugin, plugin.defaults))).toEqual({ positive: true, teacherPositive: false, mix: false, studentKey: false })
+    // it computes from exactly those views, and names the one it lacks
+    const views = {
+      studentAnchor: tf.tensor2d([[1, 0]]),
+      studentPositive: tf.tensor2d([[0, 1]]),
+      teacherAnchor: tf.tensor2d([[1, 0]]),
+      teacherQueue: tf.tensor2d([[0, 1]]),
+      epoch: 0
+    }
+    const loss = plugin.compute(views, { temperature: 1, alpha: 0.5 }) as tf.Scalar
+    expect(loss.dataSync()[0]).toBeCloseTo(Math.log(1 + Math.exp(-1)) + 0.5, 6)
+    const { studentPositive: _omit, ...withoutPositive } = views
+    expect(() => plugin.compute(withoutPositive, plugin.defaults)).toThrow(/loss 'bag-align' needs the view 'studentPositive'/)
+    tf.dispose([loss, ...Object.values(views).filter((v) => v instanceof tf.Tensor)])
   })
 
   it.effect("is selected from YAML by a tiny pipeline run, without touching library code", () =>
