@@ -109,6 +109,8 @@ export const PipelineConfig = Schema.Struct({
   backend: withDefault(Schema.Literals(["auto", "tensorflow-gpu", "tensorflow", "cpu-native", "wasm", "cpu"]), "auto"),
   /** Where weights, bags, checkpoints and results go (relative to the config file). */
   outDir: withDefault(Schema.String, "runs/bingo-run"),
+  /** A line in <outDir>/metrics.jsonl every this many training steps (and one per epoch); docs/metrics.md. */
+  metricsEvery: withDefault(PositiveInt, 10),
   /** Extra loss modules (paths relative to the config file), each default-exporting defineLoss({...}). */
   plugins: withDefault(Schema.Array(Schema.String), []),
   dataset: Schema.Struct({

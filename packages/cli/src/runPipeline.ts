@@ -78,6 +78,7 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
       // checked before the teacher is pre-trained, so a config that cannot finish fails in seconds
       yield* checkSplits(config, train, test)
       const augment = augmentOf(config, train)
+      const metrics = { path: join(outDir, "metrics.jsonl"), every: config.metricsEvery }
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
       const teacherSpec = encoderSpec(config.teacher, inputShape)
       const teacher = config.teacher.weights !== undefined
@@ -94,7 +95,7 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
         : Teacher.layerMoco({
           spec: teacherSpec,
           augment,
-          moco: { ...config.teacher.pretrain, logEvery: 0 },
+          moco: { ...config.teacher.pretrain, logEvery: 0, metrics },
           seed: config.seed,
           weightsPath: join(outDir, "teacher.safetensors"),
           bnMode: config.teacher.bnMode
@@ -115,7 +116,8 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
         checkpointPath: join(outDir, "checkpoint.safetensors"),
         checkpointEverySteps: config.distill.checkpointEverySteps,
         resume: config.distill.resume,
-        logEvery: 0
+        logEvery: 0,
+        metrics
       })
       return trainer.pipe(Layer.provideMerge(teacher))
     })

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, watch, w
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
 import { Rng } from "@bingo/runtime"
+import { type MetricsLine, readMetrics } from "@bingo/training"
 import { decodeSafetensors } from "@bingo/backbones"
 import { readBagsNpy } from "@bingo/bag-miner"
 import { type CliRun, runCli, spawnCli } from "./cliProcess.ts"
@@ -29,7 +30,7 @@ distill: { epochs: 3, batchSize: 16, queueSize: 64, lr: 1, checkpointEverySteps:
 eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: false }
 `
 
-const results = ["teacher.safetensors", "teacher.checkpoint.safetensors", "bags.npy", "checkpoint.safetensors", "student.safetensors", "student-tfjs", "results.json"]
+const results = ["metrics.jsonl", "teacher.safetensors", "teacher.checkpoint.safetensors", "bags.npy", "checkpoint.safetensors", "student.safetensors", "student-tfjs", "results.json"]
 const isTemp = (name: string) => /^\..+\.\d+\.\d+\.tmp$/.test(name)
 /** Temp files in outDir and student-tfjs/. */
 const tempsIn = (dir: string): Array<string> => [
@@ -46,6 +47,8 @@ const checkComplete = async (dir: string): Promise<void> => {
     if (name.endsWith(".safetensors")) expect(() => decodeSafetensors(readFileSync(path))).not.toThrow()
     else if (name === "bags.npy") await Effect.runPromise(readBagsNpy(path, { n: 256 }))
     else if (name === "results.json") JSON.parse(readFileSync(path, "utf8"))
+    // appended a whole line at a time: every complete line parses (a kill may cut the last one short)
+    else if (name === "metrics.jsonl") readMetrics(path)
     else if (existsSync(join(path, "model.json"))) {
       // the TF.js export: model.json names a weights file that exists and holds every weight
       const model = JSON.parse(readFileSync(join(path, "model.json"), "utf8")) as { weightsManifest: Array<{ paths: Array<string>; weights: Array<{ shape: Array<number> }> }> }
@@ -220,5 +223,13 @@ describe("kill -9 and resume (real processes)", () => {
       return { ...rest, distillEpochs: untimed(distillEpochs), teacherPretraining: untimed(teacherPretraining) }
     }
     expect(scores(killed.out)).toEqual(scores(reference.out))
+    // metrics.jsonl: the lines of the uninterrupted run, whatever the kills cut (timings aside)
+    const untimed = (dir: string) =>
+      readMetrics(join(dir, "metrics.jsonl")).map((l) => {
+        const { time: _t, imagesPerSecond: _r, seconds: _s, ...rest } = l as MetricsLine & { imagesPerSecond?: unknown; seconds?: unknown }
+        return rest
+      })
+    expect(untimed(killed.out)).toEqual(untimed(reference.out))
+    expect(untimed(reference.out).length).toBeGreaterThan(0)
   }, 240_000)
 })

@@ -128,6 +128,7 @@ export class Teacher extends Context.Service<Teacher, {
           stopAfterSteps: _stopAfterSteps,
           health: _health,
           resume: _resume,
+          metrics: _metrics,
           ...moco
         } = options.moco
         const pretrain = JSON.stringify({

@@ -8,6 +8,7 @@ import type { LossOutput, Objective, StepContext } from "./Objective.ts"
 import { type LrSchedule, scheduledLr, scheduleOf } from "./LearningRate.ts"
 import { embeddingHealth, gradientNorm, type HealthThresholds, healthDefaults, judgeEpoch } from "./TrainingHealth.ts"
 import { TrainingCollapsed, TrainingDiverged } from "./TrainingError.ts"
+import { appendMetrics, type MetricsLogOptions, prepareMetrics, type StepLine } from "./MetricsLog.ts"
 
 /** How a run of the loop is kept and watched: checkpoints, logs, hooks, health thresholds (none changes the trajectory). */
 export interface LoopRunOptions {
@@ -24,6 +25,8 @@ export interface LoopRunOptions {
   /** Called after every finished step (progress bars, metrics files, soak tests). */
   readonly onStep?: ((report: StepReport) => void) | undefined
   readonly health?: Partial<HealthThresholds> | undefined
+  /** Append step and epoch lines to this metrics.jsonl (docs/metrics.md). */
+  readonly metrics?: MetricsLogOptions | undefined
 }
 
 export interface TrainingLoopOptions extends LoopRunOptions {
@@ -57,7 +60,8 @@ export const loopOptions = (
   logEvery: o.logEvery,
   stopAfterSteps: o.stopAfterSteps,
   onStep: o.onStep,
-  health: o.health
+  health: o.health,
+  metrics: o.metrics
 })
 
 /** The numbers of one step, as read back from the backend in one sync. */
@@ -131,6 +135,7 @@ const trainEpochs = <In, E>(objective: Objective<In, E>, options: TrainingLoopOp
         `${options.stage}: resumed from ${ckpt} at epoch ${progress.epoch + 1}, step ${progress.stepInEpoch} (global step ${progress.globalStep})`
       )
     }
+    if (options.metrics !== undefined) prepareMetrics(options.metrics.path, options.stage, progress.epoch, progress.globalStep)
     const run: EpochRun<In, E> = {
       objective,
       options,
@@ -199,6 +204,10 @@ const trainEpoch = <In, E>(run: EpochRun<In, E>) =>
       run.stepsThisProcess++
       const report: StepReport = { ...numbers, stage: options.stage, epoch: progress.epoch, step, stepsInEpoch: plan.steps, globalStep: progress.globalStep, lr }
       options.onStep?.(report)
+      // before any checkpoint of this step: a kill between the two re-writes the line on resume
+      if (options.metrics !== undefined && progress.globalStep % Math.max(1, options.metrics.every) === 0) {
+        appendMetrics(options.metrics.path, stepLine(run, report, objective.imagesPerStep / Math.max(seconds, 1e-9)))
+      }
       if (options.logEvery !== undefined && options.logEvery > 0 && progress.globalStep % options.logEvery === 0) {
         yield* Effect.logInfo(`${options.stage} epoch ${progress.epoch + 1}/${options.schedule.epochs} step ${step + 1}/${plan.steps} loss ${numbers.loss.toFixed(4)}`)
       }
@@ -297,6 +306,26 @@ const collapseAdvice = (objective: Objective<unknown, unknown>, network: string,
     ? "The frozen teacher outputs the same embedding for every image: distillation cannot learn from it. Check the teacher's weights, or pre-train it with a lower lr."
     : `Try a lower lr (e.g. ${(lr / 3).toPrecision(2)} at this batch size), a longer lr warm-up (lrWarmupEpochs), or a larger batch.`
 
+const stepLine = <In, E>(run: EpochRun<In, E>, r: StepReport, imagesPerSecond: number): StepLine => {
+  const images = r.globalStep * run.objective.imagesPerStep
+  return {
+    type: "step",
+    stage: r.stage,
+    epoch: r.epoch,
+    step: r.step,
+    globalStep: r.globalStep,
+    images,
+    loss: r.loss,
+    terms: r.terms,
+    lr: r.lr,
+    gradNorm: r.gradNorm,
+    embeddings: r.embeddings,
+    queueFill: Object.fromEntries([...run.objective.queues].map(([name, q]) => [name, Math.min(1, images / q.size)])),
+    imagesPerSecond,
+    time: new Date().toISOString()
+  }
+}
+
 const accumulate = (a: EpochAccumulator, n: StepNumbers, lr: number) => {
   a.count++
   a.loss += n.loss
@@ -358,6 +387,7 @@ const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
       for (const w of verdict.warnings) yield* Effect.logWarning(`${options.stage} epoch ${progress.epoch + 1}: ${w}`)
     }
     progress.epochs.push(summary)
+    if (options.metrics !== undefined) appendMetrics(options.metrics.path, { type: "epoch", stage: options.stage, ...summary, time: new Date().toISOString() })
     progress.partial = emptyAccumulator()
     run.timing = { images: 0, seconds: 0 }
     progress.epoch++

@@ -1,6 +1,7 @@
 export * from "./LearningRate.ts"
 export * from "./LoopCheckpoint.ts"
 export * from "./LoopProgress.ts"
+export * from "./MetricsLog.ts"
 export * from "./Objective.ts"
 export * from "./TrainingError.ts"
 export * from "./TrainingHealth.ts"

@@ -1,12 +1,13 @@
 import * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
-import { mkdtempSync } from "node:fs"
+import { appendFileSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { failureOf, Rng } from "@bingo/runtime"
 import type { Objective } from "../src/Objective.ts"
 import { runTrainingLoop, type TrainingLoopOptions } from "../src/TrainingLoop.ts"
+import { type MetricsLine, readMetrics } from "../src/MetricsLog.ts"
 
 beforeAll(async () => {
   await tf.setBackend("cpu")
@@ -165,5 +166,34 @@ describe("runTrainingLoop", () => {
     expect(b.epochs.map((e) => [e.loss, e.terms, e.embeddings, e.lr])).toEqual(a.epochs.map((e) => [e.loss, e.terms, e.embeddings, e.lr]))
     expect(Array.from(second.dataSync())).toEqual(Array.from(whole.dataSync()))
     tf.dispose([whole, first, second])
+  })
+
+  it("writes metrics.jsonl step and epoch lines; a run stopped mid-epoch (with a partial last line) and resumed has the lines of an uninterrupted one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bingo-loop-"))
+    const untimed = (lines: Array<MetricsLine>) =>
+      lines.map((l) => {
+        const { time: _t, imagesPerSecond: _r, ...rest } = l as MetricsLine & { imagesPerSecond?: unknown; seconds?: unknown }
+        const { seconds: _s, ...kept } = rest as Record<string, unknown>
+        return kept
+      })
+    const whole = join(dir, "whole.jsonl")
+    const a = weights()
+    await Effect.runPromise(runTrainingLoop(toyObjective(a), options({ metrics: { path: whole, every: 2 } })))
+    const lines = readMetrics(whole)
+    // 12 steps, a line every 2nd; 3 epoch lines
+    expect(lines.filter((l) => l.type === "step").map((l) => (l as { globalStep: number }).globalStep)).toEqual([2, 4, 6, 8, 10, 12])
+    expect(lines.filter((l) => l.type === "epoch").map((l) => l.epoch)).toEqual([0, 1, 2])
+    expect(lines[0]).toMatchObject({ type: "step", stage: "toy", epoch: 0, step: 1, globalStep: 2, images: 2 * B, queueFill: {} })
+    const killed = join(dir, "killed.jsonl")
+    const checkpointPath = join(dir, "toy.ckpt")
+    const b = weights()
+    await Effect.runPromise(runTrainingLoop(toyObjective(b), options({ metrics: { path: killed, every: 2 }, checkpointPath, checkpointEverySteps: 4, stopAfterSteps: 6 })))
+    // a line the run had written past its last checkpoint, and half a line from a kill mid-append
+    appendFileSync(killed, JSON.stringify({ ...lines[3], globalStep: 8 }) + "\n" + '{"type":"step","sta')
+    const c = weights()
+    await Effect.runPromise(runTrainingLoop(toyObjective(c), options({ metrics: { path: killed, every: 2 }, checkpointPath })))
+    expect(readFileSync(killed, "utf8").endsWith("\n")).toBe(true)
+    expect(untimed(readMetrics(killed))).toEqual(untimed(lines))
+    tf.dispose([a, b, c])
   })
 })
