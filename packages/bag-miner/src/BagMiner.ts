@@ -4,7 +4,7 @@ import { Context, Effect, Layer } from "effect"
 import { bagPurity } from "./bagPurity.ts"
 import { type Bags, makeBags } from "./Bags.ts"
 import {
-  BagFileError,
+  type BagFileError,
   BagShapeMismatch,
   type BagValidationError,
   InvalidMinerInput,
@@ -138,9 +138,10 @@ export class BagMiner extends Context.Service<BagMiner, {
         if (bags.n !== n) return yield* new BagShapeMismatch({ path, expectedN: n, actualN: bags.n })
         return bags
       }),
-      save: Effect.fn("BagMiner.save")(function*(path: string, bags: Bags) {
-        saved.set(path, { n: bags.n, k: bags.k, neighbours: bags.neighbours.slice() })
-      })
+      save: (path: string, bags: Bags) =>
+        Effect.sync(() => {
+          saved.set(path, { n: bags.n, k: bags.k, neighbours: bags.neighbours.slice() })
+        }).pipe(Effect.withSpan("BagMiner.save"))
     })
   })
 }

@@ -49,7 +49,7 @@ describe("npy: NumPy fixtures", () => {
       // magic + version 1.0 + uint16 length + header, padded with spaces to a multiple of 16
       const old = (header: string) => {
         const len = Math.ceil((10 + header.length + 1) / 16) * 16 - 10
-        const text = header.padEnd(len - 1, " ") + "\n"
+        const text = `${header.padEnd(len - 1, " ")}\n`
         const data = new BigInt64Array([1n, 0n])
         return Uint8Array.from([0x93, ...Buffer.from("NUMPY"), 1, 0, len & 0xff, len >> 8, ...Buffer.from(text, "latin1"), ...new Uint8Array(data.buffer)])
       }

@@ -49,7 +49,7 @@ export const compareLosses = Effect.fn("compareLosses")(function*(
     chance = result.chance
   }
   const comparison: Comparison = { losses, rows, chance }
-  atomicWrite(join(outDir, "comparison.json"), JSON.stringify(comparison, null, 2) + "\n")
+  atomicWrite(join(outDir, "comparison.json"), `${JSON.stringify(comparison, null, 2)}\n`)
   return comparison
 })
 

@@ -385,7 +385,7 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
     seconds: { teacher: tTeacher, bags: tBags - tTeacher, distill: tDistill - tBags, eval: tEval - tDistill, total: tEval },
     peakRssMiB: peakRssMiB()
   }
-  atomicWrite(join(outDir, "results.json"), JSON.stringify(result, null, 2) + "\n")
+  atomicWrite(join(outDir, "results.json"), `${JSON.stringify(result, null, 2)}\n`)
   return result
 })
 

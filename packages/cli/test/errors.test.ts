@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type MetricsLine, readMetrics } from "@bingo/training"
 import { Effect, Layer } from "effect"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -40,10 +41,14 @@ eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: f
   const idx = (dir: string, n: number, imageBytes: number, split = "train", side = 16) => {
     mkdirSync(fixture(dir), { recursive: true })
     const header = Buffer.alloc(16)
-    header.writeUInt32BE(0x803, 0), header.writeUInt32BE(n, 4), header.writeUInt32BE(side, 8), header.writeUInt32BE(side, 12)
+    header.writeUInt32BE(0x803, 0)
+    header.writeUInt32BE(n, 4)
+    header.writeUInt32BE(side, 8)
+    header.writeUInt32BE(side, 12)
     writeFileSync(fixture(dir, `${split}-images-idx3-ubyte`), Buffer.concat([header, Buffer.alloc(imageBytes)]))
     const labels = Buffer.alloc(8)
-    labels.writeUInt32BE(0x801, 0), labels.writeUInt32BE(n, 4)
+    labels.writeUInt32BE(0x801, 0)
+    labels.writeUInt32BE(n, 4)
     writeFileSync(fixture(dir, `${split}-labels-idx1-ubyte`), Buffer.concat([labels, Buffer.alloc(n)]))
   }
   idx("idx-truncated", 10, 100)
@@ -173,15 +178,19 @@ describe("bad input: one typed error, no stack trace", () => {
       /^bingo: distillation diverged at epoch 2, step 1: loss NaN, gradient norm NaN at lr \S+; last good checkpoint: \S+\/nan\/checkpoint\.safetensors\. Try a lower lr [^\n]*\n$/
     )
     const kept = ["teacher.safetensors", "bags.npy", "checkpoint.safetensors"]
-    expect(readdirSync(dir).sort()).toEqual(kept.sort())
+    expect(readdirSync(dir).sort()).toEqual([...kept, "metrics.jsonl"].sort())
     const checkpoint = decodeSafetensors(readFileSync(join(dir, "checkpoint.safetensors")))
     expect(JSON.parse(checkpoint.metadata["bingo-state"]!).progress).toMatchObject({ epoch: 1, stepInEpoch: 0, globalStep: 4 })
     // running it again resumes from that checkpoint, fails the same way and rewrites nothing
     const bytes = kept.map((f) => readFileSync(join(dir, f)))
+    const metricsBefore = readMetrics(join(dir, "metrics.jsonl"))
     const again = await run("NaN loss, re-run", sets)
     expect(again.code).toBe(1)
     expect(again.stderr).toBe(first.stderr)
     kept.forEach((f, i) => expect(Buffer.compare(readFileSync(join(dir, f)), bytes[i]!), f).toBe(0))
+    // metrics.jsonl: the re-run dropped its lines past the checkpoint and wrote them again (times aside, the same)
+    const untimed = (lines: Array<MetricsLine>) => lines.map(({ time: _t, ...l }) => ({ ...l, imagesPerSecond: 0, seconds: 0 }))
+    expect(untimed(readMetrics(join(dir, "metrics.jsonl")))).toEqual(untimed(metricsBefore))
 
     // the same outDir with other settings: stale results are refused, not silently reused
     await expectError("outDir teacher pre-trained with other settings", [...sets, "teacher.pretrain.epochs=2"],

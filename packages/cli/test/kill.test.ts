@@ -132,7 +132,7 @@ const runAndKill = async (cfg: string, dir: string, aim: Aim) => {
   // temp files are seen by fs.watch and by polling the folders (either can miss one alone)
   const watcher = aim.tempOf === undefined ? undefined : watch(dir, { recursive: true }, (_event, name) => seen(name === null ? "" : basename(name)))
   const poll = setInterval(() => {
-    if (aim.log !== undefined && aim.log.test(run.stdout())) fire(aim.delayMs)
+    if (aim.log?.test(run.stdout())) fire(aim.delayMs)
     if (aim.tempOf !== undefined) {
       for (const name of tempsIn(dir)) seen(basename(name))
       if (aim.fallbackLog !== undefined && killTimer === undefined && aim.fallbackLog.test(run.stdout())) {

@@ -112,7 +112,7 @@ export const writeDigitsCsv = (dir: string, n: number): string => {
     lines.push([...Array.from({ length: 64 }, (_, p) => (i + p) % 17), i % 10].join(","))
   }
   const path = join(dir, "digits.csv.gz")
-  writeFileSync(path, gzipSync(lines.join("\n") + "\n"))
+  writeFileSync(path, gzipSync(`${lines.join("\n")}\n`))
   return path
 }
 

@@ -16,7 +16,14 @@ beforeAll(useCpu)
 const interleaved = (perClass: ReadonlyArray<number>): Int32Array => {
   const left = [...perClass]
   const out: Array<number> = []
-  while (left.some((n) => n > 0)) left.forEach((n, c) => n > 0 && (out.push(c), left[c]!--))
+  while (left.some((n) => n > 0)) {
+    left.forEach((n, c) => {
+      if (n > 0) {
+        out.push(c)
+        left[c]!--
+      }
+    })
+  }
   return Int32Array.from(out)
 }
 

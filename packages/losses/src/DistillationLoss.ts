@@ -75,6 +75,7 @@ export const alwaysProvided: ReadonlyArray<keyof DistillationViews> = ["studentA
  * A distillation objective the trainer can pick by name. Builtins and user plugins alike are
  * values of this type; a plugin file default-exports one built with {@link defineLoss}.
  */
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds losses of every options type; each loss's own code is typed by defineLoss
 export interface DistillationLoss<Options = any> {
   /** The name a config selects it by (`loss.name`). */
   readonly name: string

@@ -16,6 +16,7 @@ export { defineLoss } from "./DistillationLoss.ts"
 export { builtinLosses } from "./builtinLosses.ts"
 
 /** A loss picked by name with its options decoded: what the trainer calls every step. */
+// biome-ignore lint/suspicious/noExplicitAny: the trainer handles resolved losses of every options type alike
 export interface ResolvedLoss<Options = any> {
   readonly loss: DistillationLoss<Options>
   readonly options: Options

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { compressLoss } from "../src/compressLoss.ts"
-import { describeLossConformance, type LossConformance, valueOf } from "./conformance.ts"
+import { describeLossConformance, type LossConformance, lossValueOf } from "./conformance.ts"
 import { dot, logSoftmax, makeRng, type Matrix, randomUnitRows, useCpuBackend } from "./helpers.ts"
 
 useCpuBackend()
@@ -54,7 +54,7 @@ describe("compressLoss", () => {
   it("is 0 when student and teacher agree and positive otherwise", () => {
     const rng = makeRng(71)
     const [s, t, queue] = [randomUnitRows(rng, 4, 8), randomUnitRows(rng, 4, 8), randomUnitRows(rng, 16, 8)]
-    expect(Math.abs(valueOf(spec, { s: t, t, queue }, {}))).toBeLessThan(1e-5)
-    expect(valueOf(spec, { s, t, queue }, {})).toBeGreaterThan(0.1)
+    expect(Math.abs(lossValueOf(spec, { s: t, t, queue }, {}))).toBeLessThan(1e-5)
+    expect(lossValueOf(spec, { s, t, queue }, {})).toBeGreaterThan(0.1)
   })
 })

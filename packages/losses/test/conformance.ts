@@ -118,10 +118,10 @@ export const valuesOf = <K extends string, O>(spec: LossConformance<K, O>, x: In
   tf.tidy(() => Array.from(spec.compute(mapInputs(x, t2), options).dataSync()))
 
 /** The loss as one number: the scalar, or the sum of the per-row values. */
-export const valueOf = <K extends string, O>(spec: LossConformance<K, O>, x: Inputs<K, Matrix>, options: O): number =>
+export const lossValueOf = <K extends string, O>(spec: LossConformance<K, O>, x: Inputs<K, Matrix>, options: O): number =>
   valuesOf(spec, x, options).reduce((a, b) => a + b, 0)
 
-/** Autodiff gradients of {@link valueOf} with respect to the inputs `wrt`. */
+/** Autodiff gradients of {@link lossValueOf} with respect to the inputs `wrt`. */
 const gradientsOf = <K extends string, O>(
   spec: LossConformance<K, O>,
   x: Inputs<K, Matrix>,
@@ -163,7 +163,7 @@ export const describeLossConformance = <K extends string, O>(spec: LossConforman
       gradientsOf(spec, x, options, wrt).forEach((grad, i) => {
         const k = wrt[i]!
         expectFinite(grad)
-        expectAllClose(grad, finiteDifferenceGrad((m) => valueOf(spec, { ...x, [k]: m }, options), x[k]), 2e-3, 1e-2)
+        expectAllClose(grad, finiteDifferenceGrad((m) => lossValueOf(spec, { ...x, [k]: m }, options), x[k]), 2e-3, 1e-2)
       })
     })
 

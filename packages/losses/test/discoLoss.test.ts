@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { discoLoss, type DiscoOptions } from "../src/discoLoss.ts"
 import { mocoLoss } from "../src/mocoLoss.ts"
-import { describeLossConformance, type LossConformance, valueOf } from "./conformance.ts"
+import { describeLossConformance, type LossConformance, lossValueOf } from "./conformance.ts"
 import { makeRng, type Matrix, naiveInfoNce, randomUnitRows, scalarOf, t2, useCpuBackend } from "./helpers.ts"
 
 useCpuBackend()
@@ -41,7 +41,7 @@ describe("discoLoss", () => {
     const rng = makeRng(81)
     const [s, k, queue, t] = [randomUnitRows(rng, 4, 8), randomUnitRows(rng, 4, 8), randomUnitRows(rng, 16, 8), randomUnitRows(rng, 4, 8)]
     const moco = scalarOf(() => mocoLoss(t2(s), t2(k), t2(queue)))
-    expect(valueOf(spec, { s, k, queue, t }, { weight: 0 })).toBeCloseTo(moco, 6)
-    expect(valueOf(spec, { s, k, queue, t: s }, {})).toBeCloseTo(moco, 6)
+    expect(lossValueOf(spec, { s, k, queue, t }, { weight: 0 })).toBeCloseTo(moco, 6)
+    expect(lossValueOf(spec, { s, k, queue, t: s }, {})).toBeCloseTo(moco, 6)
   })
 })

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { infoNce } from "../src/infoNce.ts"
 import { multiPositiveInfoNce } from "../src/multiPositiveInfoNce.ts"
-import { describeLossConformance, type Inputs, type LossConformance, valueOf } from "./conformance.ts"
+import { describeLossConformance, type Inputs, type LossConformance, lossValueOf } from "./conformance.ts"
 import { makeRng, type Matrix, naiveRowCe, randomUnitRows, scalarOf, t2, useCpuBackend } from "./helpers.ts"
 
 useCpuBackend()
@@ -62,8 +62,8 @@ describe("multiPositiveInfoNce", () => {
     const rng = makeRng(31)
     const [q, p0, p1, queue] = [randomUnitRows(rng, 4, 6), randomUnitRows(rng, 4, 6), randomUnitRows(rng, 4, 6), randomUnitRows(rng, 8, 6)]
     const single = scalarOf(() => infoNce(t2(q), t2(p0), t2(queue), 0.2))
-    expect(valueOf(spec, { q, p0, queue }, { temperature: 0.2, positives: 1 })).toBeCloseTo(single, 6)
-    expect(valueOf(spec, { q, p0, p1, queue }, { temperature: 0.2, positives: 2, weights: [1, 0] })).toBeCloseTo(single, 6)
+    expect(lossValueOf(spec, { q, p0, queue }, { temperature: 0.2, positives: 1 })).toBeCloseTo(single, 6)
+    expect(lossValueOf(spec, { q, p0, p1, queue }, { temperature: 0.2, positives: 2, weights: [1, 0] })).toBeCloseTo(single, 6)
   })
 
   it("rejects no positives, a weight count mismatch, negative or all-zero weights", () => {

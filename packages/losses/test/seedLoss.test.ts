@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { infoNce } from "../src/infoNce.ts"
 import { seedLoss, type SeedOptions } from "../src/seedLoss.ts"
-import { describeLossConformance, type LossConformance, valueOf } from "./conformance.ts"
+import { describeLossConformance, type LossConformance, lossValueOf } from "./conformance.ts"
 import { dot, logSoftmax, makeRng, type Matrix, randomUnitRows, scalarOf, t2, useCpuBackend } from "./helpers.ts"
 
 useCpuBackend()
@@ -59,6 +59,6 @@ describe("seedLoss", () => {
     const rng = makeRng(61)
     const [s, t, queue] = [randomUnitRows(rng, 4, 8), randomUnitRows(rng, 4, 8), randomUnitRows(rng, 16, 8)]
     const ce = scalarOf(() => infoNce(t2(s), t2(t), t2(queue), 0.2))
-    expect(valueOf(spec, { s, t, queue }, { teacherTemperature: 1e-4 })).toBeCloseTo(ce, 5)
+    expect(lossValueOf(spec, { s, t, queue }, { teacherTemperature: 1e-4 })).toBeCloseTo(ce, 5)
   })
 })

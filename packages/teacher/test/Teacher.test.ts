@@ -13,7 +13,7 @@ import { Teacher } from "../src/Teacher.ts"
 const spec = { backbone: "convnet-small", inputShape: [16, 16, 1] as const, widthMultiplier: 0.5, headHidden: 32, embeddingDim: 16 }
 const moco = { epochs: 2, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, queueSize: 64, temperature: 0.2, keyMomentum: 0.9 }
 
-const withRuntime = <A, E>(effect: Effect.Effect<A, E, Teacher | DatasetSource>, teacher: Layer.Layer<Teacher, any, DatasetSource>) =>
+const withRuntime = <A, E, E2>(effect: Effect.Effect<A, E, Teacher | DatasetSource>, teacher: Layer.Layer<Teacher, E2, DatasetSource>) =>
   effect.pipe(Effect.provide(teacher.pipe(Layer.provideMerge(DatasetSource.layerTest), Layer.provideMerge(Runtime.layerTest))))
 
 describe("pretrainMoco", () => {

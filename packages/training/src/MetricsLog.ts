@@ -69,10 +69,10 @@ export const prepareMetrics = (path: string, stage: string, epoch: number, globa
   )
   const partial = !text.endsWith("\n") && text.length > 0
   if (kept.length === lines.length && !partial) return
-  atomicWrite(path, kept.map((l) => JSON.stringify(l) + "\n").join(""))
+  atomicWrite(path, kept.map((l) => `${JSON.stringify(l)}\n`).join(""))
 }
 
 export const appendMetrics = (path: string, line: MetricsLine): void => {
   mkdirSync(dirname(path), { recursive: true })
-  appendFileSync(path, JSON.stringify(line) + "\n")
+  appendFileSync(path, `${JSON.stringify(line)}\n`)
 }

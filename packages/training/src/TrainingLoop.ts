@@ -283,9 +283,12 @@ const checkStep = <In, E>(run: EpochRun<In, E>, step: number, lr: number, n: Ste
     }
     const t = run.thresholds
     for (const [network, h] of Object.entries(n.embeddings)) {
-      const streak = h.spread < t.collapseSpread ? (run.lowSpreadSteps[network] ??= { from: h.spread, steps: 0 }) : undefined
+      const streak = h.spread < t.collapseSpread ? (run.lowSpreadSteps[network] ?? { from: h.spread, steps: 0 }) : undefined
       if (streak === undefined) delete run.lowSpreadSteps[network]
-      else streak.steps++
+      else {
+        streak.steps++
+        run.lowSpreadSteps[network] = streak
+      }
       if (streak !== undefined && streak.steps >= t.collapseSteps && h.spread <= streak.from) {
         return yield* new TrainingCollapsed({
           stage,
@@ -333,7 +336,8 @@ const accumulate = (a: EpochAccumulator, n: StepNumbers, lr: number) => {
   a.lr = lr
   for (const [k, v] of Object.entries(n.terms)) a.terms[k] = (a.terms[k] ?? 0) + v
   for (const [k, h] of Object.entries(n.embeddings)) {
-    const e = (a.embeddings[k] ??= { spread: 0, embeddingStd: 0, dead: 0 })
+    const e = a.embeddings[k] ?? { spread: 0, embeddingStd: 0, dead: 0 }
+    a.embeddings[k] = e
     e.spread += h.spread
     e.embeddingStd += h.embeddingStd
     e.dead += h.dead

@@ -189,7 +189,7 @@ describe("runTrainingLoop", () => {
     const b = weights()
     await Effect.runPromise(runTrainingLoop(toyObjective(b), options({ metrics: { path: killed, every: 2 }, checkpointPath, checkpointEverySteps: 4, stopAfterSteps: 6 })))
     // a line the run had written past its last checkpoint, and half a line from a kill mid-append
-    appendFileSync(killed, JSON.stringify({ ...lines[3], globalStep: 8 }) + "\n" + '{"type":"step","sta')
+    appendFileSync(killed, `${JSON.stringify({ ...lines[3], globalStep: 8 })}\n{"type":"step","sta`)
     const c = weights()
     await Effect.runPromise(runTrainingLoop(toyObjective(c), options({ metrics: { path: killed, every: 2 }, checkpointPath })))
     expect(readFileSync(killed, "utf8").endsWith("\n")).toBe(true)

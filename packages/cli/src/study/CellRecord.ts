@@ -72,4 +72,4 @@ export const writeStudyFile = (path: string, data: string): Effect.Effect<void, 
 
 /** Write a cell.json atomically: a cell is done exactly when its file exists. */
 export const writeCellRecord = (path: string, record: CellRecord): Effect.Effect<void, StudyFileError> =>
-  writeStudyFile(path, JSON.stringify(record, null, 2) + "\n")
+  writeStudyFile(path, `${JSON.stringify(record, null, 2)}\n`)

@@ -18,7 +18,7 @@ export const reportStudy = Effect.fn("reportStudy")(function*(study: Study) {
   const results = yield* mergeCells(study, planCells(study))
   const table = formatStudyTable(results, study.outDir)
   yield* writeStudyFile(join(study.outDir, "results.md"), table)
-  yield* writeStudyFile(join(study.outDir, "results.json"), JSON.stringify(results, null, 2) + "\n")
+  yield* writeStudyFile(join(study.outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`)
   for (const metric of study.headline) {
     const bars = barsOf(results, metric)
     if (bars.length === 0) continue

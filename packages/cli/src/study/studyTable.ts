@@ -116,7 +116,7 @@ export const formatStudyTable = (results: StudyResults, outDir: string): string 
       "",
       `Missing cells (${results.missing.length}): ${results.missing.map((c) => `${c.arm} seed ${c.seed} (${relative(outDir, c.dir)})`).join(", ")}`
     ]
-  return [
+  return `${[
     `# Study ${results.study}`,
     "",
     `${results.finished} of ${results.cells} cells finished. Accuracy in %: mean ± sample std (n = seeds) over the finished cells.`,
@@ -125,5 +125,5 @@ export const formatStudyTable = (results: StudyResults, outDir: string): string 
     `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
     ...body.map(line),
     ...missing
-  ].join("\n") + "\n"
+  ].join("\n")}\n`
 }

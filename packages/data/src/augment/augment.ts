@@ -81,13 +81,13 @@ export const resizeBilinear = (
   const sx = box.width / outW
   for (let oy = 0; oy < outH; oy++) {
     let y = box.top + (oy + 0.5) * sy - 0.5
-    y = y < yLo ? yLo : y > yHi ? yHi : y
+    y = y < yLo ? yLo : Math.min(y , yHi)
     const y0 = Math.floor(y)
     const y1 = Math.min(y0 + 1, height - 1)
     const wy = y - y0
     for (let ox = 0; ox < outW; ox++) {
       let x = box.left + (ox + 0.5) * sx - 0.5
-      x = x < xLo ? xLo : x > xHi ? xHi : x
+      x = x < xLo ? xLo : Math.min(x , xHi)
       const x0 = Math.floor(x)
       const x1 = Math.min(x0 + 1, width - 1)
       const wx = x - x0
@@ -120,7 +120,7 @@ export const flipHorizontal = (img: Float32Array, height: number, width: number,
   }
 }
 
-const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x)
+const clamp01 = (x: number): number => (x < 0 ? 0 : Math.min(x , 1))
 const luma = (r: number, g: number, b: number): number => 0.299 * r + 0.587 * g + 0.114 * b
 
 /** Multiply by `factor`, clamp to [0, 1]. */
