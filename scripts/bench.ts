@@ -68,7 +68,10 @@ const buildStep = (model: Model): (() => number) => {
   const rng = Rng.fromSeed(0)
   const sgd = new Sgd({ momentum: 0.9, weightDecay: 0 })
   const trainStep = (lossFn: () => tf.Scalar, vars: ReadonlyMap<string, tf.Variable>, lr: number): number => {
-    const { value, grads } = tf.variableGrads(lossFn, [...vars.values()].filter((v) => v.trainable))
+    const { value, grads } = tf.variableGrads(
+      lossFn,
+      [...vars.values()].filter((v) => v.trainable)
+    )
     const byName = new Map<string, tf.Tensor>()
     for (const [name, v] of vars) if (grads[v.name] !== undefined) byName.set(name, grads[v.name]!)
     sgd.step(byName, vars, lr)
@@ -77,22 +80,43 @@ const buildStep = (model: Model): (() => number) => {
     return loss
   }
   if (model === "resnet18") {
-    const student: Encoder = createEncoder({ backbone: "resnet18", inputShape: [32, 32, 3], stem: "cifar", headHidden: 1, embeddingDim: 128 }, rng, "r18")
+    const student: Encoder = createEncoder(
+      { backbone: "resnet18", inputShape: [32, 32, 3], stem: "cifar", headHidden: 1, embeddingDim: 128 },
+      rng,
+      "r18"
+    )
     // A linear 512 -> 128 head (createEncoder's head is an MLP; use the backbone and one dense layer).
     const head = mlp({ inputDim: 512, widths: [128], rng, name: "r18.linear" })
     const vars = new Map<string, tf.Variable>([...student.backbone.params, ...[...head.params].map(([k, v]) => [`head.${k}`, v] as const)])
     const x = tf.randomNormal([32, 32, 32, 3], 0, 1, "float32", 1) as tf.Tensor4D
     const target = tf.randomNormal([32, 128], 0, 1, "float32", 2)
-    return () => trainStep(() => tf.tidy(() => tf.losses.meanSquaredError(target, head.apply(student.backbone.apply(x, "train"), "train")) as tf.Scalar), vars, 0.01)
+    return () =>
+      trainStep(
+        () => tf.tidy(() => tf.losses.meanSquaredError(target, head.apply(student.backbone.apply(x, "train"), "train")) as tf.Scalar),
+        vars,
+        0.01
+      )
   }
-  const teacher = createEncoder({ backbone: "convnet", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 256, embeddingDim: 64 }, rng, "teacher")
-  const student = createEncoder({ backbone: "convnet-small", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 128, embeddingDim: 64 }, rng, "student")
+  const teacher = createEncoder(
+    { backbone: "convnet", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 256, embeddingDim: 64 },
+    rng,
+    "teacher"
+  )
+  const student = createEncoder(
+    { backbone: "convnet-small", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 128, embeddingDim: 64 },
+    rng,
+    "student"
+  )
   const x = tf.randomNormal([128, 16, 16, 1], 0, 1, "float32", 3) as tf.Tensor4D
   const l2 = (t: tf.Tensor2D) => tf.div(t, tf.maximum(tf.norm(t, "euclidean", 1, true), 1e-12)) as tf.Tensor2D
   const embedWith = (e: Encoder, mode: "train" | "eval") => l2(e.head.apply(e.backbone.apply(x, mode), mode))
   return () => {
     const t = tf.tidy(() => embedWith(teacher, "eval"))
-    const loss = trainStep(() => tf.tidy(() => tf.mean(tf.sum(tf.squaredDifference(embedWith(student, "train"), t), 1)) as tf.Scalar), student.params, 0.06)
+    const loss = trainStep(
+      () => tf.tidy(() => tf.mean(tf.sum(tf.squaredDifference(embedWith(student, "train"), t), 1)) as tf.Scalar),
+      student.params,
+      0.06
+    )
     t.dispose()
     return loss
   }
@@ -124,7 +148,7 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
       step()
     })
     const byKernel = new Map<string, number>()
-    for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (await k.kernelTimeMs as number))
+    for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + ((await k.kernelTimeMs) as number))
     const total = [...byKernel.values()].reduce((a, b) => a + b, 0)
     console.error(`profile (${model}, ${backend}): ${info.kernels.length} kernel calls, ${total.toFixed(0)} ms in kernels`)
     for (const [name, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
@@ -132,7 +156,17 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
     }
   }
   const ms = median(times)
-  return { backend, model, threads, msPerStep: ms, bestMs: Math.min(...times), cpuMs: median(cpuTimes), imgPerSec: batchOf[model] / (ms / 1000), peakRssMiB: process.resourceUsage().maxRSS / 1024, loss }
+  return {
+    backend,
+    model,
+    threads,
+    msPerStep: ms,
+    bestMs: Math.min(...times),
+    cpuMs: median(cpuTimes),
+    imgPerSec: batchOf[model] / (ms / 1000),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    loss
+  }
 }
 
 const python = (): string | undefined => {
@@ -155,18 +189,32 @@ const main = async () => {
   const backends = values.backends!.split(",")
   const threads = values.threads !== undefined ? Number(values.threads) : chooseThreads().threads
   const env = { ...process.env, BINGO_NATIVE_THREADS: String(threads) }
-  const load = () => loadavg().map((l) => l.toFixed(2)).join(" ")
-  console.log(`bench: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}, ${threads} thread(s); load average before: ${load()}`)
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")
+  console.log(
+    `bench: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}, ${threads} thread(s); load average before: ${load()}`
+  )
   const py = backends.includes("pytorch") ? python() : undefined
   const results: Array<Result> = []
   for (const model of models) {
     for (const backend of backends) {
       if (backend === "pytorch") {
         if (py === undefined) {
-          console.log(`  ${model} pytorch: skipped (no python with torch + torchvision; apt-get install -y python3-torch python3-torchvision)`)
+          console.log(
+            `  ${model} pytorch: skipped (no python with torch + torchvision; apt-get install -y python3-torch python3-torchvision)`
+          )
           continue
         }
-        const args = [join(here, "bench_torch.py"), "--model", model, "--threads", String(threads), ...(values.steps === undefined ? [] : ["--steps", values.steps])]
+        const args = [
+          join(here, "bench_torch.py"),
+          "--model",
+          model,
+          "--threads",
+          String(threads),
+          ...(values.steps === undefined ? [] : ["--steps", values.steps])
+        ]
         const r = spawnSync(py, args, { encoding: "utf8", env })
         if (r.status !== 0) {
           console.log(`  ${model} pytorch: failed (${r.stderr.trim().split("\n").pop()})`)
@@ -175,7 +223,16 @@ const main = async () => {
         results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
       } else {
         const steps = backend === "wasm" ? values["wasm-steps"] : values.steps
-        const args = [...process.execArgv, process.argv[1]!, "--worker", backend, "--model", model, ...(steps === undefined ? [] : ["--steps", steps]), ...(values.profile === true ? ["--profile"] : [])]
+        const args = [
+          ...process.execArgv,
+          process.argv[1]!,
+          "--worker",
+          backend,
+          "--model",
+          model,
+          ...(steps === undefined ? [] : ["--steps", steps]),
+          ...(values.profile === true ? ["--profile"] : [])
+        ]
         const r = spawnSync(process.execPath, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "inherit"] })
         if (r.status !== 0) {
           console.log(`  ${model} ${backend}: failed (exit ${r.status})`)
@@ -184,11 +241,16 @@ const main = async () => {
         results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
       }
       const last = results[results.length - 1]!
-      if (last.model === model) console.log(`  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step (CPU ${last.cpuMs.toFixed(0)} ms)  ${last.imgPerSec.toFixed(1).padStart(7)} img/s  peak RSS ${last.peakRssMiB?.toFixed(0) ?? "?"} MiB`)
+      if (last.model === model)
+        console.log(
+          `  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step (CPU ${last.cpuMs.toFixed(0)} ms)  ${last.imgPerSec.toFixed(1).padStart(7)} img/s  peak RSS ${last.peakRssMiB?.toFixed(0) ?? "?"} MiB`
+        )
     }
   }
   console.log(`load average after: ${load()}`)
-  console.log("\n| model | backend | threads | ms / step (median) | best ms | CPU ms / step | img/s (median) | vs PyTorch (median) | vs PyTorch (best) | vs PyTorch (CPU time) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|")
+  console.log(
+    "\n| model | backend | threads | ms / step (median) | best ms | CPU ms / step | img/s (median) | vs PyTorch (median) | vs PyTorch (best) | vs PyTorch (CPU time) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|"
+  )
   for (const r of results) {
     const torch = results.find((t) => t.backend === "pytorch" && t.model === r.model)
     const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(b / a).toFixed(2)}x`)

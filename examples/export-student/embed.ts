@@ -64,7 +64,9 @@ export const readNetpbm = (bytes: Uint8Array): Image => {
   }
   const magic = token()
   if (magic !== "P5" && magic !== "P6") throw new Error(`not a binary PGM/PPM file (magic '${magic}')`)
-  const width = Number(token()), height = Number(token()), maxval = Number(token())
+  const width = Number(token()),
+    height = Number(token()),
+    maxval = Number(token())
   pos++ // the single whitespace before the raster
   const channels = magic === "P6" ? 3 : 1
   const n = width * height * channels
@@ -82,12 +84,14 @@ export const preprocess = (image: Image, inputShape: ReadonlyArray<number>, meta
   tf.tidy(() => {
     const [size, , channels] = inputShape as [number, number, number]
     const p = metadata.preprocessing ?? {}
-    const mean = p.mean ?? [0.5], std = p.std ?? [0.5]
+    const mean = p.mean ?? [0.5],
+      std = p.std ?? [0.5]
     let x: tf.Tensor3D = tf.tensor3d(image.pixels, [image.height, image.width, image.channels])
     if (image.channels === 3 && channels === 1) x = tf.sum(tf.mul(x, [0.299, 0.587, 0.114]), -1, true)
     if (image.channels === 1 && channels === 3) x = tf.tile(x, [1, 1, 3])
     const side = Math.round(Math.min(image.height, image.width) * (p.centerCropFraction ?? 1))
-    const top = Math.floor((image.height - side) / 2), left = Math.floor((image.width - side) / 2)
+    const top = Math.floor((image.height - side) / 2),
+      left = Math.floor((image.width - side) / 2)
     x = tf.slice(x, [top, left, 0], [side, side, channels])
     if (side !== size) x = tf.image.resizeBilinear(x, [size, size], false, true)
     const perChannel = (v: ReadonlyArray<number>) => (v.length === 1 ? v[0]! : tf.tensor1d([...v]))
@@ -107,7 +111,9 @@ export const embedImages = (model: tf.LayersModel, images: ReadonlyArray<Image>)
 }
 
 const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
-  let ab = 0, aa = 0, bb = 0
+  let ab = 0,
+    aa = 0,
+    bb = 0
   for (let i = 0; i < a.length; i++) {
     ab += a[i]! * b[i]!
     aa += a[i]! * a[i]!
@@ -133,7 +139,13 @@ const main = async (args: Array<string>) => {
   }
   const rows = result.embedding ?? result.features!
   console.log(`${modelPath}: ${model.outputNames.join(" + ")}, ${rows[0]!.length}-d`)
-  imagePaths.forEach((p, i) => console.log(`${basename(p)}  [${rows[i]!.slice(0, 4).map((v) => v.toFixed(4)).join(", ")}, ...]`))
+  imagePaths.forEach((p, i) =>
+    console.log(
+      `${basename(p)}  [${rows[i]!.slice(0, 4)
+        .map((v) => v.toFixed(4))
+        .join(", ")}, ...]`
+    )
+  )
   console.log("cosine similarity:")
   rows.forEach((r, i) => console.log(`${basename(imagePaths[i]!)}  ${rows.map((s) => cosine(r, s).toFixed(3)).join(" ")}`))
 }

@@ -16,7 +16,11 @@ import { parseArgs } from "node:util"
 import sharp from "sharp"
 
 /** "T-shirt/top" -> "t-shirt-top": a folder name. */
-export const classFolder = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")
+export const classFolder = (name: string): string =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
 
 /** Write every image of `ds` as <dir>/<class>/<i>.png (8 encodes in flight); returns the number written. */
 export const writeFolder = async (ds: ImageDataset, dir: string): Promise<number> => {
@@ -29,7 +33,9 @@ export const writeFolder = async (ds: ImageDataset, dir: string): Promise<number
       mkdirSync(classDir, { recursive: true })
       // the IDX bytes back: the loader stored byte b as b / 255
       const bytes = Uint8Array.from(ds.images.subarray(i * len, (i + 1) * len), (v) => Math.round(v * 255))
-      await sharp(bytes, { raw: { width: ds.width, height: ds.height, channels: ds.channels as 1 } }).png().toFile(join(classDir, `${i}.png`))
+      await sharp(bytes, { raw: { width: ds.width, height: ds.height, channels: ds.channels as 1 } })
+        .png()
+        .toFile(join(classDir, `${i}.png`))
     }
   }
   await Promise.all(Array.from({ length: 8 }, worker))
@@ -38,15 +44,28 @@ export const writeFolder = async (ds: ImageDataset, dir: string): Promise<number
 
 export const makeFolder = async (options: { out: string; dir?: string; train?: number; test?: number }) => {
   const { train, test } = await Effect.runPromise(
-    loadIdx({ dir: options.dir ?? defaultIdxDir, name: "fashion-mnist", limitTrain: options.train ?? 6000, limitTest: options.test ?? 1000 })
+    loadIdx({
+      dir: options.dir ?? defaultIdxDir,
+      name: "fashion-mnist",
+      limitTrain: options.train ?? 6000,
+      limitTest: options.test ?? 1000
+    })
   )
-  const written = { train: await writeFolder(train, join(options.out, "train")), test: test === undefined ? 0 : await writeFolder(test, join(options.out, "test")) }
+  const written = {
+    train: await writeFolder(train, join(options.out, "train")),
+    test: test === undefined ? 0 : await writeFolder(test, join(options.out, "test"))
+  }
   return written
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   const { values } = parseArgs({
-    options: { out: { type: "string", default: "../../runs/fashion-folder" }, dir: { type: "string" }, train: { type: "string" }, test: { type: "string" } },
+    options: {
+      out: { type: "string", default: "../../runs/fashion-folder" },
+      dir: { type: "string" },
+      train: { type: "string" },
+      test: { type: "string" }
+    },
     allowPositionals: true
   })
   const started = performance.now()
@@ -56,7 +75,10 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import
     ...(values.train === undefined ? {} : { train: Number(values.train) }),
     ...(values.test === undefined ? {} : { test: Number(values.test) })
   }).then(
-    (n) => console.log(`wrote ${n.train} train and ${n.test} test PNG files under ${resolve(values.out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`),
+    (n) =>
+      console.log(
+        `wrote ${n.train} train and ${n.test} test PNG files under ${resolve(values.out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`
+      ),
     (e) => {
       console.error(`make-folder: ${e instanceof Error ? e.message : String(e)}`)
       process.exit(1)

@@ -53,20 +53,26 @@ describe("examples/export-student/embed.ts", () => {
     // a larger grey image exercises the crop, resize and grey -> RGB paths
     writeFileSync(join(dir, "big.pgm"), new Uint8Array([...new TextEncoder().encode("P5\n24 20\n255\n"), ...new Array(480).fill(128)]))
 
-    const stdout = execFileSync(process.execPath, ["--import", "tsx", join(here, "embed.ts"), join(dir, "student-tfjs", "model.json"), ...images, join(dir, "big.pgm"), "--json"], {
-      cwd: here,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const stdout = execFileSync(
+      process.execPath,
+      ["--import", "tsx", join(here, "embed.ts"), join(dir, "student-tfjs", "model.json"), ...images, join(dir, "big.pgm"), "--json"],
+      {
+        cwd: here,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"]
+      }
+    )
     const result = JSON.parse(stdout) as { embedding: Array<Array<number>>; features: Array<Array<number>> }
     expect(result.embedding.length).toBe(4)
 
     // bingo's own eval-mode embedding of the same normalised pixels
     const x = tf.tidy(() => {
-      const raw = tf.stack(images.map((p) => {
-        const im = readNetpbm(new Uint8Array(readFileSync(p)))
-        return tf.tensor3d(im.pixels, [16, 16, 3])
-      }))
+      const raw = tf.stack(
+        images.map((p) => {
+          const im = readNetpbm(new Uint8Array(readFileSync(p)))
+          return tf.tensor3d(im.pixels, [16, 16, 3])
+        })
+      )
       return tf.div(tf.sub(raw, preprocessing.mean), preprocessing.std) as tf.Tensor4D
     })
     const ours = embed(student, x, "eval").arraySync()

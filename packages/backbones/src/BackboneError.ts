@@ -40,7 +40,10 @@ export class MissingWeights extends Schema.TaggedError<MissingWeights>()("Missin
   missing: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    const shown = this.missing.slice(0, 8).map((n) => `'${n}'`).join(", ")
+    const shown = this.missing
+      .slice(0, 8)
+      .map((n) => `'${n}'`)
+      .join(", ")
     const more = this.missing.length > 8 ? ` and ${this.missing.length - 8} more` : ""
     return `${this.path}: ${this.missing.length} tensor(s) missing (prefix '${this.prefix}'): ${shown}${more}`
   }

@@ -49,11 +49,9 @@ export const embed = (encoder: Encoder, x: tf.Tensor4D, mode: ForwardMode): tf.T
   tf.tidy(() => l2Normalize(encoder.head.apply(encoder.backbone.apply(x, mode), mode)))
 
 /** Pooled backbone features [B, featureDim] (no head, no normalisation). */
-export const features = (encoder: Encoder, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D =>
-  encoder.backbone.apply(x, mode)
+export const features = (encoder: Encoder, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D => encoder.backbone.apply(x, mode)
 
-export const encoderTrainableVariables = (encoder: Encoder): Array<tf.Variable> =>
-  [...encoder.params.values()].filter((v) => v.trainable)
+export const encoderTrainableVariables = (encoder: Encoder): Array<tf.Variable> => [...encoder.params.values()].filter((v) => v.trainable)
 
 export const disposeEncoder = (encoder: Encoder): void => {
   disposeNetwork(encoder.backbone)

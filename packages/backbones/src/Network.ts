@@ -49,8 +49,7 @@ export type LayerOp =
   | { readonly op: "dense"; readonly name: string }
 
 /** The trainable variables of a network, in a stable order. */
-export const trainableVariables = (net: Network): Array<tf.Variable> =>
-  [...net.params.values()].filter((v) => v.trainable)
+export const trainableVariables = (net: Network): Array<tf.Variable> => [...net.params.values()].filter((v) => v.trainable)
 
 /** Dispose every variable a network owns. */
 export const disposeNetwork = (net: Network): void => {

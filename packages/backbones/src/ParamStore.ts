@@ -11,7 +11,10 @@ export class ParamStore {
   readonly params = new Map<string, tf.Variable>()
   private readonly prefix: string
 
-  constructor(readonly rng: Rng, label: string) {
+  constructor(
+    readonly rng: Rng,
+    label: string
+  ) {
     this.prefix = `${label}#${++instance}`
   }
 

@@ -13,7 +13,7 @@ type Step = (x: tf.Tensor, mode: ForwardMode) => tf.Tensor
 export const compileGraph = (
   graph: ReadonlyArray<LayerOp>,
   params: ReadonlyMap<string, tf.Variable>
-): (x: tf.Tensor, mode: ForwardMode) => tf.Tensor => {
+): ((x: tf.Tensor, mode: ForwardMode) => tf.Tensor) => {
   const get = (name: string): tf.Variable => {
     const v = params.get(name)
     if (v === undefined) throw new Error(`compileGraph: graph names parameter '${name}', which the network does not have`)
@@ -47,7 +47,18 @@ export const compileGraph = (
           const pad = op.padding
           return (x) =>
             tf.maxPool(
-              (pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], -Infinity) : x) as tf.Tensor4D,
+              (pad > 0
+                ? tf.pad(
+                    x,
+                    [
+                      [0, 0],
+                      [pad, pad],
+                      [pad, pad],
+                      [0, 0]
+                    ],
+                    -Infinity
+                  )
+                : x) as tf.Tensor4D,
               op.size,
               op.stride,
               "valid"

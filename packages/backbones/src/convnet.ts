@@ -18,7 +18,11 @@ export const convnet = (options: ConvNetOptions): Network => {
   const graph: Array<LayerOp> = options.widths.flatMap((w, i): Array<LayerOp> => {
     store.conv(`conv${i}.weight`, 3, 3, i === 0 ? options.channels : options.widths[i - 1]!, w)
     store.batchNorm(`bn${i}`, w)
-    return [{ op: "conv2d", weight: `conv${i}.weight`, stride: i === 0 ? 1 : 2, padding: 1 }, { op: "batchNorm", name: `bn${i}` }, { op: "relu" }]
+    return [
+      { op: "conv2d", weight: `conv${i}.weight`, stride: i === 0 ? 1 : 2, padding: 1 },
+      { op: "batchNorm", name: `bn${i}` },
+      { op: "relu" }
+    ]
   })
   graph.push({ op: "globalAvgPool" })
   return graphNetwork(name, options.widths[options.widths.length - 1]!, store.params, graph)

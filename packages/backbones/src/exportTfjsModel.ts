@@ -63,7 +63,7 @@ export interface ExportedModel {
  * Metadata always records the input shape, the outputs, the backbone and the embedding size.
  */
 export const exportTfjsModel = (encoder: Encoder, dir: string, options: ExportTfjsOptions = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fail = (reason: string) => new ModelExportError({ path: dir, reason })
     const model = yield* Effect.try({ try: () => toLayersModel(encoder, options), catch: (e) => fail((e as Error).message) })
     const outputs = options.outputs ?? ["features", "embedding"]
@@ -81,10 +81,12 @@ export const exportTfjsModel = (encoder: Encoder, dir: string, options: ExportTf
     const artifacts = yield* Effect.tryPromise({
       try: async () => {
         let captured: tf.io.ModelArtifacts | undefined
-        await model.save(tf.io.withSaveHandler(async (a) => {
-          captured = a
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } }
-        }))
+        await model.save(
+          tf.io.withSaveHandler(async (a) => {
+            captured = a
+            return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } }
+          })
+        )
         return captured!
       },
       catch: (e) => fail(`cannot serialise the model: ${String(e)}`)
@@ -132,7 +134,17 @@ const emitNetwork = (net: Network, input: tf.SymbolicTensor, scope: string): tf.
     return y
   }
   const pad = (x: tf.SymbolicTensor, p: number) =>
-    p > 0 ? tf.layers.zeroPadding2d({ padding: [[p, p], [p, p]], name: auto("pad") }).apply(x) as tf.SymbolicTensor : x
+    p > 0
+      ? (tf.layers
+          .zeroPadding2d({
+            padding: [
+              [p, p],
+              [p, p]
+            ],
+            name: auto("pad")
+          })
+          .apply(x) as tf.SymbolicTensor)
+      : x
 
   /** `nonNegative`: the input is a ReLU output, so zero padding equals -infinity padding for max pooling. */
   const emit = (ops: ReadonlyArray<LayerOp>, x0: tf.SymbolicTensor): tf.SymbolicTensor => {
@@ -143,7 +155,14 @@ const emitNetwork = (net: Network, input: tf.SymbolicTensor, scope: string): tf.
         case "conv2d": {
           const k = param(op.weight)
           x = withWeights(
-            tf.layers.conv2d({ filters: k.shape[3]!, kernelSize: [k.shape[0]!, k.shape[1]!], strides: op.stride, padding: "valid", useBias: false, name: named(op.weight) }),
+            tf.layers.conv2d({
+              filters: k.shape[3]!,
+              kernelSize: [k.shape[0]!, k.shape[1]!],
+              strides: op.stride,
+              padding: "valid",
+              useBias: false,
+              name: named(op.weight)
+            }),
             pad(x, op.padding),
             [k]
           )
@@ -152,7 +171,14 @@ const emitNetwork = (net: Network, input: tf.SymbolicTensor, scope: string): tf.
         case "depthwiseConv2d": {
           const k = param(op.weight)
           x = withWeights(
-            tf.layers.depthwiseConv2d({ kernelSize: [k.shape[0]!, k.shape[1]!], depthMultiplier: 1, strides: op.stride, padding: "valid", useBias: false, name: named(op.weight) }),
+            tf.layers.depthwiseConv2d({
+              kernelSize: [k.shape[0]!, k.shape[1]!],
+              depthMultiplier: 1,
+              strides: op.stride,
+              padding: "valid",
+              useBias: false,
+              name: named(op.weight)
+            }),
             pad(x, op.padding),
             [k]
           )
@@ -173,7 +199,9 @@ const emitNetwork = (net: Network, input: tf.SymbolicTensor, scope: string): tf.
           break
         case "maxPool":
           if (op.padding > 0 && !nonNegative) throw new Error(`network '${net.name}': a padded max pool is only exportable after a ReLU`)
-          x = tf.layers.maxPooling2d({ poolSize: op.size, strides: op.stride, padding: "valid", name: auto("maxpool") }).apply(pad(x, op.padding)) as tf.SymbolicTensor
+          x = tf.layers
+            .maxPooling2d({ poolSize: op.size, strides: op.stride, padding: "valid", name: auto("maxpool") })
+            .apply(pad(x, op.padding)) as tf.SymbolicTensor
           break
         case "residual": {
           const body = emit(op.body, x)

@@ -10,13 +10,22 @@ import { type Encoder, features, mapBatches } from "./Encoder.ts"
  * bag mining and evaluation's kNN and linear probes both read these.
  */
 export const extractFeatures = (encoder: Encoder, dataset: ImageSource, view: AugmentConfig, progress = `features of ${dataset.name}`) =>
-  mapChunks(dataset, 4096, (chunk) =>
-    Effect.promise(() =>
-      mapBatches(
-        centerView(chunk, Array.from({ length: chunk.size }, (_, i) => i), view),
-        chunk.size,
-        [view.outputSize, view.outputSize, dataset.channels],
-        256,
-        (x) => features(encoder, x, "eval")
-      )
-    ), { progress })
+  mapChunks(
+    dataset,
+    4096,
+    (chunk) =>
+      Effect.promise(() =>
+        mapBatches(
+          centerView(
+            chunk,
+            Array.from({ length: chunk.size }, (_, i) => i),
+            view
+          ),
+          chunk.size,
+          [view.outputSize, view.outputSize, dataset.channels],
+          256,
+          (x) => features(encoder, x, "eval")
+        )
+      ),
+    { progress }
+  )

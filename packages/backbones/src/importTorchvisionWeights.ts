@@ -77,7 +77,7 @@ export const importTorchvisionWeights = (
   path: string,
   options: TorchImportOptions = {}
 ): Effect.Effect<TorchImportReport, MissingWeights | WeightShapeMismatch> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const slots = slotsOf(target, options.head ?? "require")
     const prefix = options.prefix ?? detectPrefix(slots, tensors)
     const missing = slots.filter((s) => !tensors.has(prefix + s.source)).map((s) => prefix + s.source)
@@ -94,10 +94,13 @@ export const importTorchvisionWeights = (
         const t = tensors.get(prefix + s.source)!
         const value = tf.tensor(t.data, [...t.shape], "float32")
         s.variable.assign(
-          s.kind === "conv" ? value.transpose([2, 3, 1, 0])
-          : s.kind === "depthwise" ? value.transpose([2, 3, 0, 1])
-          : s.kind === "linear" ? value.transpose([1, 0])
-          : value
+          s.kind === "conv"
+            ? value.transpose([2, 3, 1, 0])
+            : s.kind === "depthwise"
+              ? value.transpose([2, 3, 0, 1])
+              : s.kind === "linear"
+                ? value.transpose([1, 0])
+                : value
         )
       }
     })
@@ -113,16 +116,14 @@ export const importTorchvisionWeights = (
  * Read a `.safetensors` export of a PyTorch checkpoint and import it with
  * `importTorchvisionWeights`. Unreadable files are `WeightFileError`s.
  */
-export const loadTorchvisionSafetensors = Effect.fn("loadTorchvisionSafetensors")(function*(
+export const loadTorchvisionSafetensors = Effect.fn("loadTorchvisionSafetensors")(function* (
   path: string,
   target: Network | Encoder,
   options: TorchImportOptions = {}
 ) {
   const file = yield* readWeights(path)
   const report = yield* importTorchvisionWeights(target, file.tensors, path, options)
-  yield* Effect.logDebug(
-    `${path}: imported ${report.imported.length} tensors (prefix '${report.prefix}'), ${report.unused.length} unused`
-  )
+  yield* Effect.logDebug(`${path}: imported ${report.imported.length} tensors (prefix '${report.prefix}'), ${report.unused.length} unused`)
   return report
 })
 
@@ -156,18 +157,22 @@ const mocoHeadName = (name: string): string => name.replace(/^fc(\d+)\./, (_, i:
 const slotsOf = (target: Network | Encoder, head: "require" | "skip"): Array<Slot> =>
   isEncoder(target)
     ? [
-      ...networkSlots(target.backbone, "backbone.", (n) => n),
-      ...(head === "skip" ? [] : networkSlots(target.head, "head.", mocoHeadName))
-    ]
+        ...networkSlots(target.backbone, "backbone.", (n) => n),
+        ...(head === "skip" ? [] : networkSlots(target.head, "head.", mocoHeadName))
+      ]
     : networkSlots(target, "", (n) => n)
 
 const torchShape = (s: Slot): Array<number> => {
   const [a, b, c, d] = s.variable.shape
   switch (s.kind) {
-    case "conv": return [d!, c!, a!, b!]
-    case "depthwise": return [c!, d!, a!, b!]
-    case "linear": return [b!, a!]
-    case "vector": return [...s.variable.shape]
+    case "conv":
+      return [d!, c!, a!, b!]
+    case "depthwise":
+      return [c!, d!, a!, b!]
+    case "linear":
+      return [b!, a!]
+    case "vector":
+      return [...s.variable.shape]
   }
 }
 

@@ -49,7 +49,10 @@ export const mobilenetV2 = (options: MobileNetV2Options): Network => {
     else store.conv(weight, k, k, cin, cout)
     store.batchNorm(bn, cout)
     const padding = (k - 1) / 2
-    return [{ op: depthwise ? "depthwiseConv2d" : "conv2d", weight, stride, padding }, { op: "batchNorm", name: bn }]
+    return [
+      { op: depthwise ? "depthwiseConv2d" : "conv2d", weight, stride, padding },
+      { op: "batchNorm", name: bn }
+    ]
   }
 
   let cin = makeDivisible(32 * m)
@@ -62,15 +65,16 @@ export const mobilenetV2 = (options: MobileNetV2Options): Network => {
       const hidden = Math.round(cin * t)
       const p = `features.${index++}.conv`
       // t = 1: [dw (conv.0.0, conv.0.1), project conv.1, bn conv.2]; else [expand conv.0.*, dw conv.1.*, project conv.2, bn conv.3]
-      const body: Array<LayerOp> = t === 1
-        ? [...convBn(`${p}.0`, 0, 3, cin, cin, stride, true), { op: "relu6" }, ...convBn(p, 1, 1, cin, cout, 1)]
-        : [
-          ...convBn(`${p}.0`, 0, 1, cin, hidden, 1),
-          { op: "relu6" },
-          ...convBn(`${p}.1`, 0, 3, hidden, hidden, stride, true),
-          { op: "relu6" },
-          ...convBn(p, 2, 1, hidden, cout, 1)
-        ]
+      const body: Array<LayerOp> =
+        t === 1
+          ? [...convBn(`${p}.0`, 0, 3, cin, cin, stride, true), { op: "relu6" }, ...convBn(p, 1, 1, cin, cout, 1)]
+          : [
+              ...convBn(`${p}.0`, 0, 1, cin, hidden, 1),
+              { op: "relu6" },
+              ...convBn(`${p}.1`, 0, 3, hidden, hidden, stride, true),
+              { op: "relu6" },
+              ...convBn(p, 2, 1, hidden, cout, 1)
+            ]
       graph.push(...(stride === 1 && cin === cout ? [{ op: "residual", body, shortcut: [] } as const] : body))
       cin = cout
     }

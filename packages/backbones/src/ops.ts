@@ -17,10 +17,15 @@ export const BN_EPSILON = 1e-5
  */
 export const conv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
   nativeConv()
-    ? tf.conv2d(x, kernel, stride, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    ? tf.conv2d(x, kernel, stride, [
+        [0, 0],
+        [padding, padding],
+        [padding, padding],
+        [0, 0]
+      ])
     : useIm2col()
-    ? conv2dIm2col(x, kernel, stride, padding)
-    : conv2dStock(x, kernel, stride, padding)
+      ? conv2dIm2col(x, kernel, stride, padding)
+      : conv2dStock(x, kernel, stride, padding)
 
 /** The JS/wasm backends: cpu's stock conv gradients are naive loops, wasm has no Conv2DBackpropFilter. */
 const useIm2col = (): boolean => {
@@ -37,7 +42,15 @@ const nativeConv = (): boolean => hasNativeKernel(CONV2D)
 /** The stock TF.js convolution with explicit symmetric padding. */
 export const conv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
   tf.tidy(() => {
-    const padded = padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x
+    const padded =
+      padding > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [padding, padding],
+            [padding, padding],
+            [0, 0]
+          ])
+        : x
     return tf.conv2d(padded, kernel, stride, "valid")
   })
 
@@ -52,9 +65,8 @@ export const conv2dIm2col = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number
     const [kh, kw, , o] = kernel.shape
     const oh = Math.floor((h + 2 * padding - kh) / stride) + 1
     const ow = Math.floor((w + 2 * padding - kw) / stride) + 1
-    const cols = kh === 1 && kw === 1 && padding === 0 && stride === 1
-      ? x.reshape([b * h * w, c])
-      : im2col(x, { kh, kw, stride, padding, oh, ow })
+    const cols =
+      kh === 1 && kw === 1 && padding === 0 && stride === 1 ? x.reshape([b * h * w, c]) : im2col(x, { kh, kw, stride, padding, oh, ow })
     return tf.matMul(cols as tf.Tensor2D, kernel.reshape([kh * kw * c, o])).reshape([b, oh, ow, o])
   })
 
@@ -147,7 +159,15 @@ export const depthwiseConv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: num
 /** The stock TF.js depthwise convolution with explicit symmetric padding. */
 export const depthwiseConv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
   tf.tidy(() => {
-    const padded = padding > 0 ? tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) : x
+    const padded =
+      padding > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [padding, padding],
+            [padding, padding],
+            [0, 0]
+          ])
+        : x
     return tf.depthwiseConv2d(padded, kernel, stride, "valid")
   })
 

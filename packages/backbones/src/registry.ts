@@ -51,11 +51,13 @@ export const backboneRegistry: Readonly<Record<string, BackboneEntry>> = {
   },
   "convnet-small": {
     description: "3-stage CNN (16-32-64), conv-BN-ReLU, for tests and tiny students",
-    build: (o) => convnet({ channels: o.inputShape[2], widths: scaled([16, 32, 64], o.widthMultiplier), rng: o.rng, name: o.name ?? "convnet-small" })
+    build: (o) =>
+      convnet({ channels: o.inputShape[2], widths: scaled([16, 32, 64], o.widthMultiplier), rng: o.rng, name: o.name ?? "convnet-small" })
   },
   convnet: {
     description: "4-stage CNN (32-64-128-256), conv-BN-ReLU; the quickstart teacher",
-    build: (o) => convnet({ channels: o.inputShape[2], widths: scaled([32, 64, 128, 256], o.widthMultiplier), rng: o.rng, name: o.name ?? "convnet" })
+    build: (o) =>
+      convnet({ channels: o.inputShape[2], widths: scaled([32, 64, 128, 256], o.widthMultiplier), rng: o.rng, name: o.name ?? "convnet" })
   },
   resnet18: resnetEntry("ResNet-18 (torchvision layout)", resnet18),
   resnet34: resnetEntry("ResNet-34 (torchvision layout)", resnet34),

@@ -37,11 +37,15 @@ export const resnet = (config: ResNetConfig, options: ResNetOptions): Network =>
   const convBn = (conv: string, bn: string, k: number, cin: number, cout: number, stride: number): Array<LayerOp> => {
     store.conv(`${conv}.weight`, k, k, cin, cout)
     store.batchNorm(bn, cout)
-    return [{ op: "conv2d", weight: `${conv}.weight`, stride, padding: Math.floor(k / 2) }, { op: "batchNorm", name: bn }]
+    return [
+      { op: "conv2d", weight: `${conv}.weight`, stride, padding: Math.floor(k / 2) },
+      { op: "batchNorm", name: bn }
+    ]
   }
-  const graph: Array<LayerOp> = options.stem === "imagenet"
-    ? [...convBn("conv1", "bn1", 7, options.channels, stemWidth, 2), { op: "relu" }, { op: "maxPool", size: 3, stride: 2, padding: 1 }]
-    : [...convBn("conv1", "bn1", 3, options.channels, stemWidth, 1), { op: "relu" }]
+  const graph: Array<LayerOp> =
+    options.stem === "imagenet"
+      ? [...convBn("conv1", "bn1", 7, options.channels, stemWidth, 2), { op: "relu" }, { op: "maxPool", size: 3, stride: 2, padding: 1 }]
+      : [...convBn("conv1", "bn1", 3, options.channels, stemWidth, 1), { op: "relu" }]
 
   let cin = stemWidth
   config.layers.forEach((count, stage) => {
@@ -50,22 +54,21 @@ export const resnet = (config: ResNetConfig, options: ResNetOptions): Network =>
       const stride = b === 0 && stage > 0 ? 2 : 1
       const p = `layer${stage + 1}.${b}`
       const cout = width * expansion
-      const body: Array<LayerOp> = config.block === "basic"
-        ? [
-          ...convBn(`${p}.conv1`, `${p}.bn1`, 3, cin, width, stride),
-          { op: "relu" },
-          ...convBn(`${p}.conv2`, `${p}.bn2`, 3, width, width, 1)
-        ]
-        : [
-          ...convBn(`${p}.conv1`, `${p}.bn1`, 1, cin, width, 1),
-          { op: "relu" },
-          ...convBn(`${p}.conv2`, `${p}.bn2`, 3, width, width, stride),
-          { op: "relu" },
-          ...convBn(`${p}.conv3`, `${p}.bn3`, 1, width, cout, 1)
-        ]
-      const shortcut = stride !== 1 || cin !== cout
-        ? convBn(`${p}.downsample.0`, `${p}.downsample.1`, 1, cin, cout, stride)
-        : []
+      const body: Array<LayerOp> =
+        config.block === "basic"
+          ? [
+              ...convBn(`${p}.conv1`, `${p}.bn1`, 3, cin, width, stride),
+              { op: "relu" },
+              ...convBn(`${p}.conv2`, `${p}.bn2`, 3, width, width, 1)
+            ]
+          : [
+              ...convBn(`${p}.conv1`, `${p}.bn1`, 1, cin, width, 1),
+              { op: "relu" },
+              ...convBn(`${p}.conv2`, `${p}.bn2`, 3, width, width, stride),
+              { op: "relu" },
+              ...convBn(`${p}.conv3`, `${p}.bn3`, 1, width, cout, 1)
+            ]
+      const shortcut = stride !== 1 || cin !== cout ? convBn(`${p}.downsample.0`, `${p}.downsample.1`, 1, cin, cout, stride) : []
       graph.push({ op: "residual", body, shortcut }, { op: "relu" })
       cin = cout
     }

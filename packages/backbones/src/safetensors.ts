@@ -80,12 +80,24 @@ export const decodeSafetensors = (bytes: Uint8Array): DecodedSafetensors => {
     for (let i = 0; i < count; i++) {
       const p = at + i * width
       switch (dtype) {
-        case "F32": data[i] = view.getFloat32(p, true); break
-        case "F64": data[i] = view.getFloat64(p, true); break
-        case "I64": data[i] = Number(view.getBigInt64(p, true)); break
-        case "I32": data[i] = view.getInt32(p, true); break
-        case "F16": data[i] = halfToFloat(view.getUint16(p, true)); break
-        case "BF16": data[i] = new Float32Array(new Uint32Array([view.getUint16(p, true) << 16]).buffer)[0]!; break
+        case "F32":
+          data[i] = view.getFloat32(p, true)
+          break
+        case "F64":
+          data[i] = view.getFloat64(p, true)
+          break
+        case "I64":
+          data[i] = Number(view.getBigInt64(p, true))
+          break
+        case "I32":
+          data[i] = view.getInt32(p, true)
+          break
+        case "F16":
+          data[i] = halfToFloat(view.getUint16(p, true))
+          break
+        case "BF16":
+          data[i] = new Float32Array(new Uint32Array([view.getUint16(p, true) << 16]).buffer)[0]!
+          break
       }
     }
     tensors.set(name, { dtype, shape, data })

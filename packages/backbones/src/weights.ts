@@ -19,7 +19,7 @@ export const assignParams = (
   path: string,
   prefix = ""
 ): Effect.Effect<void, WeightShapeMismatch | WeightFileError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (const [name, v] of params) {
       const t = tensors.get(prefix + name)
       if (t === undefined) return yield* new WeightFileError({ path, reason: `missing tensor '${prefix + name}'` })
@@ -44,7 +44,7 @@ export const saveWeights = (path: string, params: ReadonlyMap<string, tf.Variabl
 
 /** Read a .safetensors file. */
 export const readWeights = (path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bytes = yield* Effect.tryPromise({
       try: () => readFile(path),
       catch: (e) => new WeightFileError({ path, reason: `cannot read: ${(e as Error).message}` })

@@ -7,7 +7,8 @@ import { useCpu } from "./setup.ts"
 beforeAll(useCpu)
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => {
-  const x = a.dataSync(), y = b.dataSync()
+  const x = a.dataSync(),
+    y = b.dataSync()
   let m = 0
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!))
   return m
@@ -25,10 +26,20 @@ describe("depthwiseConv2dLoops matches the stock TF.js depthwise convolution", (
   for (const g of cases) {
     it(`forward and both gradients: ${JSON.stringify(g)}`, () => {
       const rng = Rng.fromSeed(g.h * 31 + g.k + g.s)
-      const x = tf.tensor4d(Float32Array.from({ length: 2 * g.h * g.w * g.c }, () => rng.normal()), [2, g.h, g.w, g.c])
-      const w = tf.tensor4d(Float32Array.from({ length: g.k * g.k * g.c }, () => rng.normal()), [g.k, g.k, g.c, 1])
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 2 * g.h * g.w * g.c }, () => rng.normal()),
+        [2, g.h, g.w, g.c]
+      )
+      const w = tf.tensor4d(
+        Float32Array.from({ length: g.k * g.k * g.c }, () => rng.normal()),
+        [g.k, g.k, g.c, 1]
+      )
       const grads = (f: typeof depthwiseConv2dStock) =>
-        tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D, g.s, g.p).square().sum())
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          f(a as tf.Tensor4D, b as tf.Tensor4D, g.s, g.p)
+            .square()
+            .sum()
+        )
       const before = tf.memory().numTensors
       const yStock = depthwiseConv2dStock(x, w, g.s, g.p)
       const yLoops = depthwiseConv2dLoops(x, w, g.s, g.p)

@@ -35,17 +35,20 @@ const loadExported = async (dir: string) => {
   const json = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as tf.io.ModelJSON
   const group = json.weightsManifest[0]!
   const bin = readFileSync(join(dir, group.paths[0]!))
-  const model = await tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology,
-    weightSpecs: group.weights,
-    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength)
-  }))
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: group.weights,
+      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength)
+    })
+  )
   return { json, model }
 }
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => {
   expect(a.shape).toEqual(b.shape)
-  const x = a.dataSync(), y = b.dataSync()
+  const x = a.dataSync(),
+    y = b.dataSync()
   let m = 0
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!))
   return m
@@ -54,9 +57,19 @@ const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => {
 const cases: Array<{ readonly label: string; readonly spec: EncoderSpec }> = [
   ...listBackbones().map((name) => ({
     label: `${name} (ImageNet stem where it has one)`,
-    spec: { backbone: name, inputShape: [16, 16, 3], widthMultiplier: testWidth(name), stem: "imagenet", headHidden: 16, embeddingDim: 8 } as EncoderSpec
+    spec: {
+      backbone: name,
+      inputShape: [16, 16, 3],
+      widthMultiplier: testWidth(name),
+      stem: "imagenet",
+      headHidden: 16,
+      embeddingDim: 8
+    } as EncoderSpec
   })),
-  { label: "resnet18 (CIFAR stem, 1 channel)", spec: { backbone: "resnet18", inputShape: [12, 12, 1], widthMultiplier: 0.125, stem: "cifar", headHidden: 16, embeddingDim: 8 } }
+  {
+    label: "resnet18 (CIFAR stem, 1 channel)",
+    spec: { backbone: "resnet18", inputShape: [12, 12, 1], widthMultiplier: 0.125, stem: "cifar", headHidden: 16, embeddingDim: 8 }
+  }
 ]
 
 describe("exportTfjsModel: plain tf.loadLayersModel reproduces features and embed in eval mode", () => {
@@ -99,7 +112,11 @@ describe("exportTfjsModel: files and options", () => {
     expect(second.weightsPath).not.toBe(first.weightsPath)
     expect(readdirSync(dir).sort()).toEqual(["model.json", second.weightsPath.slice(dir.length + 1)].sort())
     const { json, model } = await loadExported(dir)
-    expect(json.userDefinedMetadata).toMatchObject({ mean: [0.5], std: [0.5], bingo: { backbone: "convnet-small", outputs: ["features", "embedding"] } })
+    expect(json.userDefinedMetadata).toMatchObject({
+      mean: [0.5],
+      std: [0.5],
+      bingo: { backbone: "convnet-small", outputs: ["features", "embedding"] }
+    })
     const x = tf.ones([1, 8, 8, 1]) as tf.Tensor4D
     const [, e] = model.predict(x) as Array<tf.Tensor>
     const eOurs = embed(b, x, "eval")
@@ -128,7 +145,11 @@ describe("exportTfjsModel: files and options", () => {
     const { graph: _graph, ...opaque } = enc.backbone
     const dir = mkdtempSync(join(tmpdir(), "bingo-export-"))
     const exit = await Effect.runPromiseExit(exportTfjsModel({ ...enc, backbone: opaque }, dir))
-    expect(failureOf(exit)).toMatchObject({ _tag: "ModelExportError", path: dir, reason: expect.stringMatching(/network 'a\.backbone' has no layer graph/) })
+    expect(failureOf(exit)).toMatchObject({
+      _tag: "ModelExportError",
+      path: dir,
+      reason: expect.stringMatching(/network 'a\.backbone' has no layer graph/)
+    })
     disposeEncoder(enc)
   })
 })

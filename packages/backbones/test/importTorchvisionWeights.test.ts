@@ -103,7 +103,10 @@ describe("importTorchvisionWeights: errors and prefixes", () => {
   })
 
   it("a checkpoint without the MLP head is a MissingWeights error listing the head's tensors; head: 'skip' loads the backbone", async () => {
-    const enc = createEncoder({ backbone: "resnet18", inputShape: [16, 16, 3], widthMultiplier: 0.125, stem: "cifar", headHidden: 32, embeddingDim: 16 }, Rng.fromSeed(0))
+    const enc = createEncoder(
+      { backbone: "resnet18", inputShape: [16, 16, 3], widthMultiplier: 0.125, stem: "cifar", headHidden: 32, embeddingDim: 16 },
+      Rng.fromSeed(0)
+    )
     const exit = await Effect.runPromiseExit(loadTorchvisionSafetensors(fixture("resnet18_cifar.safetensors"), enc))
     const error = failureOf(exit)
     expect(error).toMatchObject({
@@ -124,8 +127,17 @@ describe("importTorchvisionWeights: errors and prefixes", () => {
     // mlp widths: 3, 3. fc0.weight [2, 3] ours = [3, 2] in PyTorch.
     const t = (shape: Array<number>, data: Array<number>) => ({ shape, data: Float32Array.from(data) })
     const state = new Map<string, { shape: Array<number>; data: Float32Array }>()
-    for (const [enc, offset] of [["encoder_k", 100], ["encoder_q", 0]] as const) {
-      state.set(`module.${enc}.fc0.weight`, t([3, 2], [1, 2, 3, 4, 5, 6].map((v) => v + offset)))
+    for (const [enc, offset] of [
+      ["encoder_k", 100],
+      ["encoder_q", 0]
+    ] as const) {
+      state.set(
+        `module.${enc}.fc0.weight`,
+        t(
+          [3, 2],
+          [1, 2, 3, 4, 5, 6].map((v) => v + offset)
+        )
+      )
       state.set(`module.${enc}.fc0.bias`, t([3], [0, 0, 0]))
       state.set(`module.${enc}.fc1.weight`, t([3, 3], [1, 0, 0, 0, 1, 0, 0, 0, 1]))
       state.set(`module.${enc}.fc1.bias`, t([3], [0, 0, 0]))
@@ -140,7 +152,15 @@ describe("importTorchvisionWeights: errors and prefixes", () => {
     const torchConv = new Map<string, { shape: Array<number>; data: Float32Array }>()
     for (const [name, v] of conv.params) {
       const s = v.shape
-      torchConv.set(name, v.rank === 4 ? t([s[3]!, s[2]!, s[0]!, s[1]!], Array.from({ length: v.size }, (_, i) => i)) : t([...s], new Array(v.size).fill(1)))
+      torchConv.set(
+        name,
+        v.rank === 4
+          ? t(
+              [s[3]!, s[2]!, s[0]!, s[1]!],
+              Array.from({ length: v.size }, (_, i) => i)
+            )
+          : t([...s], new Array(v.size).fill(1))
+      )
     }
     await Effect.runPromise(importTorchvisionWeights(conv, torchConv, "memory"))
     // conv0: PyTorch [O=3, I=2, 3, 3], value = flat index; ours [3, 3, 2, 3][ky][kx][i][o] = torch[o][i][ky][kx]

@@ -17,14 +17,22 @@ if (skip !== undefined) console.warn(`[backbones] skipping native cpu test: ${sk
 const step = (name: string) => {
   const net = createBackbone(name, { inputShape: [12, 12, 3], rng: Rng.fromSeed(7), widthMultiplier: 0.25 })
   const rng = Rng.fromSeed(8)
-  const x = tf.tensor4d(Float32Array.from({ length: 4 * 12 * 12 * 3 }, () => rng.normal()), [4, 12, 12, 3])
-  const target = tf.tensor2d(Float32Array.from({ length: 4 * net.outputDim }, () => rng.normal()), [4, net.outputDim])
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 4 * 12 * 12 * 3 }, () => rng.normal()),
+    [4, 12, 12, 3]
+  )
+  const target = tf.tensor2d(
+    Float32Array.from({ length: 4 * net.outputDim }, () => rng.normal()),
+    [4, net.outputDim]
+  )
   const trainable = [...net.params.values()].filter((v) => v.trainable)
   const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(target, net.apply(x, "train")) as tf.Scalar, trainable)
   const out = {
     loss: value.dataSync()[0]!,
     grads: trainable.map((v) => Float32Array.from(grads[v.name]!.dataSync())),
-    stats: [...net.params].filter(([k]) => k.endsWith("running_mean") || k.endsWith("running_var")).map(([, v]) => Float32Array.from(v.dataSync()))
+    stats: [...net.params]
+      .filter(([k]) => k.endsWith("running_mean") || k.endsWith("running_var"))
+      .map(([, v]) => Float32Array.from(v.dataSync()))
   }
   tf.dispose([value, x, target, ...Object.values(grads)])
   for (const v of net.params.values()) v.dispose()

@@ -24,7 +24,8 @@ describe("batchNorm", () => {
     expect(p.mean.dataSync()[0]).toBeCloseTo(0.25, 6)
     // eval mode uses the running statistics
     const y3 = batchNorm(x, p, "eval")
-    const m = 0.25, v = 0.9 + 0.1 * (5 / 3)
+    const m = 0.25,
+      v = 0.9 + 0.1 * (5 / 3)
     Array.from(y3.dataSync()).forEach((val, i) => expect(val).toBeCloseTo(([1, 2, 3, 4][i]! - m) / Math.sqrt(v + BN_EPSILON), 5))
     tf.dispose([x, y, y2, y3])
     for (const v of store.params.values()) v.dispose()
@@ -41,22 +42,32 @@ describe("conv2d", () => {
     const OH = Math.floor((H + 2 * P - K) / S) + 1
     expect(y.shape).toEqual([1, OH, OH, O])
     const got = y.dataSync()
-    for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OH; ox++) for (let o = 0; o < O; o++) {
-      let s = 0
-      for (let ky = 0; ky < K; ky++) for (let kx = 0; kx < K; kx++) for (let c = 0; c < C; c++) {
-        const iy = oy * S - P + ky, ix = ox * S - P + kx
-        if (iy < 0 || ix < 0 || iy >= H || ix >= W) continue
-        s += xs[(iy * W + ix) * C + c]! * ws[((ky * K + kx) * C + c) * O + o]!
-      }
-      expect(got[(oy * OH + ox) * O + o]).toBeCloseTo(s, 4)
-    }
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OH; ox++)
+        for (let o = 0; o < O; o++) {
+          let s = 0
+          for (let ky = 0; ky < K; ky++)
+            for (let kx = 0; kx < K; kx++)
+              for (let c = 0; c < C; c++) {
+                const iy = oy * S - P + ky,
+                  ix = ox * S - P + kx
+                if (iy < 0 || ix < 0 || iy >= H || ix >= W) continue
+                s += xs[(iy * W + ix) * C + c]! * ws[((ky * K + kx) * C + c) * O + o]!
+              }
+          expect(got[(oy * OH + ox) * O + o]).toBeCloseTo(s, 4)
+        }
     y.dispose()
   })
 })
 
 describe("l2Normalize", () => {
   it("gives unit rows and leaves zero rows at zero", () => {
-    const y = l2Normalize(tf.tensor2d([[3, 4], [0, 0]]))
+    const y = l2Normalize(
+      tf.tensor2d([
+        [3, 4],
+        [0, 0]
+      ])
+    )
     expect(Array.from(y.dataSync())).toEqual([0.6000000238418579, 0.800000011920929, 0, 0])
     y.dispose()
   })
@@ -65,11 +76,18 @@ describe("l2Normalize", () => {
 describe("batchNormTrain (closed-form gradient)", () => {
   it("matches TF.js batchNorm in value and in all three gradients", () => {
     const rng = Rng.fromSeed(11)
-    const n = 13, c = 4
-    const x = tf.tensor2d(Float32Array.from({ length: n * c }, () => rng.normal() * 3 + 1), [n, c])
+    const n = 13,
+      c = 4
+    const x = tf.tensor2d(
+      Float32Array.from({ length: n * c }, () => rng.normal() * 3 + 1),
+      [n, c]
+    )
     const g = tf.tensor1d(Float32Array.from({ length: c }, () => rng.uniform(0.5, 1.5)))
     const b = tf.tensor1d(Float32Array.from({ length: c }, () => rng.normal()))
-    const w = tf.tensor2d(Float32Array.from({ length: n * c }, () => rng.normal()), [n, c]) // random upstream gradient
+    const w = tf.tensor2d(
+      Float32Array.from({ length: n * c }, () => rng.normal()),
+      [n, c]
+    ) // random upstream gradient
     const reference = (xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor) => {
       const { mean, variance } = tf.moments(xs, 0)
       return tf.batchNorm(xs, mean, variance, bs, gs, BN_EPSILON)

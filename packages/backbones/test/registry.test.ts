@@ -9,11 +9,15 @@ beforeAll(useCpu)
 
 describe("backbone registry", () => {
   it("lists the expected families", () => {
-    expect(listBackbones()).toEqual(expect.arrayContaining(["mlp", "convnet-small", "convnet", "resnet18", "resnet34", "resnet50", "mobilenetv2"]))
+    expect(listBackbones()).toEqual(
+      expect.arrayContaining(["mlp", "convnet-small", "convnet", "resnet18", "resnet34", "resnet50", "mobilenetv2"])
+    )
   })
 
   it("rejects an unknown name with the list of known ones", () => {
-    expect(() => createBackbone("resnet1000", { inputShape: [8, 8, 1], rng: Rng.fromSeed(0) })).toThrow(/unknown backbone 'resnet1000'.*resnet18/)
+    expect(() => createBackbone("resnet1000", { inputShape: [8, 8, 1], rng: Rng.fromSeed(0) })).toThrow(
+      /unknown backbone 'resnet1000'.*resnet18/
+    )
     try {
       createBackbone("resnet1000", { inputShape: [8, 8, 1], rng: Rng.fromSeed(0) })
     } catch (e) {

@@ -16,10 +16,13 @@ const spec = { backbone: "convnet-small", inputShape: [8, 8, 1] as const, headHi
 
 describe("safetensors", () => {
   it("round-trips names, shapes, values and metadata, with an 8-byte aligned header", () => {
-    const bytes = encodeSafetensors([
-      { name: "b", shape: [2], data: Float32Array.from([1.5, -2]) },
-      { name: "a", shape: [1, 3], data: Float32Array.from([0, 1, 2]) }
-    ], { format: "pt" })
+    const bytes = encodeSafetensors(
+      [
+        { name: "b", shape: [2], data: Float32Array.from([1.5, -2]) },
+        { name: "a", shape: [1, 3], data: Float32Array.from([0, 1, 2]) }
+      ],
+      { format: "pt" }
+    )
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true))
     expect((8 + headerLen) % 8).toBe(0)
     const d = decodeSafetensors(bytes)
@@ -42,7 +45,8 @@ describe("encoder weights", () => {
     const x = tf.randomUniform([3, 8, 8, 1], 0, 1, "float32", 1) as tf.Tensor4D
     await Effect.runPromise(saveWeights(join(dir, "a.safetensors"), a.params))
     await Effect.runPromise(loadWeights(join(dir, "a.safetensors"), b.params))
-    const ya = embed(a, x, "eval"), yb = embed(b, x, "eval")
+    const ya = embed(a, x, "eval"),
+      yb = embed(b, x, "eval")
     expect(Array.from(yb.dataSync())).toEqual(Array.from(ya.dataSync()))
 
     const wide = createEncoder({ ...spec, headHidden: 32 }, Rng.fromSeed(3), "wide")

@@ -34,14 +34,19 @@ const totalChunks = Math.ceil(n / chunkSize)
 const runChunks = values.chunks === undefined ? totalChunks : Math.min(totalChunks, Number(values.chunks))
 /** Seconds per chunk after the first (which also pays for normalising and transposing). */
 const perChunk = (seconds: number, first: number, chunks: number) => (chunks > 1 ? (seconds - first) / (chunks - 1) : first)
-const load = () => loadavg().map((x) => x.toFixed(2)).join(" ")
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ")
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const runtime = yield* Runtime
   const loadBefore = load()
   const rng = Rng.fromSeed(0)
   const features = Float32Array.from({ length: n * dim }, () => rng.normal())
-  console.log(`knnBags ${n} x ${dim}, K=${k}, chunk ${chunkSize} on ${runtime.backend}; ${cpus().length} x ${cpus()[0]?.model}; node ${process.version}`)
+  console.log(
+    `knnBags ${n} x ${dim}, K=${k}, chunk ${chunkSize} on ${runtime.backend}; ${cpus().length} x ${cpus()[0]?.model}; node ${process.version}`
+  )
   console.log(`load average before: ${loadBefore}`)
   let peakRss = 0
   const started = performance.now()
@@ -62,10 +67,11 @@ const program = Effect.gen(function*() {
     }
   }
   const seconds = (performance.now() - started) / 1000
-  const summary = chunks === totalChunks
-    ? `total ${seconds.toFixed(1)} s (${(seconds / 60).toFixed(1)} min), measured`
-    : `${chunks} of ${totalChunks} chunks in ${seconds.toFixed(1)} s; ` +
-      `extrapolated total ${((firstChunk + perChunk(seconds, firstChunk, chunks) * (n / chunkSize - 1)) / 60).toFixed(1)} min`
+  const summary =
+    chunks === totalChunks
+      ? `total ${seconds.toFixed(1)} s (${(seconds / 60).toFixed(1)} min), measured`
+      : `${chunks} of ${totalChunks} chunks in ${seconds.toFixed(1)} s; ` +
+        `extrapolated total ${((firstChunk + perChunk(seconds, firstChunk, chunks) * (n / chunkSize - 1)) / 60).toFixed(1)} min`
   console.log(summary)
   console.log(`peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB; tensors left ${tf.memory().numTensors}; load average after: ${load()}`)
 })

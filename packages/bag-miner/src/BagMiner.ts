@@ -51,61 +51,67 @@ export interface MineInput {
  * `layer(options)` is the real miner; it needs the `Runtime` (the TF.js backend it computes
  * on). `layerTest` is a deterministic fake for other packages' tests (see there).
  */
-export class BagMiner extends Context.Service<BagMiner, {
-  mine(input: MineInput): Effect.Effect<Bags, InvalidMinerInput>
-  /** Read an N x K bag file and check it fits a dataset of `n` samples. */
-  load(path: string, n: number): Effect.Effect<Bags, NpyReadError | BagValidationError>
-  /** Write bags as an int64 .npy file, atomically. */
-  save(path: string, bags: Bags): Effect.Effect<void, BagFileError>
-}>()("@bingo/bag-miner/BagMiner") {
+export class BagMiner extends Context.Service<
+  BagMiner,
+  {
+    mine(input: MineInput): Effect.Effect<Bags, InvalidMinerInput>
+    /** Read an N x K bag file and check it fits a dataset of `n` samples. */
+    load(path: string, n: number): Effect.Effect<Bags, NpyReadError | BagValidationError>
+    /** Write bags as an int64 .npy file, atomically. */
+    save(path: string, bags: Bags): Effect.Effect<void, BagFileError>
+  }
+>()("@bingo/bag-miner/BagMiner") {
   static readonly layer = (options: BagMinerOptions): Layer.Layer<BagMiner, InvalidMinerOptions, Runtime> =>
     Layer.effect(
       BagMiner,
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const runtime = yield* Runtime
         const problem = optionsProblem(options)
         if (problem !== undefined) return yield* new InvalidMinerOptions({ method: options.method, reason: problem })
         const seed = options.seed ?? runtime.seed
 
-        const mine = Effect.fn("BagMiner.mine")(function*(input: MineInput) {
+        const mine = Effect.fn("BagMiner.mine")(function* (input: MineInput) {
           const n = yield* checkInput(options, input)
           const started = performance.now()
           yield* Effect.logInfo(`mining ${options.method} bags: N=${n}, D=${input.dim}, K=${options.k} on the ${tf.getBackend()} backend`)
           if (options.method === "knn" && tf.getBackend() === "cpu" && n * n * input.dim > 1e12) {
-            yield* Effect.logInfo("the TF.js cpu backend is slow for exact kNN (60k x 512: ~95 min on 2 vCPUs, wasm: 2.7 min); consider Runtime backend 'wasm'")
-          }
-          const bags = options.method === "labels"
-            ? labelBags(input.labels!, { k: options.k, seed })
-            : options.method === "random"
-            ? randomBags(n, { k: options.k, seed })
-            : options.method === "knn"
-            ? yield* drive(() =>
-              knnBagsSteps(input.features, input.dim, {
-                k: options.k,
-                ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize })
-              })
+            yield* Effect.logInfo(
+              "the TF.js cpu backend is slow for exact kNN (60k x 512: ~95 min on 2 vCPUs, wasm: 2.7 min); consider Runtime backend 'wasm'"
             )
-            : (yield* drive(() =>
-              kmeansBagsSteps(input.features, input.dim, {
-                k: options.k,
-                clusters: options.clusters!,
-                seed,
-                ...(options.iterations === undefined ? {} : { iterations: options.iterations })
-              })
-            )).bags
+          }
+          const bags =
+            options.method === "labels"
+              ? labelBags(input.labels!, { k: options.k, seed })
+              : options.method === "random"
+                ? randomBags(n, { k: options.k, seed })
+                : options.method === "knn"
+                  ? yield* drive(() =>
+                      knnBagsSteps(input.features, input.dim, {
+                        k: options.k,
+                        ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize })
+                      })
+                    )
+                  : (yield* drive(() =>
+                      kmeansBagsSteps(input.features, input.dim, {
+                        k: options.k,
+                        clusters: options.clusters!,
+                        seed,
+                        ...(options.iterations === undefined ? {} : { iterations: options.iterations })
+                      })
+                    )).bags
           const seconds = ((performance.now() - started) / 1000).toFixed(1)
           const purity = input.labels === undefined ? "" : `, purity ${(100 * bagPurity(bags, input.labels).overall).toFixed(2)}%`
           yield* Effect.logInfo(`mined ${options.method} bags: ${bags.n} x ${bags.k} in ${seconds} s${purity}`)
           return bags
         })
 
-        const load = Effect.fn("BagMiner.load")(function*(path: string, n: number) {
+        const load = Effect.fn("BagMiner.load")(function* (path: string, n: number) {
           const bags = yield* readBagsNpy(path, { n })
           yield* Effect.logInfo(`loaded bags ${path}: ${bags.n} x ${bags.k}`)
           return bags
         })
 
-        const save = Effect.fn("BagMiner.save")(function*(path: string, bags: Bags) {
+        const save = Effect.fn("BagMiner.save")(function* (path: string, bags: Bags) {
           yield* writeBagsNpy(path, bags, "int64")
           yield* Effect.logInfo(`saved bags ${path}: ${bags.n} x ${bags.k} int64`)
         })
@@ -125,14 +131,14 @@ export class BagMiner extends Context.Service<BagMiner, {
     const saved = new Map<string, Bags>()
     const options: BagMinerOptions = { method: "labels", k }
     return BagMiner.of({
-      mine: Effect.fn("BagMiner.mine")(function*(input: MineInput) {
+      mine: Effect.fn("BagMiner.mine")(function* (input: MineInput) {
         const n = yield* checkInput({ ...options, method: input.labels === undefined ? "knn" : "labels" }, input)
         if (input.labels !== undefined) return labelBags(input.labels, { k, seed: 0 })
         const neighbours = new Int32Array(n * k)
         for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) neighbours[i * k + j] = (i + j + 1) % n
         return makeBags(n, k, neighbours)
       }),
-      load: Effect.fn("BagMiner.load")(function*(path: string, n: number) {
+      load: Effect.fn("BagMiner.load")(function* (path: string, n: number) {
         const bags = saved.get(path)
         if (bags === undefined) return yield* readBagsNpy(path, { n })
         if (bags.n !== n) return yield* new BagShapeMismatch({ path, expectedN: n, actualN: bags.n })
@@ -155,7 +161,7 @@ const drive = <A>(make: () => MiningSteps<A>): Effect.Effect<A> =>
   Effect.acquireUseRelease(
     Effect.sync(make),
     (steps) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const started = performance.now()
         const lastTenth = new Map<string, number>()
         for (;;) {
@@ -177,13 +183,16 @@ const drive = <A>(make: () => MiningSteps<A>): Effect.Effect<A> =>
 const isPositiveInt = (x: number | undefined): boolean => x !== undefined && Number.isInteger(x) && x >= 1
 
 const optionsProblem = (options: BagMinerOptions): string | undefined => {
-  if (!["knn", "kmeans", "labels", "random"].includes(options.method)) return `unknown method '${options.method}' (knn, kmeans, labels, random)`
+  if (!["knn", "kmeans", "labels", "random"].includes(options.method))
+    return `unknown method '${options.method}' (knn, kmeans, labels, random)`
   if (!isPositiveInt(options.k)) return `k must be a positive integer, got ${options.k}`
   if (options.method === "kmeans" && !isPositiveInt(options.clusters)) {
     return `kmeans bags need clusters, a positive integer, got ${options.clusters}`
   }
-  if (options.iterations !== undefined && !isPositiveInt(options.iterations)) return `iterations must be a positive integer, got ${options.iterations}`
-  if (options.chunkSize !== undefined && !isPositiveInt(options.chunkSize)) return `chunkSize must be a positive integer, got ${options.chunkSize}`
+  if (options.iterations !== undefined && !isPositiveInt(options.iterations))
+    return `iterations must be a positive integer, got ${options.iterations}`
+  if (options.chunkSize !== undefined && !isPositiveInt(options.chunkSize))
+    return `chunkSize must be a positive integer, got ${options.chunkSize}`
   return undefined
 }
 

@@ -66,11 +66,7 @@ export const validateBags = (
 }
 
 /** The synchronous core of `validateBags`: the first problem, or undefined. */
-export const findBagsError = (
-  bags: Bags,
-  datasetSize: number,
-  options: ValidateBagsOptions = {}
-): BagValidationError | undefined => {
+export const findBagsError = (bags: Bags, datasetSize: number, options: ValidateBagsOptions = {}): BagValidationError | undefined => {
   const path = options.path === undefined ? {} : { path: options.path }
   if (bags.n !== datasetSize) return new BagShapeMismatch({ ...path, expectedN: datasetSize, actualN: bags.n })
   const { n, k, neighbours } = bags

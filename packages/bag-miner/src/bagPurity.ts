@@ -56,6 +56,11 @@ export const bagPurity = (bags: Bags, labels: Int32Array): BagPurity => {
   }
   const perClass = [...perLabel.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([label, s]) => ({ label, anchors: s.anchors, neighbours: s.neighbours, purity: s.neighbours === 0 ? NaN : s.same / s.neighbours }))
+    .map(([label, s]) => ({
+      label,
+      anchors: s.anchors,
+      neighbours: s.neighbours,
+      purity: s.neighbours === 0 ? NaN : s.same / s.neighbours
+    }))
   return { overall: counted === 0 ? NaN : same / counted, perClass, selfEntries }
 }

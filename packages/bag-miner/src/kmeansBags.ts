@@ -42,7 +42,7 @@ export const kmeansBagsSteps = (
     rng: initRng,
     ...(options.iterations === undefined ? {} : { iterations: options.iterations })
   })
-  return (function*() {
+  return (function* () {
     const result = yield* clustering
     return { bags: groupBags(result.assignments, options.k, drawRng), clustering: result }
   })()

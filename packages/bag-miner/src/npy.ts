@@ -72,7 +72,10 @@ const decodeSync = (bytes: Uint8Array, path: string): NpyArray | NpyFormatError 
     return bad(`fortran_order is True (dtype '${descrText}'); only C-order arrays are read: save with np.ascontiguousarray`)
   }
   // Python 2 NumPy wrote long integers with an L suffix: (60000L, 5L)
-  const dims = shapeText[1]!.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+  const dims = shapeText[1]!
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
   if (dims.some((d) => !/^\d+L?$/.test(d))) return bad(`bad shape (${shapeText[1]})`)
   const shape = dims.map((d) => Number.parseInt(d, 10))
   const count = shape.reduce((a, b) => a * b, 1)
@@ -158,33 +161,37 @@ export const readBagsNpy = (
   path: string,
   options: { readonly n?: number; readonly allowSelf?: boolean } = {}
 ): Effect.Effect<Bags, NpyReadError | BagValidationError> =>
-  readNpy(path).pipe(Effect.flatMap((array): Effect.Effect<Bags, NpyReadError | BagValidationError> => {
-    if (array.dtype === "float32") return Effect.fail(new NpyUnsupportedDtype({ path, dtype: "<f4", supported: ["<i8", "<i4"] }))
-    if (array.shape.length !== 2 || array.shape[1]! < 1) {
-      return Effect.fail(new NpyFormatError({ path, reason: `bags must be a 2-D (N, K) array with K >= 1, got shape (${array.shape.join(", ")})` }))
-    }
-    const [rows, k] = array.shape as [number, number]
-    const n = options.n ?? rows
-    if (rows !== n) return Effect.fail(new BagShapeMismatch({ path, expectedN: n, actualN: rows }))
-    let neighbours: Int32Array
-    if (array.dtype === "int32") {
-      neighbours = array.data
-    } else {
-      const words = new Int32Array(array.data.buffer, array.data.byteOffset, array.data.length * 2)
-      neighbours = new Int32Array(array.data.length)
-      for (let i = 0; i < neighbours.length; i++) {
-        const lo = words[2 * i]!
-        if (words[2 * i + 1] !== lo >> 31) {
-          const row = Math.floor(i / k)
-          return Effect.fail(new BagIndexOutOfRange({ path, row, index: Number(array.data[i]!), n }))
-        }
-        neighbours[i] = lo
+  readNpy(path).pipe(
+    Effect.flatMap((array): Effect.Effect<Bags, NpyReadError | BagValidationError> => {
+      if (array.dtype === "float32") return Effect.fail(new NpyUnsupportedDtype({ path, dtype: "<f4", supported: ["<i8", "<i4"] }))
+      if (array.shape.length !== 2 || array.shape[1]! < 1) {
+        return Effect.fail(
+          new NpyFormatError({ path, reason: `bags must be a 2-D (N, K) array with K >= 1, got shape (${array.shape.join(", ")})` })
+        )
       }
-    }
-    const bags = makeBags(n, k, neighbours)
-    const error = findBagsError(bags, n, { path, allowSelf: options.allowSelf === true })
-    return error === undefined ? Effect.succeed(bags) : Effect.fail(error)
-  }))
+      const [rows, k] = array.shape as [number, number]
+      const n = options.n ?? rows
+      if (rows !== n) return Effect.fail(new BagShapeMismatch({ path, expectedN: n, actualN: rows }))
+      let neighbours: Int32Array
+      if (array.dtype === "int32") {
+        neighbours = array.data
+      } else {
+        const words = new Int32Array(array.data.buffer, array.data.byteOffset, array.data.length * 2)
+        neighbours = new Int32Array(array.data.length)
+        for (let i = 0; i < neighbours.length; i++) {
+          const lo = words[2 * i]!
+          if (words[2 * i + 1] !== lo >> 31) {
+            const row = Math.floor(i / k)
+            return Effect.fail(new BagIndexOutOfRange({ path, row, index: Number(array.data[i]!), n }))
+          }
+          neighbours[i] = lo
+        }
+      }
+      const bags = makeBags(n, k, neighbours)
+      const error = findBagsError(bags, n, { path, allowSelf: options.allowSelf === true })
+      return error === undefined ? Effect.succeed(bags) : Effect.fail(error)
+    })
+  )
 
 /** Write bags as an N x K .npy file, int64 by default (the reference BINGO format), atomically. */
 export const writeBagsNpy = (path: string, bags: Bags, dtype: "int64" | "int32" = "int64"): Effect.Effect<void, BagFileError> =>

@@ -15,11 +15,13 @@ export const randomFeatures = (n: number, dim: number, seed: number): Float32Arr
 
 /** Points on the unit circle at the given angles (degrees), each scaled by `scale[i]`. */
 export const circle = (degrees: ReadonlyArray<number>, scale: ReadonlyArray<number> = []): Float32Array =>
-  Float32Array.from(degrees.flatMap((d, i) => {
-    const r = (d * Math.PI) / 180
-    const s = scale[i] ?? 1
-    return [s * Math.cos(r), s * Math.sin(r)]
-  }))
+  Float32Array.from(
+    degrees.flatMap((d, i) => {
+      const r = (d * Math.PI) / 180
+      const s = scale[i] ?? 1
+      return [s * Math.cos(r), s * Math.sin(r)]
+    })
+  )
 
 /**
  * Well-separated blobs: blob b is centred on the b-th basis vector of R^dim, its members are

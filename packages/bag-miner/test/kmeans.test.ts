@@ -41,7 +41,12 @@ describe("kmeans", () => {
   it("reports k-means++ then Lloyd progress and leaks no tensor", () => {
     const before = tf.memory().numTensors
     const stages: Array<string> = []
-    kmeans(features, dim, { clusters: 3, seed: 0, iterations: 2, onProgress: (stage, done, total) => stages.push(`${stage} ${done}/${total}`) })
+    kmeans(features, dim, {
+      clusters: 3,
+      seed: 0,
+      iterations: 2,
+      onProgress: (stage, done, total) => stages.push(`${stage} ${done}/${total}`)
+    })
     expect(stages).toEqual(["kmeans++ 1/3", "kmeans++ 2/3", "kmeans++ 3/3", "kmeans 1/2", "kmeans 2/2"])
     expect(tf.memory().numTensors).toBe(before)
   })

@@ -25,13 +25,24 @@ describe("knnBags", () => {
   it("breaks exact ties by the lower index", () => {
     // (1,0) (0,1) (0,-1) (-1,0): every dot product is exactly 0 or -1
     const features = Float32Array.from([1, 0, 0, 1, 0, -1, -1, 0])
-    expect(rows(knnBags(features, 2, { k: 2 }).neighbours, 2)).toEqual([[1, 2], [0, 3], [0, 3], [1, 2]])
+    expect(rows(knnBags(features, 2, { k: 2 }).neighbours, 2)).toEqual([
+      [1, 2],
+      [0, 3],
+      [0, 3],
+      [1, 2]
+    ])
   })
 
   it("excludes the anchor even among exact duplicates", () => {
     // four copies of (1,0) then (0,1): anchor 3's top-3 is {0,1,2} and does not contain 3
     const features = Float32Array.from([1, 0, 1, 0, 1, 0, 1, 0, 0, 1])
-    expect(rows(knnBags(features, 2, { k: 2 }).neighbours, 2)).toEqual([[1, 2], [0, 2], [0, 1], [0, 1], [0, 1]])
+    expect(rows(knnBags(features, 2, { k: 2 }).neighbours, 2)).toEqual([
+      [1, 2],
+      [0, 2],
+      [0, 1],
+      [0, 1],
+      [0, 1]
+    ])
   })
 
   it("never lists an anchor in its own row", () => {
@@ -55,7 +66,11 @@ describe("knnBags", () => {
   it("reports progress once per chunk", () => {
     const calls: Array<[number, number]> = []
     knnBags(randomFeatures(120, 4, 3), 4, { k: 3, chunkSize: 50, onProgress: (done, total) => calls.push([done, total]) })
-    expect(calls).toEqual([[50, 120], [100, 120], [120, 120]])
+    expect(calls).toEqual([
+      [50, 120],
+      [100, 120],
+      [120, 120]
+    ])
   })
 
   it("leaks no tensor, also when the steps are abandoned half way", () => {

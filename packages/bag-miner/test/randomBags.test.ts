@@ -51,19 +51,21 @@ describe("randomBags", () => {
 
 layer(BagMiner.layer({ method: "random", k: 2, seed: 5 }).pipe(Layer.provide(Runtime.layerTest)))("BagMiner.layer (random)", (it) => {
   it.effect("mines seeded random bags from the number of rows; the features' values are not read", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const miner = yield* BagMiner
       const fromFeatures = yield* miner.mine({ features: Float32Array.from([NaN, 0, 1, 1, 2, 2, 3, 3]), dim: 2 })
       expect(fromFeatures).toEqual(randomBags(4, { k: 2, seed: 5 }))
       // like label bags: no features, N from the labels
       const fromLabels = yield* miner.mine({ features: new Float32Array(0), dim: 2, labels: Int32Array.from([0, 1, 0, 1]) })
       expect(fromLabels).toEqual(fromFeatures)
-    }))
+    })
+  )
 
   it.effect("fails with InvalidMinerInput for K >= N", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const miner = yield* BagMiner
       const error = yield* Effect.flip(miner.mine({ features: new Float32Array(4), dim: 2 }))
       expect(error).toEqual(new InvalidMinerInput({ method: "random", reason: "random bags need K < N, got K=2, N=2" }))
-    }))
+    })
+  )
 })

@@ -18,7 +18,7 @@ export interface Comparison {
  * `<outDir>/<loss>/`; the others reuse those files. The first run also scores the random
  * student and the teacher. Writes `<outDir>/comparison.json`.
  */
-export const compareLosses = Effect.fn("compareLosses")(function*(
+export const compareLosses = Effect.fn("compareLosses")(function* (
   config: PipelineConfig,
   configDir: string,
   losses: ReadonlyArray<string>
@@ -28,12 +28,13 @@ export const compareLosses = Effect.fn("compareLosses")(function*(
   const rows: Array<ReportRow> = []
   let chance = 0
   for (const [i, name] of losses.entries()) {
-    const reuse = i === 0
-      ? {}
-      : {
-        teacher: { ...config.teacher, weights: config.teacher.weights ?? join(outDir, first, "teacher.safetensors") },
-        bags: { ...config.bags, file: config.bags.file ?? join(outDir, first, "bags.npy") }
-      }
+    const reuse =
+      i === 0
+        ? {}
+        : {
+            teacher: { ...config.teacher, weights: config.teacher.weights ?? join(outDir, first, "teacher.safetensors") },
+            bags: { ...config.bags, file: config.bags.file ?? join(outDir, first, "bags.npy") }
+          }
     const options = name === config.distill.loss.name ? config.distill.loss.options : {}
     const run: PipelineConfig = {
       ...config,

@@ -9,11 +9,11 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
 /** One line for a split: size, shape, classes and where its pixels are. */
 const describeSplit = (split: string, source: ImageSource): string => {
   const classes = source.numClasses ?? (source.labels === undefined ? undefined : new Set(source.labels).size)
-  const where = isImageDataset(source)
-    ? `in memory (${mib(source.images.byteLength)})`
-    : `read on demand from ${source.location}`
-  return `${split}: ${count(source.size)} images of ${source.height}x${source.width}x${source.channels}` +
+  const where = isImageDataset(source) ? `in memory (${mib(source.images.byteLength)})` : `read on demand from ${source.location}`
+  return (
+    `${split}: ${count(source.size)} images of ${source.height}x${source.width}x${source.channels}` +
     `${classes === undefined ? ", unlabelled" : `, ${classes} classes`}, ${where}`
+  )
 }
 
 /**
@@ -24,7 +24,9 @@ export const describeSplits = (datasetName: string, splits: DatasetSplits, cache
   const lines = [`dataset ${datasetName}`, `  ${describeSplit("train", splits.train)}`]
   if (splits.test !== undefined) lines.push(`  ${describeSplit("test", splits.test)}`)
   if (cacheDir !== undefined) {
-    const files = readdirSync(cacheDir).filter((f) => f.endsWith(".bingoimg")).sort()
+    const files = readdirSync(cacheDir)
+      .filter((f) => f.endsWith(".bingoimg"))
+      .sort()
     lines.push(`image caches in ${cacheDir}:`)
     for (const f of files) lines.push(`  ${f} (${mib(statSync(join(cacheDir, f)).size)})`)
   }

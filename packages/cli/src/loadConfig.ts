@@ -18,11 +18,14 @@ export const decodeConfig = (raw: unknown, path: string) =>
   )
 
 const checkConfig = (config: PipelineConfig, path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (const section of ["teacher", "student"] as const) {
       const name = config[section].backbone
       if (backboneRegistry[name] === undefined) {
-        return yield* new ConfigError({ path, reason: `${section}.backbone: unknown backbone '${name}'; available: ${listBackbones().join(", ")}` })
+        return yield* new ConfigError({
+          path,
+          reason: `${section}.backbone: unknown backbone '${name}'; available: ${listBackbones().join(", ")}`
+        })
       }
     }
   })
@@ -51,16 +54,19 @@ export const setKeyPaths = (raw: unknown, entries: ReadonlyArray<readonly [keyPa
  * `distill.epochs=2` (see `setKeyPaths`).
  */
 export const applyOverrides = (raw: unknown, overrides: ReadonlyArray<string>, path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const entries: Array<readonly [string, unknown]> = []
     for (const o of overrides) {
       const eq = o.indexOf("=")
       if (eq <= 0) return yield* new ConfigError({ path, reason: `override '${o}' is not key.path=value` })
       const text = o.slice(eq + 1)
-      entries.push([o.slice(0, eq), yield* Effect.try({
-        try: () => parse(text) as unknown,
-        catch: (e) => new ConfigError({ path, reason: `override '${o}': value is not valid YAML: ${firstLine(e)}` })
-      })])
+      entries.push([
+        o.slice(0, eq),
+        yield* Effect.try({
+          try: () => parse(text) as unknown,
+          catch: (e) => new ConfigError({ path, reason: `override '${o}': value is not valid YAML: ${firstLine(e)}` })
+        })
+      ])
     }
     return setKeyPaths(raw, entries)
   })
@@ -69,7 +75,7 @@ const firstLine = (e: unknown): string => ((e as Error).message ?? String(e)).sp
 
 /** Read a YAML file into a raw (not yet decoded) value. */
 export const readYamlFile = (path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
       try: () => readFile(path, "utf8"),
       catch: (e) => new ConfigError({ path, reason: `cannot read: ${(e as Error).message}` })
@@ -82,7 +88,7 @@ export const readYamlFile = (path: string) =>
 
 /** Read and decode a YAML pipeline config. */
 export const loadConfig = (path: string, overrides: ReadonlyArray<string> = []) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const raw = yield* readYamlFile(path)
     return yield* decodeConfig(yield* applyOverrides(raw, overrides, path), path)
   })

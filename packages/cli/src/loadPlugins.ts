@@ -11,7 +11,7 @@ import { PluginError } from "./ConfigError.ts"
  */
 export const loadPlugins = (paths: ReadonlyArray<string>, baseDir: string) =>
   Effect.forEach(paths, (p) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const file = resolve(baseDir, p)
       const mod = yield* Effect.tryPromise({
         try: () => import(pathToFileURL(file).href) as Promise<Record<string, unknown>>,
@@ -25,4 +25,5 @@ export const loadPlugins = (paths: ReadonlyArray<string>, baseDir: string) =>
         losses.push(c as DistillationLoss)
       }
       return losses
-    })).pipe(Effect.map((lists) => lists.flat()))
+    })
+  ).pipe(Effect.map((lists) => lists.flat()))

@@ -30,7 +30,10 @@ const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides
     if (a === "--losses") {
       const v = args[++i]
       if (v === undefined) return { overrides, bad: "--losses needs a comma-separated list" }
-      losses = v.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+      losses = v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)
     } else if (a === "--set") {
       const v = args[++i]
       if (v === undefined) return { overrides, bad: "--set needs key.path=value" }
@@ -43,7 +46,7 @@ const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides
 }
 
 const program = (argv: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const [command, ...rest] = argv
     switch (command) {
       case "run":
@@ -64,22 +67,26 @@ const program = (argv: ReadonlyArray<string>) =>
         }
         if (command === "data") {
           const options = resolveDatasetPaths(config.dataset.options, dirname(path))
-          const splits = yield* Effect.gen(function*() {
+          const splits = yield* Effect.gen(function* () {
             return yield* (yield* DatasetSource).load
-          }).pipe(
-            Effect.provide(DatasetSource.layer({ name: config.dataset.name, options }))
-          )
+          }).pipe(Effect.provide(DatasetSource.layer({ name: config.dataset.name, options })))
           const cacheDir = typeof options["cache"] === "string" ? options["cache"] : undefined
           yield* Effect.sync(() => console.log(describeSplits(config.dataset.name, splits, cacheDir)))
           return 0
         }
         if (command === "compare") {
           const comparison = yield* compareLosses(config, dirname(path), losses ?? ["bingo", "seed", "moco"])
-          yield* Effect.sync(() => console.log(`\n${formatComparison(comparison)}\nresults: ${resolve(dirname(path), config.outDir, "comparison.json")}`))
+          yield* Effect.sync(() =>
+            console.log(`\n${formatComparison(comparison)}\nresults: ${resolve(dirname(path), config.outDir, "comparison.json")}`)
+          )
           return 0
         }
-        const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(Effect.provide(pipelineLayer(config, dirname(path))))
-        yield* Effect.sync(() => console.log(`\n${formatPipelineResult(result)}\nresults: ${resolve(dirname(path), config.outDir, "results.json")}`))
+        const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(
+          Effect.provide(pipelineLayer(config, dirname(path)))
+        )
+        yield* Effect.sync(() =>
+          console.log(`\n${formatPipelineResult(result)}\nresults: ${resolve(dirname(path), config.outDir, "results.json")}`)
+        )
         return 0
       }
       case "study": {

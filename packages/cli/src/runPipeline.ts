@@ -35,7 +35,13 @@ export interface PipelineResult {
    */
   readonly warnings: ReadonlyArray<string>
   /** Wall-clock seconds per stage; `teacher` includes loading the data and building the teacher (pre-training it, if needed). */
-  readonly seconds: { readonly teacher: number; readonly bags: number; readonly distill: number; readonly eval: number; readonly total: number }
+  readonly seconds: {
+    readonly teacher: number
+    readonly bags: number
+    readonly distill: number
+    readonly eval: number
+    readonly total: number
+  }
   /** Peak resident set size of the process so far (`process.resourceUsage().maxRSS`), MiB. */
   readonly peakRssMiB: number
 }
@@ -69,10 +75,13 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
     ...(config.bags.clusters === undefined ? {} : { clusters: config.bags.clusters })
   })
   const stages = Layer.unwrap(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // before any stage writes: temp files of a run killed mid-write are never results
-      const stale = [outDir, ...subdirectories(outDir)].flatMap((d) => removeStaleTempFiles(d).map((name) => relative(outDir, join(d, name))))
-      if (stale.length > 0) yield* Effect.logInfo(`removed ${stale.length} temp file(s) left in ${outDir} by an interrupted run: ${stale.join(", ")}`)
+      const stale = [outDir, ...subdirectories(outDir)].flatMap((d) =>
+        removeStaleTempFiles(d).map((name) => relative(outDir, join(d, name)))
+      )
+      if (stale.length > 0)
+        yield* Effect.logInfo(`removed ${stale.length} temp file(s) left in ${outDir} by an interrupted run: ${stale.join(", ")}`)
       const { train, test } = yield* (yield* DatasetSource).load
       const config = yield* withQueueSizes(given, train.size)
       // checked before the teacher is pre-trained, so a config that cannot finish fails in seconds
@@ -81,25 +90,26 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
       const metrics = { path: join(outDir, "metrics.jsonl"), every: config.metricsEvery }
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
       const teacherSpec = encoderSpec(config.teacher, inputShape)
-      const teacher = config.teacher.weights !== undefined
-        ? Teacher.layerPretrained({
-          spec: teacherSpec,
-          weights: resolve(configDir, config.teacher.weights),
-          bnMode: config.teacher.bnMode,
-          format: config.teacher.weightsFormat,
-          torchvision: {
-            head: config.teacher.weightsHead,
-            ...(config.teacher.weightsPrefix === undefined ? {} : { prefix: config.teacher.weightsPrefix })
-          }
-        })
-        : Teacher.layerMoco({
-          spec: teacherSpec,
-          augment,
-          moco: { ...config.teacher.pretrain, logEvery: 0, metrics },
-          seed: config.seed,
-          weightsPath: join(outDir, "teacher.safetensors"),
-          bnMode: config.teacher.bnMode
-        })
+      const teacher =
+        config.teacher.weights !== undefined
+          ? Teacher.layerPretrained({
+              spec: teacherSpec,
+              weights: resolve(configDir, config.teacher.weights),
+              bnMode: config.teacher.bnMode,
+              format: config.teacher.weightsFormat,
+              torchvision: {
+                head: config.teacher.weightsHead,
+                ...(config.teacher.weightsPrefix === undefined ? {} : { prefix: config.teacher.weightsPrefix })
+              }
+            })
+          : Teacher.layerMoco({
+              spec: teacherSpec,
+              augment,
+              moco: { ...config.teacher.pretrain, logEvery: 0, metrics },
+              seed: config.seed,
+              weightsPath: join(outDir, "teacher.safetensors"),
+              bnMode: config.teacher.bnMode
+            })
       const trainer = Trainer.layer({
         student: encoderSpec(config.student, inputShape),
         augment,
@@ -160,7 +170,11 @@ export const resolveDatasetPaths = (options: Readonly<Record<string, unknown>>, 
 
 /** The folders inside `dir` (e.g. student-tfjs/); none when `dir` does not exist yet. */
 const subdirectories = (dir: string): Array<string> =>
-  existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : []
+  existsSync(dir)
+    ? readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => join(dir, e.name))
+    : []
 
 /** Config problems only the loaded data reveal, named by their key path. */
 /**
@@ -171,8 +185,8 @@ export const evaluationSkippedBecause = (train: ImageSource, test: ImageSource |
   train.labels === undefined
     ? `the training images of '${train.name}' have no labels`
     : test !== undefined && test.labels === undefined
-    ? `the test images of '${test.name}' have no labels`
-    : undefined
+      ? `the test images of '${test.name}' have no labels`
+      : undefined
 
 const checkSplits = (config: SizedConfig, train: ImageSource, test: ImageSource | undefined) => {
   const dropped = "partial batches are dropped, so no step would run"
@@ -182,31 +196,42 @@ const checkSplits = (config: SizedConfig, train: ImageSource, test: ImageSource 
   for (const field of ["mean", "std"] as const) {
     const values = config.augment[field]
     if (values !== undefined && values.length !== 1 && values.length !== train.channels) {
-      return Effect.fail(new ConfigError({
-        path: `augment.${field}`,
-        reason: `${values.length} values for the ${train.channels}-channel images of dataset '${config.dataset.name}' (expected 1${train.channels > 1 ? ` or ${train.channels}` : ""})`
-      }))
+      return Effect.fail(
+        new ConfigError({
+          path: `augment.${field}`,
+          reason: `${values.length} values for the ${train.channels}-channel images of dataset '${config.dataset.name}' (expected 1${train.channels > 1 ? ` or ${train.channels}` : ""})`
+        })
+      )
     }
   }
   if (config.distill.batchSize > train.size) {
-    return Effect.fail(new ConfigError({
-      path: "distill.batchSize",
-      reason: `${config.distill.batchSize} is larger than the training set (${train.size} images); ${dropped}`
-    }))
+    return Effect.fail(
+      new ConfigError({
+        path: "distill.batchSize",
+        reason: `${config.distill.batchSize} is larger than the training set (${train.size} images); ${dropped}`
+      })
+    )
   }
   if (config.teacher.weights === undefined && config.teacher.pretrain.batchSize > train.size) {
-    return Effect.fail(new ConfigError({
-      path: "teacher.pretrain.batchSize",
-      reason: `${config.teacher.pretrain.batchSize} is larger than the training set (${train.size} images); ${dropped}`
-    }))
+    return Effect.fail(
+      new ConfigError({
+        path: "teacher.pretrain.batchSize",
+        reason: `${config.teacher.pretrain.batchSize} is larger than the training set (${train.size} images); ${dropped}`
+      })
+    )
   }
-  for (const [section, o] of [["distill", config.distill], ["teacher.pretrain", config.teacher.pretrain]] as const) {
+  for (const [section, o] of [
+    ["distill", config.distill],
+    ["teacher.pretrain", config.teacher.pretrain]
+  ] as const) {
     if (section === "teacher.pretrain" && config.teacher.weights !== undefined) continue
     if (o.queueSize < o.batchSize) {
-      return Effect.fail(new ConfigError({
-        path: `${section}.queueSize`,
-        reason: `${o.queueSize} is smaller than one batch (${section}.batchSize ${o.batchSize}): each step enqueues a whole batch of keys; use a queue of at least ${o.batchSize}`
-      }))
+      return Effect.fail(
+        new ConfigError({
+          path: `${section}.queueSize`,
+          reason: `${o.queueSize} is smaller than one batch (${section}.batchSize ${o.batchSize}): each step enqueues a whole batch of keys; use a queue of at least ${o.batchSize}`
+        })
+      )
     }
   }
   return queueWarnings(config, train.size)
@@ -232,19 +257,25 @@ export type SizedConfig = PipelineConfig & {
 
 /** The config with every `queueSize: auto` resolved for `trainSize` images, each logged. */
 export const withQueueSizes = (config: PipelineConfig, trainSize: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const pretrain = config.teacher.pretrain
     const distill = config.distill
     const resolved = {
       ...config,
-      teacher: { ...config.teacher, pretrain: { ...pretrain, queueSize: resolveQueueSize(pretrain.queueSize, trainSize, pretrain.batchSize) } },
+      teacher: {
+        ...config.teacher,
+        pretrain: { ...pretrain, queueSize: resolveQueueSize(pretrain.queueSize, trainSize, pretrain.batchSize) }
+      },
       distill: { ...distill, queueSize: resolveQueueSize(distill.queueSize, trainSize, distill.batchSize) }
     }
     for (const [path, given, size] of [
       ["teacher.pretrain.queueSize", pretrain.queueSize, resolved.teacher.pretrain.queueSize],
       ["distill.queueSize", distill.queueSize, resolved.distill.queueSize]
     ] as const) {
-      if (given === "auto") yield* Effect.logInfo(`${path} auto: ${size} keys (a quarter of the ${trainSize} training images, to a power of two, at most ${autoQueueMax})`)
+      if (given === "auto")
+        yield* Effect.logInfo(
+          `${path} auto: ${size} keys (a quarter of the ${trainSize} training images, to a power of two, at most ${autoQueueMax})`
+        )
     }
     return resolved satisfies SizedConfig
   })
@@ -263,9 +294,9 @@ export const queueWarnings = (config: SizedConfig, trainSize: number) =>
     ([path, size]) =>
       size >= trainSize
         ? Effect.logWarning(
-          `${path}: a queue of ${size} keys is not shorter than the training set (${trainSize} images), so it always holds ` +
-            `earlier keys of each batch's own images as negatives; a queue well below ${trainSize} (e.g. ${largestPowerOfTwoBelow(trainSize / 4)}) avoids that`
-        )
+            `${path}: a queue of ${size} keys is not shorter than the training set (${trainSize} images), so it always holds ` +
+              `earlier keys of each batch's own images as negatives; a queue well below ${trainSize} (e.g. ${largestPowerOfTwoBelow(trainSize / 4)}) avoids that`
+          )
         : Effect.void,
     { discard: true }
   )
@@ -279,7 +310,7 @@ const largestPowerOfTwoBelow = (x: number): number => 2 ** Math.max(0, Math.floo
  * Needs the layers of `pipelineLayer`. Re-running reuses the teacher, the bags and the last
  * distillation checkpoint found in outDir.
  */
-export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineConfig, configDir: string, startedAt = performance.now()) {
+export const runPipeline = Effect.fn("runPipeline")(function* (config: PipelineConfig, configDir: string, startedAt = performance.now()) {
   const started = startedAt
   const clock = () => (performance.now() - started) / 1000
   const outDir = resolve(configDir, config.outDir)
@@ -316,7 +347,9 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   const registry = yield* LossRegistry.build(plugins)
   const loss = yield* registry.resolve(config.distill.loss.name, config.distill.loss.options)
   const trainer = yield* Trainer
-  const distilled = yield* Effect.acquireRelease(trainer.distil({ dataset: train, bags, loss }), (r) => Effect.sync(() => disposeEncoder(r.student)))
+  const distilled = yield* Effect.acquireRelease(trainer.distil({ dataset: train, bags, loss }), (r) =>
+    Effect.sync(() => disposeEncoder(r.student))
+  )
   yield* saveWeights(join(outDir, "student.safetensors"), distilled.student.params, { spec: JSON.stringify(distilled.student.spec) })
   // the same student for browsers / plain TF.js: model.json + weights, with the eval preprocessing it expects
   const view = resolveAugmentConfig(augment)
@@ -326,11 +359,17 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
   const tDistill = clock()
 
   // Stage 3: evaluation
-  const evalOptions: EvaluationOptions = { view: augment, knn: config.eval.knn, linear: config.eval.linear, seed: config.seed, semiSupervised: config.eval.semiSupervised }
+  const evalOptions: EvaluationOptions = {
+    view: augment,
+    knn: config.eval.knn,
+    linear: config.eval.linear,
+    seed: config.seed,
+    semiSupervised: config.eval.semiSupervised
+  }
   const rows: Array<ReportRow> = []
   const warnings: Array<string> = []
   const evaluate = (model: string, encoder: typeof distilled.student, ds: { train: ImageSource; test: ImageSource }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scores = yield* evaluateEncoder(encoder, ds.train, ds.test, evalOptions)
       rows.push({ model, backbone: encoder.spec.backbone, params: parameterCount(encoder.backbone), scores })
       yield* Effect.logInfo(`eval ${model}: kNN ${(100 * scores.knnTop1).toFixed(1)}%, linear ${(100 * scores.linearTop1).toFixed(1)}%`)
@@ -359,11 +398,13 @@ export const runPipeline = Effect.fn("runPipeline")(function*(config: PipelineCo
         return scores === undefined ? undefined : { knn: scores.knnTop1, linear: scores.linearTop1 }
       }
       const randomStudent = top1("student (random init)")
-      warnings.push(...teacherWarnings({
-        teacher: top1("teacher")!,
-        randomTeacher: top1("teacher (random init)")!,
-        ...(randomStudent === undefined ? {} : { randomStudent })
-      }))
+      warnings.push(
+        ...teacherWarnings({
+          teacher: top1("teacher")!,
+          randomTeacher: top1("teacher (random init)")!,
+          ...(randomStudent === undefined ? {} : { randomStudent })
+        })
+      )
     }
   }
   for (const warning of warnings) yield* Effect.logWarning(warning)
@@ -397,4 +438,6 @@ export const formatPipelineResult = (r: PipelineResult): string =>
     ...r.warnings.map((w) => `warning: ${w}`),
     `time: data + teacher ${r.seconds.teacher.toFixed(0)} s, bags ${r.seconds.bags.toFixed(0)} s, distillation ${r.seconds.distill.toFixed(0)} s, evaluation ${r.seconds.eval.toFixed(0)} s, total ${r.seconds.total.toFixed(0)} s`,
     `peak RSS: ${r.peakRssMiB} MiB`
-  ].filter((l) => l !== "").join("\n")
+  ]
+    .filter((l) => l !== "")
+    .join("\n")

@@ -38,7 +38,7 @@ export const teacherWarnings = (c: TeacherComparison): ReadonlyArray<string> => 
   if (beaten.length === 0) return []
   return [
     `teacher: kNN / linear top-1 ${pct(c.teacher.knn)} / ${pct(c.teacher.linear)} is not more than ${100 * teacherMargin} point above ` +
-    `${beaten.join(" or ")} in either, so its features are no better than random ones and distillation from it cannot help; ` +
-    "try longer pre-training (teacher.pretrain.epochs), a lower lr (teacher.pretrain.lr) or a bigger teacher (teacher.backbone, teacher.widthMultiplier)"
+      `${beaten.join(" or ")} in either, so its features are no better than random ones and distillation from it cannot help; ` +
+      "try longer pre-training (teacher.pretrain.epochs), a lower lr (teacher.pretrain.lr) or a bigger teacher (teacher.backbone, teacher.widthMultiplier)"
   ]
 }

@@ -9,7 +9,12 @@ const mainTs = join(repoRoot, "packages/cli/src/main.ts")
 export interface CliRun {
   readonly child: ChildProcess
   /** Resolves when the process has exited (code null when killed by a signal). */
-  readonly done: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string }>
+  readonly done: Promise<{
+    readonly code: number | null
+    readonly signal: NodeJS.Signals | null
+    readonly stdout: string
+    readonly stderr: string
+  }>
   /** stdout so far. */
   readonly stdout: () => string
 }

@@ -24,7 +24,9 @@ const seen: Array<[string, string]> = []
 const fixture = (...parts: Array<string>) => join(root, ...parts)
 
 beforeAll(async () => {
-  writeFileSync(cfg, `
+  writeFileSync(
+    cfg,
+    `
 name: errors
 seed: 1
 backend: cpu
@@ -36,7 +38,8 @@ bags: { method: knn, k: 3 }
 student: { backbone: mlp, widthMultiplier: 0.125, headHidden: 16, embeddingDim: 8 }
 distill: { epochs: 2, batchSize: 16, queueSize: 64, checkpointEverySteps: 2 }
 eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: false }
-`)
+`
+  )
   // IDX: a truncated image file, and a well-formed one holding 0 images
   const idx = (dir: string, n: number, imageBytes: number, split = "train", side = 16) => {
     mkdirSync(fixture(dir), { recursive: true })
@@ -73,14 +76,20 @@ eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: f
   await bags("bags-10.npy", 10)
   await bags("bags-out-of-range.npy", 64, 999)
   // a teacher saved exactly as `bingo run` saves one (16x16x1 inputs)
-  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    yield* Layer.build(Runtime.layerTest)
-    const teacher = createEncoder(teacherSpec, Rng.fromSeed(0), "fixture-teacher")
-    yield* saveWeights(fixture("teacher-grey16.safetensors"), teacher.params, { spec: JSON.stringify(teacherSpec) })
-    disposeEncoder(teacher)
-  })))
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        yield* Layer.build(Runtime.layerTest)
+        const teacher = createEncoder(teacherSpec, Rng.fromSeed(0), "fixture-teacher")
+        yield* saveWeights(fixture("teacher-grey16.safetensors"), teacher.params, { spec: JSON.stringify(teacherSpec) })
+        disposeEncoder(teacher)
+      })
+    )
+  )
   // a loss plugin that is finite in epoch 1 and NaN from epoch 2 on
-  writeFileSync(fixture("nanLoss.mjs"), `export default {
+  writeFileSync(
+    fixture("nanLoss.mjs"),
+    `export default {
   name: "nan-after-epoch-1",
   description: "finite in epoch 1, NaN after (for tests)",
   needs: [],
@@ -88,7 +97,8 @@ eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: f
   decodeOptions: () => ({}),
   compute: (v) => v.epoch === 0 ? v.studentAnchor.mul(v.teacherAnchor).sum(1).mean().neg() : v.studentAnchor.mean().div(0).mul(0)
 }
-`)
+`
+  )
 }, 60_000)
 
 afterAll(() => {
@@ -120,51 +130,145 @@ describe("bad input: one typed error, no stack trace", () => {
   it("config: an unknown key, a mistyped value, a bad --set value", async () => {
     await expectError("unknown YAML key", [out("c1"), "distill.epochz=3"], /errors\.yaml: distill\.epochz: Unexpected key with value 3$/m)
     await expectError("mistyped value", [out("c1"), "distill.epochs=ten"], /errors\.yaml: distill\.epochs: Expected number, got "ten"$/m)
-    await expectError("bad --set value", [out("c1"), "dataset.options={dir:"], /override 'dataset\.options=\{dir:': value is not valid YAML: Flow map must end with a \}/)
-    await expectError("unknown backbone", [out("c1"), "student.backbone=resnet99"], /errors\.yaml: student\.backbone: unknown backbone 'resnet99'; available: mlp, /)
+    await expectError(
+      "bad --set value",
+      [out("c1"), "dataset.options={dir:"],
+      /override 'dataset\.options=\{dir:': value is not valid YAML: Flow map must end with a \}/
+    )
+    await expectError(
+      "unknown backbone",
+      [out("c1"), "student.backbone=resnet99"],
+      /errors\.yaml: student\.backbone: unknown backbone 'resnet99'; available: mlp, /
+    )
     await expectError("unknown loss", [out("c1"), "distill.loss.name=nope"], /unknown loss 'nope'; available: bingo, /)
   })
 
   it("augmentation inconsistent with itself or with the data", async () => {
-    await expectError("empty crop range", [out("a1"), "augment.cropScale=[1, 0.2]"], /errors\.yaml: augment\.cropScale: need 0 < lo <= hi <= 1, got \[1, 0\.2\]/)
-    await expectError("normalisation vs channels", [out("a2"), "augment.mean=[0.5, 0.5, 0.5]"], /augment\.mean: 3 values for the 1-channel images of dataset 'shapes' \(expected 1\)/)
+    await expectError(
+      "empty crop range",
+      [out("a1"), "augment.cropScale=[1, 0.2]"],
+      /errors\.yaml: augment\.cropScale: need 0 < lo <= hi <= 1, got \[1, 0\.2\]/
+    )
+    await expectError(
+      "normalisation vs channels",
+      [out("a2"), "augment.mean=[0.5, 0.5, 0.5]"],
+      /augment\.mean: 3 values for the 1-channel images of dataset 'shapes' \(expected 1\)/
+    )
   })
 
   it("datasets: a missing path, corrupt files, images of another size, empty datasets, too few images for a batch, no test split, image caches", async () => {
-    await expectError("missing dataset path", [out("d1"), "dataset.name=idx", `dataset.options={dir: ${fixture("nowhere")}}`], /dataset not found: .*nowhere \(no such directory\)/)
-    await expectError("truncated IDX file", [out("d2"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}}`], /malformed dataset file .*idx-truncated\/train-images-idx3-ubyte: truncated: dimensions \[10, 16, 16\] need 2576 bytes, file has 116/)
-    await expectError("corrupt CIFAR batch", [out("d3"), "dataset.name=cifar", `dataset.options={dir: ${fixture("cifar")}}`], /malformed dataset file .*data_batch_1\.bin: size 6246 is not a multiple of the cifar10 record size 3073/)
-    await expectError("corrupt image", [out("d4"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, onCorrupt: fail}`], /corrupt or unreadable image .*folder-corrupt\/cat\/broken\.png: /)
-    await expectError("test images of another size", [out("d2"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-sizes")}}`], /shape mismatch in .*idx-sizes\/t10k-images-idx3-ubyte: expected \[16, 16\], got \[8, 8\]/)
-    await expectError("empty IDX file", [out("d5"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-empty")}}`], /dataset 'idx-empty' is empty/)
-    await expectError("empty image folder", [out("d6"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-empty")}, size: 16}`], /dataset 'folder-empty' is empty: .*folder-empty/)
-    await expectError("shapes trainSize 0", [out("d7"), "dataset.options.trainSize=0"], /invalid options for dataset 'shapes': trainSize: Expected a value greater than or equal to 1, got 0$/m)
-    await expectError("idx limitTrain 0", [out("d7"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}, limitTrain: 0}`], /invalid options for dataset 'idx': limitTrain: Expected a value greater than or equal to 1, got 0$/m)
-    await expectError("fewer images than a batch", [out("d8"), "distill.batchSize=128"], /distill\.batchSize: 128 is larger than the training set \(64 images\); partial batches are dropped, so no step would run/)
-    await expectError("a queue shorter than a batch", [out("d8q"), "distill.batchSize=32", "distill.queueSize=16"],
-      /distill\.queueSize: 16 is smaller than one batch \(distill\.batchSize 32\): each step enqueues a whole batch of keys; use a queue of at least 32/)
-    await expectError("no test split", [out("d9"), "dataset.options.testSize=0"], /dataset: dataset 'shapes' has no test split to evaluate on/)
-    await expectError("inMemory: false without a cache", [out("d10"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, inMemory: false}`],
-      /invalid options for dataset 'folder': inMemory: false reads the images from cache files: set cache \(a directory\) too/)
-    await expectError("image cache that cannot be written", [out("d11"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, cache: ${fixture("folder-corrupt", "cat", "broken.png")}}`],
-      /cannot write the image cache .*broken\.png\/train-16x16x3-cover\.bingoimg: EEXIST: file already exists, mkdir/)
+    await expectError(
+      "missing dataset path",
+      [out("d1"), "dataset.name=idx", `dataset.options={dir: ${fixture("nowhere")}}`],
+      /dataset not found: .*nowhere \(no such directory\)/
+    )
+    await expectError(
+      "truncated IDX file",
+      [out("d2"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}}`],
+      /malformed dataset file .*idx-truncated\/train-images-idx3-ubyte: truncated: dimensions \[10, 16, 16\] need 2576 bytes, file has 116/
+    )
+    await expectError(
+      "corrupt CIFAR batch",
+      [out("d3"), "dataset.name=cifar", `dataset.options={dir: ${fixture("cifar")}}`],
+      /malformed dataset file .*data_batch_1\.bin: size 6246 is not a multiple of the cifar10 record size 3073/
+    )
+    await expectError(
+      "corrupt image",
+      [out("d4"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, onCorrupt: fail}`],
+      /corrupt or unreadable image .*folder-corrupt\/cat\/broken\.png: /
+    )
+    await expectError(
+      "test images of another size",
+      [out("d2"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-sizes")}}`],
+      /shape mismatch in .*idx-sizes\/t10k-images-idx3-ubyte: expected \[16, 16\], got \[8, 8\]/
+    )
+    await expectError(
+      "empty IDX file",
+      [out("d5"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-empty")}}`],
+      /dataset 'idx-empty' is empty/
+    )
+    await expectError(
+      "empty image folder",
+      [out("d6"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-empty")}, size: 16}`],
+      /dataset 'folder-empty' is empty: .*folder-empty/
+    )
+    await expectError(
+      "shapes trainSize 0",
+      [out("d7"), "dataset.options.trainSize=0"],
+      /invalid options for dataset 'shapes': trainSize: Expected a value greater than or equal to 1, got 0$/m
+    )
+    await expectError(
+      "idx limitTrain 0",
+      [out("d7"), "dataset.name=idx", `dataset.options={dir: ${fixture("idx-truncated")}, limitTrain: 0}`],
+      /invalid options for dataset 'idx': limitTrain: Expected a value greater than or equal to 1, got 0$/m
+    )
+    await expectError(
+      "fewer images than a batch",
+      [out("d8"), "distill.batchSize=128"],
+      /distill\.batchSize: 128 is larger than the training set \(64 images\); partial batches are dropped, so no step would run/
+    )
+    await expectError(
+      "a queue shorter than a batch",
+      [out("d8q"), "distill.batchSize=32", "distill.queueSize=16"],
+      /distill\.queueSize: 16 is smaller than one batch \(distill\.batchSize 32\): each step enqueues a whole batch of keys; use a queue of at least 32/
+    )
+    await expectError(
+      "no test split",
+      [out("d9"), "dataset.options.testSize=0"],
+      /dataset: dataset 'shapes' has no test split to evaluate on/
+    )
+    await expectError(
+      "inMemory: false without a cache",
+      [out("d10"), "dataset.name=folder", `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, inMemory: false}`],
+      /invalid options for dataset 'folder': inMemory: false reads the images from cache files: set cache \(a directory\) too/
+    )
+    await expectError(
+      "image cache that cannot be written",
+      [
+        out("d11"),
+        "dataset.name=folder",
+        `dataset.options={dir: ${fixture("folder-corrupt")}, size: 16, cache: ${fixture("folder-corrupt", "cat", "broken.png")}}`
+      ],
+      /cannot write the image cache .*broken\.png\/train-16x16x3-cover\.bingoimg: EEXIST: file already exists, mkdir/
+    )
   })
 
   it("bag files: missing, N that does not match the dataset, an index out of range", async () => {
     await expectError("bag file missing", [out("b1"), `bags.file=${fixture("nope.npy")}`], /cannot read .*nope\.npy: ENOENT/)
-    await expectError("bag file N mismatch", [out("b2"), `bags.file=${fixture("bags-10.npy")}`], /bags-10\.npy: bag matrix has 10 rows but the dataset has 64 samples/)
-    await expectError("bag index out of range", [out("b3"), `bags.file=${fixture("bags-out-of-range.npy")}`], /bags-out-of-range\.npy: row 3 names neighbour 999, outside \[0, 64\)/)
+    await expectError(
+      "bag file N mismatch",
+      [out("b2"), `bags.file=${fixture("bags-10.npy")}`],
+      /bags-10\.npy: bag matrix has 10 rows but the dataset has 64 samples/
+    )
+    await expectError(
+      "bag index out of range",
+      [out("b3"), `bags.file=${fixture("bags-out-of-range.npy")}`],
+      /bags-out-of-range\.npy: row 3 names neighbour 999, outside \[0, 64\)/
+    )
   })
 
   it("teacher weights: missing, another architecture, other input channels, another view size", async () => {
     const weights = `teacher.weights=${fixture("teacher-grey16.safetensors")}`
-    await expectError("teacher weights missing", [out("t1"), `teacher.weights=${fixture("nope.safetensors")}`], /nope\.safetensors: cannot read: ENOENT/)
-    await expectError("teacher weights: another architecture", [out("t2"), weights, "teacher.widthMultiplier=0.5"],
-      /teacher weights .*teacher-grey16\.safetensors: tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[256, 128\]; the file was saved from another encoder: widthMultiplier 0\.25 \(file\) vs 0\.5 \(this run\)/)
-    await expectError("teacher weights: other input channels", [out("t3"), weights, "dataset.options.channels=3"],
-      /tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[768, 64\]; the file was saved for 16x16x1 inputs but this run feeds 16x16x3 views \(view size 16 from the augmentation's outputSize, 3 channel\(s\) from the dataset\)/)
-    await expectError("teacher weights: augment.outputSize", [out("t4"), weights, "augment.outputSize=8"],
-      /tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[64, 64\]; the file was saved for 16x16x1 inputs but this run feeds 8x8x1 views/)
+    await expectError(
+      "teacher weights missing",
+      [out("t1"), `teacher.weights=${fixture("nope.safetensors")}`],
+      /nope\.safetensors: cannot read: ENOENT/
+    )
+    await expectError(
+      "teacher weights: another architecture",
+      [out("t2"), weights, "teacher.widthMultiplier=0.5"],
+      /teacher weights .*teacher-grey16\.safetensors: tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[256, 128\]; the file was saved from another encoder: widthMultiplier 0\.25 \(file\) vs 0\.5 \(this run\)/
+    )
+    await expectError(
+      "teacher weights: other input channels",
+      [out("t3"), weights, "dataset.options.channels=3"],
+      /tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[768, 64\]; the file was saved for 16x16x1 inputs but this run feeds 16x16x3 views \(view size 16 from the augmentation's outputSize, 3 channel\(s\) from the dataset\)/
+    )
+    await expectError(
+      "teacher weights: augment.outputSize",
+      [out("t4"), weights, "augment.outputSize=8"],
+      /tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[64, 64\]; the file was saved for 16x16x1 inputs but this run feeds 8x8x1 views/
+    )
   })
 
   it("a NaN loss stops the real command with one line naming the step and the last good checkpoint; nothing written is lost", async () => {
@@ -193,12 +297,21 @@ describe("bad input: one typed error, no stack trace", () => {
     expect(untimed(readMetrics(join(dir, "metrics.jsonl")))).toEqual(untimed(metricsBefore))
 
     // the same outDir with other settings: stale results are refused, not silently reused
-    await expectError("outDir teacher pre-trained with other settings", [...sets, "teacher.pretrain.epochs=2"],
-      /teacher weights .*nan\/teacher\.safetensors: pre-trained with other settings: moco\.epochs 1 \(file\) vs 2 \(this run\); it was written by an earlier run in this outDir with another teacher config: delete it \(or use another outDir\) to pre-train afresh/)
-    await expectError("outDir teacher for other channels", [...sets, "dataset.options.channels=3"],
-      /nan\/teacher\.safetensors: tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[768, 64\]; the file was saved for 16x16x1 inputs but this run feeds 16x16x3 views .*; it was written by an earlier run in this outDir/)
-    await expectError("outDir checkpoint of another config", [...sets, "distill.lr=0.1"],
-      /checkpoint .*nan\/checkpoint\.safetensors: written by a run with a different config \(delete it or change outDir to start afresh\)/)
+    await expectError(
+      "outDir teacher pre-trained with other settings",
+      [...sets, "teacher.pretrain.epochs=2"],
+      /teacher weights .*nan\/teacher\.safetensors: pre-trained with other settings: moco\.epochs 1 \(file\) vs 2 \(this run\); it was written by an earlier run in this outDir with another teacher config: delete it \(or use another outDir\) to pre-train afresh/
+    )
+    await expectError(
+      "outDir teacher for other channels",
+      [...sets, "dataset.options.channels=3"],
+      /nan\/teacher\.safetensors: tensor 'backbone\.fc0\.weight' has shape \[256, 64\], expected \[768, 64\]; the file was saved for 16x16x1 inputs but this run feeds 16x16x3 views .*; it was written by an earlier run in this outDir/
+    )
+    await expectError(
+      "outDir checkpoint of another config",
+      [...sets, "distill.lr=0.1"],
+      /checkpoint .*nan\/checkpoint\.safetensors: written by a run with a different config \(delete it or change outDir to start afresh\)/
+    )
     kept.forEach((f, i) => expect(Buffer.compare(readFileSync(join(dir, f)), bytes[i]!), f).toBe(0))
   }, 120_000)
 
@@ -211,7 +324,16 @@ describe("bad input: one typed error, no stack trace", () => {
   }, 60_000)
 
   it("the real command prints a data error the same way and exits 1", async () => {
-    const r = await runCliProcess(["run", cfg, "--set", out("p1"), "--set", "dataset.name=idx", "--set", `dataset.options={dir: ${fixture("nowhere")}}`])
+    const r = await runCliProcess([
+      "run",
+      cfg,
+      "--set",
+      out("p1"),
+      "--set",
+      "dataset.name=idx",
+      "--set",
+      `dataset.options={dir: ${fixture("nowhere")}}`
+    ])
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^bingo: dataset not found: \S+nowhere \(no such directory\)\n$/)
     expect(existsSync(fixture("runs", "p1"))).toBe(false)

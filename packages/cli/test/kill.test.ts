@@ -30,12 +30,25 @@ distill: { epochs: 3, batchSize: 16, queueSize: 64, lr: 1, checkpointEverySteps:
 eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: false }
 `
 
-const results = ["metrics.jsonl", "teacher.safetensors", "teacher.checkpoint.safetensors", "bags.npy", "checkpoint.safetensors", "student.safetensors", "student-tfjs", "results.json"]
+const results = [
+  "metrics.jsonl",
+  "teacher.safetensors",
+  "teacher.checkpoint.safetensors",
+  "bags.npy",
+  "checkpoint.safetensors",
+  "student.safetensors",
+  "student-tfjs",
+  "results.json"
+]
 const isTemp = (name: string) => /^\..+\.\d+\.\d+\.tmp$/.test(name)
 /** Temp files in outDir and student-tfjs/. */
 const tempsIn = (dir: string): Array<string> => [
   ...readdirSync(dir).filter(isTemp),
-  ...(existsSync(join(dir, "student-tfjs")) ? readdirSync(join(dir, "student-tfjs")).filter(isTemp).map((n) => `student-tfjs/${n}`) : [])
+  ...(existsSync(join(dir, "student-tfjs"))
+    ? readdirSync(join(dir, "student-tfjs"))
+        .filter(isTemp)
+        .map((n) => `student-tfjs/${n}`)
+    : [])
 ]
 
 /** Every result file present decodes in full: a kill never leaves half of one. */
@@ -51,7 +64,9 @@ const checkComplete = async (dir: string): Promise<void> => {
     else if (name === "metrics.jsonl") readMetrics(path)
     else if (existsSync(join(path, "model.json"))) {
       // the TF.js export: model.json names a weights file that exists and holds every weight
-      const model = JSON.parse(readFileSync(join(path, "model.json"), "utf8")) as { weightsManifest: Array<{ paths: Array<string>; weights: Array<{ shape: Array<number> }> }> }
+      const model = JSON.parse(readFileSync(join(path, "model.json"), "utf8")) as {
+        weightsManifest: Array<{ paths: Array<string>; weights: Array<{ shape: Array<number> }> }>
+      }
       for (const group of model.weightsManifest) {
         const bytes = group.paths.reduce((n, p) => n + readFileSync(join(path, p)).byteLength, 0)
         expect(bytes).toBe(4 * group.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0))
@@ -82,7 +97,8 @@ interface Aim {
 const checkpointAt = (dir: string): { epoch: number; globalStep: number } | undefined => {
   const path = join(dir, "checkpoint.safetensors")
   if (!existsSync(path)) return undefined
-  return (JSON.parse(decodeSafetensors(readFileSync(path)).metadata["bingo-state"]!) as { progress: { epoch: number; globalStep: number } }).progress
+  return (JSON.parse(decodeSafetensors(readFileSync(path)).metadata["bingo-state"]!) as { progress: { epoch: number; globalStep: number } })
+    .progress
 }
 const distillFinished = (dir: string): boolean => (checkpointAt(dir)?.epoch ?? 0) >= 3
 const lacks = (f: string) => (dir: string) => !existsSync(join(dir, f))
@@ -91,7 +107,12 @@ const inDistillation = (dir: string) => !distillFinished(dir)
 /** The kills, in pipeline order (a later stage's event implies the earlier stages are done). */
 const plan = (rng: Rng): ReadonlyArray<Aim> => [
   // after the first of 6 pre-training epochs, so the kill lands inside pre-training however fast the machine
-  { stage: "teacher pre-training", log: /teacher pre-training epoch 1\/6/, delayMs: rng.uniform(0, 20), ahead: lacks("teacher.safetensors") },
+  {
+    stage: "teacher pre-training",
+    log: /teacher pre-training epoch 1\/6/,
+    delayMs: rng.uniform(0, 20),
+    ahead: lacks("teacher.safetensors")
+  },
   {
     stage: "teacher checkpoint write",
     tempOf: "teacher.checkpoint.safetensors.",
@@ -100,12 +121,32 @@ const plan = (rng: Rng): ReadonlyArray<Aim> => [
     ahead: lacks("teacher.safetensors"),
     fallbackLog: /teacher pre-training epoch 6\/6/
   },
-  { stage: "teacher write", tempOf: "teacher.safetensors.", delayMs: 0, ahead: lacks("teacher.safetensors"), fallbackLog: /mining knn bags/ },
+  {
+    stage: "teacher write",
+    tempOf: "teacher.safetensors.",
+    delayMs: 0,
+    ahead: lacks("teacher.safetensors"),
+    fallbackLog: /mining knn bags/
+  },
   { stage: "bag mining", log: /mining knn bags/, delayMs: rng.uniform(0, 15), ahead: lacks("bags.npy") },
   { stage: "bags write", tempOf: "bags.npy.", delayMs: 0, ahead: lacks("bags.npy"), fallbackLog: /distillation epoch 1\/3/ },
   { stage: "distillation step", log: /\): bags: \d+ x \d+, purity/, delayMs: rng.uniform(300, 1000), ahead: inDistillation },
-  { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation, fallbackLog: /distillation epoch 3\/3/ },
-  { stage: "checkpoint write", tempOf: "checkpoint.safetensors.", nth: 1 + rng.int(5), delayMs: 0, ahead: inDistillation, fallbackLog: /distillation epoch 3\/3/ },
+  {
+    stage: "checkpoint write",
+    tempOf: "checkpoint.safetensors.",
+    nth: 1 + rng.int(5),
+    delayMs: 0,
+    ahead: inDistillation,
+    fallbackLog: /distillation epoch 3\/3/
+  },
+  {
+    stage: "checkpoint write",
+    tempOf: "checkpoint.safetensors.",
+    nth: 1 + rng.int(5),
+    delayMs: 0,
+    ahead: inDistillation,
+    fallbackLog: /distillation epoch 3\/3/
+  },
   { stage: "student write", tempOf: "student.safetensors.", delayMs: 0, ahead: lacks("student.safetensors"), fallbackLog: /eval student/ },
   { stage: "TF.js export", tempOf: "weights-", delayMs: 0, ahead: lacks("results.json"), fallbackLog: /eval student/ },
   { stage: "evaluation", log: /eval student/, delayMs: rng.uniform(0, 30), ahead: lacks("results.json") }
@@ -130,7 +171,8 @@ const runAndKill = async (cfg: string, dir: string, aim: Aim) => {
     if (writes.size >= (aim.nth ?? 1)) fire(aim.delayMs)
   }
   // temp files are seen by fs.watch and by polling the folders (either can miss one alone)
-  const watcher = aim.tempOf === undefined ? undefined : watch(dir, { recursive: true }, (_event, name) => seen(name === null ? "" : basename(name)))
+  const watcher =
+    aim.tempOf === undefined ? undefined : watch(dir, { recursive: true }, (_event, name) => seen(name === null ? "" : basename(name)))
   const poll = setInterval(() => {
     if (aim.log?.test(run.stdout())) fire(aim.delayMs)
     if (aim.tempOf !== undefined) {
@@ -172,7 +214,12 @@ describe("kill -9 and resume (real processes)", () => {
     for (const aim of plan(Rng.fromSeed(20240607))) {
       if (!aim.ahead(killed.out)) continue
       const r = await runAndKill(killed.cfg, killed.out, aim)
-      const lastLog = r.stdout.trim().split("\n").pop()?.replace(/^\[[\d:.]+\] \w+ \(#\d+\): /, "") ?? ""
+      const lastLog =
+        r.stdout
+          .trim()
+          .split("\n")
+          .pop()
+          ?.replace(/^\[[\d:.]+\] \w+ \(#\d+\): /, "") ?? ""
       if (r.signal !== "SIGKILL") {
         // the stage was over before the kill fired: the run finished
         log.push(`${aim.stage}: not reached, run finished (exit ${r.code})`)
@@ -212,12 +259,24 @@ describe("kill -9 and resume (real processes)", () => {
     expect(readdirSync(killed.out).sort()).toEqual(results.filter((r) => r !== "teacher.checkpoint.safetensors").sort())
     const exported = readdirSync(join(reference.out, "student-tfjs")).sort()
     expect(readdirSync(join(killed.out, "student-tfjs")).sort()).toEqual(exported)
-    const compared = ["teacher.safetensors", "bags.npy", "checkpoint.safetensors", "student.safetensors", ...exported.map((f) => `student-tfjs/${f}`)]
+    const compared = [
+      "teacher.safetensors",
+      "bags.npy",
+      "checkpoint.safetensors",
+      "student.safetensors",
+      ...exported.map((f) => `student-tfjs/${f}`)
+    ]
     for (const f of compared) {
       expect(Buffer.compare(readFileSync(join(killed.out, f)), readFileSync(join(reference.out, f))), f).toBe(0)
     }
     const scores = (dir: string) => {
-      const { seconds: _s, peakRssMiB: _m, distillEpochs, teacherPretraining, ...rest } = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"))
+      const {
+        seconds: _s,
+        peakRssMiB: _m,
+        distillEpochs,
+        teacherPretraining,
+        ...rest
+      } = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"))
       // epoch timings differ between runs (and a reused teacher's file keeps none); everything else of an epoch is the training's
       const untimed = (epochs: Array<Record<string, unknown>>) => epochs.map(({ imagesPerSecond: _r, seconds: _t, ...e }) => e)
       return { ...rest, distillEpochs: untimed(distillEpochs), teacherPretraining: untimed(teacherPretraining) }

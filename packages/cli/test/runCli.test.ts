@@ -21,16 +21,26 @@ describe("describeFailure", () => {
 describe("bingo data", () => {
   it("decodes an image folder into its cache and describes the splits; a second call decodes nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bingo-cli-data-"))
-    for (const [cls, i] of [["a", 0], ["a", 1], ["b", 2], ["b", 3]] as const) {
+    for (const [cls, i] of [
+      ["a", 0],
+      ["a", 1],
+      ["b", 2],
+      ["b", 3]
+    ] as const) {
       mkdirSync(join(dir, "images", cls), { recursive: true })
-      await sharp(new Uint8Array(8 * 8).fill(40 * i), { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(join(dir, "images", cls, `${i}.png`))
+      await sharp(new Uint8Array(8 * 8).fill(40 * i), { raw: { width: 8, height: 8, channels: 1 } })
+        .png()
+        .toFile(join(dir, "images", cls, `${i}.png`))
     }
-    writeFileSync(join(dir, "run.yaml"), [
-      "dataset: { name: folder, options: { dir: images, testDir: images, size: 8, channels: 1, cache: cache, inMemory: false } }",
-      "augment: { outputSize: 8 }",
-      "teacher: { backbone: mlp }",
-      "student: { backbone: mlp }"
-    ].join("\n"))
+    writeFileSync(
+      join(dir, "run.yaml"),
+      [
+        "dataset: { name: folder, options: { dir: images, testDir: images, size: 8, channels: 1, cache: cache, inMemory: false } }",
+        "augment: { outputSize: 8 }",
+        "teacher: { backbone: mlp }",
+        "student: { backbone: mlp }"
+      ].join("\n")
+    )
     const printed: Array<string> = []
     const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => void printed.push(String(line)))
     try {

@@ -60,7 +60,7 @@ const quiet = Logger.layer([])
 
 describe("study file", () => {
   it.effect("decodes with defaults: headline knnTop1 + linearTop1, name from the file, paths from the study's folder", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = studyDir()
       const study = yield* decodeIn(dir, rawStudy)
       expect(study.name).toBe("study")
@@ -68,10 +68,11 @@ describe("study file", () => {
       expect(study.outDir).toBe(join(dir, "out"))
       expect(study.base.path).toBe(join(dir, "base.yaml"))
       expect(study.arms.map((a) => a.config.seed)).toEqual([3])
-    }))
+    })
+  )
 
   it.effect("an unknown key, in the study or in an arm's set, is a ConfigError naming the key path", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = studyDir()
       const unknown = yield* Effect.flip(decodeIn(dir, { ...rawStudy, seedz: [1] }))
       expect(unknown._tag).toBe("ConfigError")
@@ -82,10 +83,11 @@ describe("study file", () => {
       expect(armKey.reason).toMatch(/^arms\[0\]\.set \(arm 'a', applied to .*base\.yaml\): distill\.epochz: /)
       const armValue = yield* Effect.flip(decodeIn(dir, { ...rawStudy, arms: [{ name: "a", set: { "bags.method": "faiss" } }] }))
       expect(armValue.reason).toMatch(/bags\.method: Expected "knn" \| "kmeans" \| "labels" \| "random", got "faiss"/)
-    }))
+    })
+  )
 
   it.effect("duplicate arms or seeds and unknown headline metrics are ConfigErrors naming the entry", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = studyDir()
       const twice = yield* Effect.flip(decodeIn(dir, { ...rawStudy, arms: [{ name: "a" }, { name: "a" }] }))
       expect(twice.reason).toBe("arms[1].name: arm 'a' is listed twice")
@@ -97,22 +99,24 @@ describe("study file", () => {
       )
       const badName = yield* Effect.flip(decodeIn(dir, { ...rawStudy, arms: [{ name: "../escape" }] }))
       expect(badName.reason).toMatch(/^arms\[0\]\.name: /)
-    }))
+    })
+  )
 
   it.effect("an arm may not set what the study decides or shares: StudyArmError with the arm and key", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = studyDir()
       for (const key of ["seed", "outDir", "teacher.pretrain.lr", "dataset.options", "eval.randomBaseline"]) {
         const error = yield* Effect.flip(decodeIn(dir, { ...rawStudy, arms: [{ name: "a", set: { "distill.lr": 0.1, [key]: 1 } }] }))
         expect(error._tag).toBe("StudyArmError")
         if (error._tag === "StudyArmError") expect({ arm: error.arm, key: error.key }).toEqual({ arm: "a", key })
       }
-    }))
+    })
+  )
 })
 
 describe("cell plan", () => {
   it.effect("arms x seeds, seed-major; each cell's seed, folder, shared teacher and bags, and which baselines it evaluates", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = studyDir()
       const study = yield* decodeIn(dir, {
         ...rawStudy,
@@ -126,8 +130,14 @@ describe("cell plan", () => {
       })
       const cells = planCells(study)
       expect(cells.map((c) => `${c.index} ${c.arm} ${c.seed}`)).toEqual([
-        "0 a 5", "1 b 5", "2 wide 5", "3 file 5",
-        "4 a 7", "5 b 7", "6 wide 7", "7 file 7"
+        "0 a 5",
+        "1 b 5",
+        "2 wide 5",
+        "3 file 5",
+        "4 a 7",
+        "5 b 7",
+        "6 wide 7",
+        "7 file 7"
       ])
       const shared = join(dir, "out", "shared")
       const b7 = cells[5]!
@@ -138,14 +148,18 @@ describe("cell plan", () => {
       expect(b7.config.name).toBe("study/b/seed-7")
       expect(b7.config.teacher.weights).toBe(join(shared, "teacher.safetensors"))
       expect(b7.config.bags.file).toBe(join(shared, "bags-kmeans-k4-c10.npy"))
-      expect(b7.shared).toEqual({ teacher: join(shared, "teacher.safetensors"), bags: { path: join(shared, "bags-kmeans-k4-c10.npy"), method: "kmeans", k: 4, clusters: 10 } })
+      expect(b7.shared).toEqual({
+        teacher: join(shared, "teacher.safetensors"),
+        bags: { path: join(shared, "bags-kmeans-k4-c10.npy"), method: "kmeans", k: 4, clusters: 10 }
+      })
       // an arm naming its own bag file shares none
       expect(cells[3]!.config.bags.file).toBe("my-bags.npy")
       expect(cells[3]!.shared.bags).toBeUndefined()
       // the teacher once (cell 0); the random student once per seed and student architecture
       expect(cells.map((c) => c.config.eval.teacher)).toEqual([true, false, false, false, false, false, false, false])
       expect(cells.map((c) => c.config.eval.randomBaseline)).toEqual([true, false, true, false, true, false, true, false])
-    }))
+    })
+  )
 
   it("names shared bag files by their setting", () => {
     expect(sharedBagsName({ method: "knn", k: 5, clusters: 10 })).toBe("bags-knn-k5.npy")
@@ -154,7 +168,7 @@ describe("cell plan", () => {
   })
 
   it.effect("--shard i/n: cells whose index mod n is i; i < n checked (InvalidShard)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       expect(yield* parseShard("1/3")).toEqual({ index: 1, count: 3 })
       const cells = Array.from({ length: 7 }, (_, index) => ({ index }) as Cell)
       expect(cells.filter((c) => inShard(c, { index: 1, count: 3 })).map((c) => c.index)).toEqual([1, 4])
@@ -167,13 +181,16 @@ describe("cell plan", () => {
         const error = yield* Effect.flip(parseShard(text))
         expect({ tag: error._tag, shard: error.shard, reason: error.reason }).toEqual({ tag: "InvalidShard", shard: text, reason })
       }
-    }))
+    })
+  )
 
   it("command line: one file, --shard, --dry-run or --table", () => {
     expect(parseStudyArgs(["s.yaml", "--shard", "0/2"])).toEqual({ file: "s.yaml", mode: "run", shard: "0/2" })
     expect(parseStudyArgs(["--dry-run", "s.yaml", "--shard=1/2"])).toEqual({ file: "s.yaml", mode: "dry-run", shard: "1/2" })
     expect(parseStudyArgs(["s.yaml", "--table"])).toEqual({ file: "s.yaml", mode: "table" })
-    expect(parseStudyArgs(["s.yaml", "--table", "--shard", "0/2"])).toEqual({ bad: "--table merges the cells of every shard; it takes no --shard" })
+    expect(parseStudyArgs(["s.yaml", "--table", "--shard", "0/2"])).toEqual({
+      bad: "--table merges the cells of every shard; it takes no --shard"
+    })
     expect(parseStudyArgs(["s.yaml", "--table", "--dry-run"])).toEqual({ bad: "--table and --dry-run exclude each other" })
     expect(parseStudyArgs([])).toEqual({ bad: "missing <study.yaml>" })
   })
@@ -192,7 +209,11 @@ describe("table arithmetic", () => {
 
   it("metric labels and durations", () => {
     expect(["knnTop1", "linearTop5", "labels1pctTop1", "labels0.5pctTop5", "other"].map(metricLabel)).toEqual([
-      "kNN top-1", "linear top-5", "labels 1% top-1", "labels 0.5% top-5", "other"
+      "kNN top-1",
+      "linear top-5",
+      "labels 1% top-1",
+      "labels 0.5% top-5",
+      "other"
     ])
     expect([4.24, 42, 200, 7500].map(formatDuration)).toEqual(["4.2 s", "42 s", "3 min 20 s", "2 h 05 min"])
   })
@@ -209,120 +230,146 @@ const byHand = (records: ReadonlyArray<CellRecord>, pick: (r: CellRecord) => num
 }
 
 describe("bingo study (2 arms x 2 seeds on tiny shapes)", () => {
-  it.effect("shards run apart and merge; finished cells are skipped; the teacher and each bag file are made once; the table is the cells' mean and std", () =>
-    Effect.gen(function*() {
-      const dir = studyDir()
-      const study: Study = yield* loadStudy(join(dir, "study.yaml"))
-      const out = join(dir, "out")
-      const shared = (name: string) => join(out, "shared", name)
-      const cellFile = (arm: string, seed: number) => join(out, "cells", arm, `seed-${seed}`, "cell.json")
+  it.effect(
+    "shards run apart and merge; finished cells are skipped; the teacher and each bag file are made once; the table is the cells' mean and std",
+    () =>
+      Effect.gen(function* () {
+        const dir = studyDir()
+        const study: Study = yield* loadStudy(join(dir, "study.yaml"))
+        const out = join(dir, "out")
+        const shared = (name: string) => join(out, "shared", name)
+        const cellFile = (arm: string, seed: number) => join(out, "cells", arm, `seed-${seed}`, "cell.json")
 
-      // before anything ran: the plan, an assumed rate, no training
-      const plan = yield* dryRunStudy(study)
-      expect(plan.split("\n").filter((l) => / to run /.test(l))).toHaveLength(4)
-      expect(plan).toContain("teacher.safetensors (to make), bags-knn-k4.npy (to make), bags-random-k4.npy (to make)")
-      expect(plan).toContain(`rate: ${defaultImagesPerSecond} images/s, assumed`)
-      expect(existsSync(out)).toBe(false)
+        // before anything ran: the plan, an assumed rate, no training
+        const plan = yield* dryRunStudy(study)
+        expect(plan.split("\n").filter((l) => / to run /.test(l))).toHaveLength(4)
+        expect(plan).toContain("teacher.safetensors (to make), bags-knn-k4.npy (to make), bags-random-k4.npy (to make)")
+        expect(plan).toContain(`rate: ${defaultImagesPerSecond} images/s, assumed`)
+        expect(existsSync(out)).toBe(false)
 
-      // shard 0/2: cells 0 and 2 (arm knn, seeds 0 and 1) make the teacher and the kNN bags only
-      const first = yield* runStudy(study, { shard: { index: 0, count: 2 } })
-      expect(first.ran).toEqual([0, 2])
-      expect(first.shared).toEqual({ teacher: true, bags: [shared("bags-knn-k4.npy")] })
-      expect(existsSync(shared("bags-random-k4.npy"))).toBe(false)
-      // the table step names the missing cells
-      const partial = yield* reportStudy(study)
-      expect(partial.results.finished).toBe(2)
-      expect(partial.results.missing.map((c) => [c.index, c.arm, c.seed])).toEqual([[1, "random-bags", 0], [3, "random-bags", 1]])
-      expect(partial.table).toContain("Missing cells (2): random-bags seed 0 (cells/random-bags/seed-0), random-bags seed 1 (cells/random-bags/seed-1)")
-      const sharedBefore = mtimes([shared("teacher.safetensors"), shared("bags-knn-k4.npy")])
-      const shard0Cells = mtimes([cellFile("knn", 0), cellFile("knn", 1)])
+        // shard 0/2: cells 0 and 2 (arm knn, seeds 0 and 1) make the teacher and the kNN bags only
+        const first = yield* runStudy(study, { shard: { index: 0, count: 2 } })
+        expect(first.ran).toEqual([0, 2])
+        expect(first.shared).toEqual({ teacher: true, bags: [shared("bags-knn-k4.npy")] })
+        expect(existsSync(shared("bags-random-k4.npy"))).toBe(false)
+        // the table step names the missing cells
+        const partial = yield* reportStudy(study)
+        expect(partial.results.finished).toBe(2)
+        expect(partial.results.missing.map((c) => [c.index, c.arm, c.seed])).toEqual([
+          [1, "random-bags", 0],
+          [3, "random-bags", 1]
+        ])
+        expect(partial.table).toContain(
+          "Missing cells (2): random-bags seed 0 (cells/random-bags/seed-0), random-bags seed 1 (cells/random-bags/seed-1)"
+        )
+        const sharedBefore = mtimes([shared("teacher.safetensors"), shared("bags-knn-k4.npy")])
+        const shard0Cells = mtimes([cellFile("knn", 0), cellFile("knn", 1)])
 
-      // shard 1/2: the other arm; the teacher and the kNN bags are reused, not rewritten
-      const second = yield* runStudy(study, { shard: { index: 1, count: 2 } })
-      expect(second.ran).toEqual([1, 3])
-      expect(second.shared).toEqual({ teacher: false, bags: [shared("bags-random-k4.npy")] })
-      expect(mtimes([shared("teacher.safetensors"), shared("bags-knn-k4.npy")])).toEqual(sharedBefore)
-      expect(second.results.missing).toEqual([])
+        // shard 1/2: the other arm; the teacher and the kNN bags are reused, not rewritten
+        const second = yield* runStudy(study, { shard: { index: 1, count: 2 } })
+        expect(second.ran).toEqual([1, 3])
+        expect(second.shared).toEqual({ teacher: false, bags: [shared("bags-random-k4.npy")] })
+        expect(mtimes([shared("teacher.safetensors"), shared("bags-knn-k4.npy")])).toEqual(sharedBefore)
+        expect(second.results.missing).toEqual([])
 
-      // a full run afterwards runs nothing and rewrites no cell
-      const again = yield* runStudy(study)
-      expect(again.ran).toEqual([])
-      expect(again.shared).toEqual({ teacher: false, bags: [] })
-      expect(mtimes([cellFile("knn", 0), cellFile("knn", 1)])).toEqual(shard0Cells)
+        // a full run afterwards runs nothing and rewrites no cell
+        const again = yield* runStudy(study)
+        expect(again.ran).toEqual([])
+        expect(again.shared).toEqual({ teacher: false, bags: [] })
+        expect(mtimes([cellFile("knn", 0), cellFile("knn", 1)])).toEqual(shard0Cells)
 
-      // every cell read the shared files and recorded what it ran with
-      const records = yield* Effect.forEach(planCells(study), (c) => readCellRecord(c.recordPath))
-      expect(records.map((r) => [r.index, r.arm, r.seed])).toEqual([[0, "knn", 0], [1, "random-bags", 0], [2, "knn", 1], [3, "random-bags", 1]])
-      for (const r of records) {
-        const config = r.config as Cell["config"]
-        expect(config.seed).toBe(r.seed)
-        expect(config.teacher.weights).toBe(shared("teacher.safetensors"))
-        expect(config.bags.file).toBe(shared(r.arm === "knn" ? "bags-knn-k4.npy" : "bags-random-k4.npy"))
-        expect(r.distillLosses).toHaveLength(1)
-        expect(r.backend).toBe("wasm")
-        expect(r.dataset).toEqual({ name: "shapes", train: 256, test: 128 })
-        expect(Object.keys(r.scores!)).toEqual(["knnTop1", "knnTop5", "linearTop1", "linearTop5", "labels10pctTop1", "labels10pctTop5"])
-        expect(r.seconds["total"]).toBeGreaterThan(0)
-        expect(r.peakRssMiB).toBeGreaterThan(50)
-        expect(r.gitCommit === null || /^[0-9a-f]{40}$/.test(r.gitCommit)).toBe(true)
-      }
-      // no cell pre-trained a teacher or mined bags of its own
-      for (const c of planCells(study)) {
-        expect(existsSync(join(c.dir, "teacher.safetensors"))).toBe(false)
-        expect(existsSync(join(c.dir, "bags.npy"))).toBe(false)
-      }
-      // baselines: the teacher in cell 0 only, the random student in the first arm's cell of each seed
-      expect(records.map((r) => Object.keys(r.baselines))).toEqual([["randomInit", "teacher", "randomTeacher"], [], ["randomInit"], []])
-
-      // the table: mean and sample std over seeds, from the cell files
-      const { results, table } = yield* reportStudy(study)
-      expect(results.metrics.slice(0, 2)).toEqual(["knnTop1", "labels10pctTop1"])
-      expect(results.rows.map((r) => [r.label, r.kind])).toEqual([
-        ["knn", "arm"],
-        ["random-bags", "arm"],
-        ["random init", "baseline"],
-        ["teacher", "baseline"],
-        ["teacher (random init)", "baseline"]
-      ])
-      for (const [row, arm] of [[0, "knn"], [1, "random-bags"]] as const) {
-        for (const metric of ["knnTop1", "linearTop1", "labels10pctTop1"]) {
-          const expected = byHand(records.filter((r) => r.arm === arm), (r) => r.scores![metric])
-          const got = results.rows[row]!.metrics[metric]!
-          expect(got.n).toBe(2)
-          expect(got.mean).toBeCloseTo(expected.mean, 12)
-          expect(got.std).toBeCloseTo(expected.std, 12)
-          expect(table).toContain(`${(100 * expected.mean).toFixed(1)} ± ${(100 * expected.std).toFixed(1)} (2)`)
+        // every cell read the shared files and recorded what it ran with
+        const records = yield* Effect.forEach(planCells(study), (c) => readCellRecord(c.recordPath))
+        expect(records.map((r) => [r.index, r.arm, r.seed])).toEqual([
+          [0, "knn", 0],
+          [1, "random-bags", 0],
+          [2, "knn", 1],
+          [3, "random-bags", 1]
+        ])
+        for (const r of records) {
+          const config = r.config as Cell["config"]
+          expect(config.seed).toBe(r.seed)
+          expect(config.teacher.weights).toBe(shared("teacher.safetensors"))
+          expect(config.bags.file).toBe(shared(r.arm === "knn" ? "bags-knn-k4.npy" : "bags-random-k4.npy"))
+          expect(r.distillLosses).toHaveLength(1)
+          expect(r.backend).toBe("wasm")
+          expect(r.dataset).toEqual({ name: "shapes", train: 256, test: 128 })
+          expect(Object.keys(r.scores!)).toEqual(["knnTop1", "knnTop5", "linearTop1", "linearTop5", "labels10pctTop1", "labels10pctTop5"])
+          expect(r.seconds["total"]).toBeGreaterThan(0)
+          expect(r.peakRssMiB).toBeGreaterThan(50)
+          expect(r.gitCommit === null || /^[0-9a-f]{40}$/.test(r.gitCommit)).toBe(true)
         }
-      }
-      const random = byHand(records, (r) => r.baselines.randomInit?.["knnTop1"])
-      expect(results.rows[2]!.metrics["knnTop1"]!.mean).toBeCloseTo(random.mean, 12)
-      expect(results.rows[2]!.metrics["knnTop1"]!.n).toBe(2)
-      expect(results.rows[3]!.metrics["knnTop1"]).toEqual({ mean: records[0]!.baselines.teacher!["knnTop1"], std: undefined, n: 1, values: [records[0]!.baselines.teacher!["knnTop1"]] })
-      expect(table).toContain("4 of 4 cells finished")
-      expect(readFileSync(join(out, "results.md"), "utf8")).toBe(table)
-      expect(JSON.parse(readFileSync(join(out, "results.json"), "utf8")).finished).toBe(4)
-      for (const metric of ["knnTop1", "labels10pctTop1"]) {
-        const svg = readFileSync(join(out, `${metric}.svg`), "utf8")
-        expect(svg.startsWith("<svg")).toBe(true)
-        expect(svg).toContain(`${metricLabel(metric)} (%)`) // the y axis title
-        expect(svg).toContain("random-bags (n=2)") // a bar label
-      }
+        // no cell pre-trained a teacher or mined bags of its own
+        for (const c of planCells(study)) {
+          expect(existsSync(join(c.dir, "teacher.safetensors"))).toBe(false)
+          expect(existsSync(join(c.dir, "bags.npy"))).toBe(false)
+        }
+        // baselines: the teacher in cell 0 only, the random student in the first arm's cell of each seed
+        expect(records.map((r) => Object.keys(r.baselines))).toEqual([["randomInit", "teacher", "randomTeacher"], [], ["randomInit"], []])
 
-      // the dry run now measures its rate on the finished cells
-      const rate = rateFor(study, planCells(study), records, "knn")
-      const knnCells = records.filter((r) => r.arm === "knn")
-      expect(rate.imagesPerSecond).toBeCloseTo(
-        knnCells.reduce((a, r) => a + cellWork(planCells(study)[r.index]!, 256), 0) / knnCells.reduce((a, r) => a + r.seconds["total"]!, 0),
-        6
-      )
-      expect(rate.source).toBe("measured on 2 finished cell(s) of arm 'knn'")
+        // the table: mean and sample std over seeds, from the cell files
+        const { results, table } = yield* reportStudy(study)
+        expect(results.metrics.slice(0, 2)).toEqual(["knnTop1", "labels10pctTop1"])
+        expect(results.rows.map((r) => [r.label, r.kind])).toEqual([
+          ["knn", "arm"],
+          ["random-bags", "arm"],
+          ["random init", "baseline"],
+          ["teacher", "baseline"],
+          ["teacher (random init)", "baseline"]
+        ])
+        for (const [row, arm] of [
+          [0, "knn"],
+          [1, "random-bags"]
+        ] as const) {
+          for (const metric of ["knnTop1", "linearTop1", "labels10pctTop1"]) {
+            const expected = byHand(
+              records.filter((r) => r.arm === arm),
+              (r) => r.scores![metric]
+            )
+            const got = results.rows[row]!.metrics[metric]!
+            expect(got.n).toBe(2)
+            expect(got.mean).toBeCloseTo(expected.mean, 12)
+            expect(got.std).toBeCloseTo(expected.std, 12)
+            expect(table).toContain(`${(100 * expected.mean).toFixed(1)} ± ${(100 * expected.std).toFixed(1)} (2)`)
+          }
+        }
+        const random = byHand(records, (r) => r.baselines.randomInit?.["knnTop1"])
+        expect(results.rows[2]!.metrics["knnTop1"]!.mean).toBeCloseTo(random.mean, 12)
+        expect(results.rows[2]!.metrics["knnTop1"]!.n).toBe(2)
+        expect(results.rows[3]!.metrics["knnTop1"]).toEqual({
+          mean: records[0]!.baselines.teacher!["knnTop1"],
+          std: undefined,
+          n: 1,
+          values: [records[0]!.baselines.teacher!["knnTop1"]]
+        })
+        expect(table).toContain("4 of 4 cells finished")
+        expect(readFileSync(join(out, "results.md"), "utf8")).toBe(table)
+        expect(JSON.parse(readFileSync(join(out, "results.json"), "utf8")).finished).toBe(4)
+        for (const metric of ["knnTop1", "labels10pctTop1"]) {
+          const svg = readFileSync(join(out, `${metric}.svg`), "utf8")
+          expect(svg.startsWith("<svg")).toBe(true)
+          expect(svg).toContain(`${metricLabel(metric)} (%)`) // the y axis title
+          expect(svg).toContain("random-bags (n=2)") // a bar label
+        }
 
-      // a cell whose cell.json is gone (killed after its checkpoint) runs again from its checkpoint, to the same scores
-      rmSync(cellFile("random-bags", 1))
-      const resumed = yield* runStudy(study)
-      expect(resumed.ran).toEqual([3])
-      expect((yield* readCellRecord(cellFile("random-bags", 1))).scores).toEqual(records[3]!.scores)
-    }).pipe(Effect.provide(quiet)), 120_000)
+        // the dry run now measures its rate on the finished cells
+        const rate = rateFor(study, planCells(study), records, "knn")
+        const knnCells = records.filter((r) => r.arm === "knn")
+        expect(rate.imagesPerSecond).toBeCloseTo(
+          knnCells.reduce((a, r) => a + cellWork(planCells(study)[r.index]!, 256), 0) /
+            knnCells.reduce((a, r) => a + r.seconds["total"]!, 0),
+          6
+        )
+        expect(rate.source).toBe("measured on 2 finished cell(s) of arm 'knn'")
+
+        // a cell whose cell.json is gone (killed after its checkpoint) runs again from its checkpoint, to the same scores
+        rmSync(cellFile("random-bags", 1))
+        const resumed = yield* runStudy(study)
+        expect(resumed.ran).toEqual([3])
+        expect((yield* readCellRecord(cellFile("random-bags", 1))).scores).toEqual(records[3]!.scores)
+      }).pipe(Effect.provide(quiet)),
+    120_000
+  )
 
   it("the bingo command: --dry-run, --table and a bad --shard", async () => {
     const dir = studyDir()

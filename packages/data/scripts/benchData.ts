@@ -75,7 +75,10 @@ let trainerSource = "docs/benchmarks.md, quickstart on wasm"
 const folder = values.dir ?? join(tmpdir(), `bingo-bench-folder-${numImages}`)
 // the quickstart's augmentation (examples/quickstart/bingo.yaml), at the output size asked for
 const augment: AugmentConfig = { outputSize: size, cropScale: [0.35, 1] }
-const load = () => loadavg().map((x) => x.toFixed(2)).join(" ")
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ")
 
 /** A folder of `n` images in 10 classes: shapes drawn at 64 px, saved at random sizes, half JPEG, half PNG. */
 const generateFolder = async (dir: string, n: number) => {
@@ -87,8 +90,7 @@ const generateFolder = async (dir: string, n: number) => {
     for (let j = 0; j < bytes.length; j++) bytes[j] = Math.round(px[j]! * 255)
     const classDir = join(dir, shapes.classNames![shapes.labels![i]!]!)
     mkdirSync(classDir, { recursive: true })
-    const img = sharp(bytes, { raw: { width: 64, height: 64, channels: 3 } })
-      .resize(48 + rng.int(81), 48 + rng.int(81), { fit: "fill" })
+    const img = sharp(bytes, { raw: { width: 64, height: 64, channels: 3 } }).resize(48 + rng.int(81), 48 + rng.int(81), { fit: "fill" })
     await (i % 2 === 0 ? img.jpeg({ quality: 90 }) : img.png()).toFile(join(classDir, `${i}.${i % 2 === 0 ? "jpg" : "png"}`))
   }
 }
@@ -143,13 +145,14 @@ const timed = async <A>(f: () => Promise<A>) => {
   return { value, seconds: (performance.now() - start) / 1000 }
 }
 
-const run = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.runPromise(effect.pipe(Effect.provideService(References.MinimumLogLevel, "Warn")))
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect.pipe(Effect.provideService(References.MinimumLogLevel, "Warn")))
 
 const rows: Array<[string, number]> = []
 const report = (label: string, imagesPerSecond: number) => {
   rows.push([label, imagesPerSecond])
-  console.log(`${label.padEnd(80)} ${imagesPerSecond.toFixed(0).padStart(7)} img/s  ${(imagesPerSecond / trainerRate).toFixed(1).padStart(6)}x trainer`)
+  console.log(
+    `${label.padEnd(80)} ${imagesPerSecond.toFixed(0).padStart(7)} img/s  ${(imagesPerSecond / trainerRate).toFixed(1).padStart(6)}x trainer`
+  )
 }
 
 const main = async () => {
@@ -170,8 +173,10 @@ const main = async () => {
       trainerSource = `measured now: quickstart distillation, mean of 3 epochs, backend ${measured.backend}, child process`
     }
   }
-  console.log(`benchData: ${numImages} images -> ${size}x${size}x${channels}, batch ${batchSize}, ${cpus().length} CPUs; ` +
-    `trainer ${trainerRate.toFixed(0)} img/s (${trainerSource})`)
+  console.log(
+    `benchData: ${numImages} images -> ${size}x${size}x${channels}, batch ${batchSize}, ${cpus().length} CPUs; ` +
+      `trainer ${trainerRate.toFixed(0)} img/s (${trainerSource})`
+  )
 
   // (a) augmentation on in-memory data (the quickstart's shapes at the same output size)
   const shapes = makeShapes({ n: 4000, size, channels, seed: 0 })
@@ -195,16 +200,18 @@ const main = async () => {
     // sharp alone, the same operations as decodeImage, 8 in flight: the bound for everything below
     let next = 0
     const { seconds } = await timed(() =>
-      Promise.all(Array.from({ length: 8 }, async () => {
-        while (next < listing.files.length) {
-          await sharp(listing.files[next++]!, { failOn: "error" })
-            .resize(size, size, { fit: "cover", position: "centre", kernel: "linear" })
-            .removeAlpha()
-            .toColourspace("srgb")
-            .raw({ depth: "uchar" })
-            .toBuffer()
-        }
-      }))
+      Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < listing.files.length) {
+            await sharp(listing.files[next++]!, { failOn: "error" })
+              .resize(size, size, { fit: "cover", position: "centre", kernel: "linear" })
+              .removeAlpha()
+              .toColourspace("srgb")
+              .raw({ depth: "uchar" })
+              .toBuffer()
+          }
+        })
+      )
     )
     report("(b0) sharp alone, its default cache on (8 in flight, no Effect)", listing.files.length / seconds)
   }
@@ -223,35 +230,68 @@ const main = async () => {
     })
   const allOf = (n: number) => Int32Array.from({ length: n }, (_, i) => i)
   for (const concurrency of [8, undefined]) {
-    const { value, seconds } = await timed(() => run(stream(2, concurrency).pipe(Stream.runFold(() => 0, (n, b) => n + b.dataset.size))))
+    const { value, seconds } = await timed(() =>
+      run(
+        stream(2, concurrency).pipe(
+          Stream.runFold(
+            () => 0,
+            (n, b) => n + b.dataset.size
+          )
+        )
+      )
+    )
     report(`(b2) streamBatches, decode only, ${concurrencyLabel(2, concurrency)}`, value / seconds)
   }
-  for (const [prefetch, concurrency] of [[0, undefined], [2, 8], [2, undefined]] as const) {
+  for (const [prefetch, concurrency] of [
+    [0, undefined],
+    [2, 8],
+    [2, undefined]
+  ] as const) {
     const { value, seconds } = await timed(() =>
-      run(stream(prefetch, concurrency).pipe(Stream.runFold(() => 0, (n, batch) => {
-        augmentStep(batch.dataset, allOf(batch.dataset.size), rng)
-        return n + batch.dataset.size
-      })))
+      run(
+        stream(prefetch, concurrency).pipe(
+          Stream.runFold(
+            () => 0,
+            (n, batch) => {
+              augmentStep(batch.dataset, allOf(batch.dataset.size), rng)
+              return n + batch.dataset.size
+            }
+          )
+        )
+      )
     )
     report(`(b3) streamBatches + augment, ${concurrencyLabel(prefetch, concurrency)}`, value / seconds)
   }
   // (c) streaming into a simulated trainer: per batch, the augmentation then a busy wait (the
   // JS thread blocked, as in a TF.js step) until batch / trainerRate seconds have passed. 100%
   // means the trainer never waits for data.
-  for (const [prefetch, concurrency] of [[0, undefined], [2, 8], [2, undefined]] as const) {
+  for (const [prefetch, concurrency] of [
+    [0, undefined],
+    [2, 8],
+    [2, undefined]
+  ] as const) {
     const { value, seconds } = await timed(() =>
-      run(stream(prefetch, concurrency).pipe(Stream.runFold(() => 0, (n, batch) => {
-        const end = performance.now() + (1000 * batch.dataset.size) / trainerRate
-        augmentStep(batch.dataset, allOf(batch.dataset.size), rng)
-        while (performance.now() < end) {
-          // the trainer's step
-        }
-        return n + batch.dataset.size
-      })))
+      run(
+        stream(prefetch, concurrency).pipe(
+          Stream.runFold(
+            () => 0,
+            (n, batch) => {
+              const end = performance.now() + (1000 * batch.dataset.size) / trainerRate
+              augmentStep(batch.dataset, allOf(batch.dataset.size), rng)
+              while (performance.now() < end) {
+                // the trainer's step
+              }
+              return n + batch.dataset.size
+            }
+          )
+        )
+      )
     )
     const rate = value / seconds
-    console.log(`${`(c) simulated trainer fed by streamBatches, ${concurrencyLabel(prefetch, concurrency)}`.padEnd(80)} ` +
-      `${rate.toFixed(0).padStart(7)} img/s  ${((100 * rate) / trainerRate).toFixed(0).padStart(5)}% of the trainer's rate`)
+    console.log(
+      `${`(c) simulated trainer fed by streamBatches, ${concurrencyLabel(prefetch, concurrency)}`.padEnd(80)} ` +
+        `${rate.toFixed(0).padStart(7)} img/s  ${((100 * rate) / trainerRate).toFixed(0).padStart(5)}% of the trainer's rate`
+    )
   }
   // (d) the decoded-image cache: the folder decoded once into a uint8 file, then every epoch's
   // batches read from it. One step reads its anchors and one positive per anchor (random rows,
@@ -268,15 +308,17 @@ const main = async () => {
   const stepRows = (n = store.size) => Int32Array.from({ length: 2 * batchSize }, () => rng.int(n))
   const stepsPerEpoch = Math.floor(store.size / batchSize)
   const streamCache = (label: string, steps: number | undefined, from: ImageStore = store) =>
-    run(Effect.gen(function*() {
-      const start = performance.now()
-      let done = 0
-      while (steps === undefined ? (performance.now() - start) / 1000 < minSeconds : done < steps * batchSize) {
-        augmentStep(yield* from.gather(stepRows(from.size)), anchorRows, rng, positiveRows)
-        done += batchSize
-      }
-      report(label, done / ((performance.now() - start) / 1000))
-    }))
+    run(
+      Effect.gen(function* () {
+        const start = performance.now()
+        let done = 0
+        while (steps === undefined ? (performance.now() - start) / 1000 < minSeconds : done < steps * batchSize) {
+          augmentStep(yield* from.gather(stepRows(from.size)), anchorRows, rng, positiveRows)
+          done += batchSize
+        }
+        report(label, done / ((performance.now() - start) / 1000))
+      })
+    )
   await streamCache("(d1) stream from the cache: read anchors + positives, augment (page cache warm)", undefined)
   if (dropPageCache()) {
     await streamCache("(d2) the same, one epoch, page cache dropped first (reads from the disk)", stepsPerEpoch)
@@ -285,7 +327,9 @@ const main = async () => {
     const bigN = 200_000
     const bigPath = join(cacheDir, "big.bingoimg")
     const len = size * size * channels
-    const bytes = new Uint8Array(await run(Effect.map(store.gather(allOf(store.size)), (d) => Uint8Array.from(d.images, (v) => Math.round(v * 255)))))
+    const bytes = new Uint8Array(
+      await run(Effect.map(store.gather(allOf(store.size)), (d) => Uint8Array.from(d.images, (v) => Math.round(v * 255))))
+    )
     const bigListing = {
       root: "/synthetic",
       classNames: ["all"],
@@ -299,7 +343,11 @@ const main = async () => {
     await run(writeImageCache(bigListing, { size, channels, decoder: copyRow, concurrency: 64, progress: false }, bigPath))
     const big = await run(openImageCache(bigPath))
     dropPageCache()
-    await streamCache(`(d3) random rows of a ${(bigN * len / 2 ** 20).toFixed(0)} MiB cache of ${bigN} images, page cache dropped`, 40, big)
+    await streamCache(
+      `(d3) random rows of a ${((bigN * len) / 2 ** 20).toFixed(0)} MiB cache of ${bigN} images, page cache dropped`,
+      40,
+      big
+    )
   } else {
     console.log("(d2, d3) skipped: cannot drop the page cache here (needs root on Linux)")
   }
@@ -308,21 +356,25 @@ const main = async () => {
   {
     const plan = Array.from({ length: stepsPerEpoch }, stepRows)
     const { seconds } = await timed(() =>
-      run(Effect.gen(function*() {
-        const ahead = gatherAhead(store, plan.length, (step) => plan[step]!)
-        for (let step = 0; step < plan.length; step++) {
-          const end = performance.now() + (1000 * batchSize) / trainerRate
-          const { images, rows } = yield* ahead.take(step)
-          augmentStep(images, rows.subarray(0, batchSize), rng, rows.subarray(batchSize))
-          while (performance.now() < end) {
-            // the trainer's step
+      run(
+        Effect.gen(function* () {
+          const ahead = gatherAhead(store, plan.length, (step) => plan[step]!)
+          for (let step = 0; step < plan.length; step++) {
+            const end = performance.now() + (1000 * batchSize) / trainerRate
+            const { images, rows } = yield* ahead.take(step)
+            augmentStep(images, rows.subarray(0, batchSize), rng, rows.subarray(batchSize))
+            while (performance.now() < end) {
+              // the trainer's step
+            }
           }
-        }
-      }))
+        })
+      )
     )
     const rate = (plan.length * batchSize) / seconds
-    console.log(`${"(c) simulated trainer fed by the cache store (gatherAhead), one epoch".padEnd(80)} ` +
-      `${rate.toFixed(0).padStart(7)} img/s  ${((100 * rate) / trainerRate).toFixed(0).padStart(5)}% of the trainer's rate`)
+    console.log(
+      `${"(c) simulated trainer fed by the cache store (gatherAhead), one epoch".padEnd(80)} ` +
+        `${rate.toFixed(0).padStart(7)} img/s  ${((100 * rate) / trainerRate).toFixed(0).padStart(5)}% of the trainer's rate`
+    )
   }
   rmSync(cacheDir, { recursive: true, force: true })
 
@@ -348,9 +400,11 @@ const main = async () => {
         return rates.reduce((a, b) => a + b, 0) / rates.length
       }
       const each = ok.map((r) => `${r.inMemory ? "memory" : "cache"} ${r.result.rate.toFixed(0)}`).join(", ")
-      console.log(`(e) real trainer on the folder (quickstart models, ${ok[0]!.result.backend}, 4 runs A B B A, mean of 3 distillation epochs each: ${each}): ` +
-        `in memory ${mean(true).toFixed(0)} img/s, streamed from the cache ${mean(false).toFixed(0)} img/s ` +
-        `(${((100 * mean(false)) / mean(true)).toFixed(0)}%)`)
+      console.log(
+        `(e) real trainer on the folder (quickstart models, ${ok[0]!.result.backend}, 4 runs A B B A, mean of 3 distillation epochs each: ${each}): ` +
+          `in memory ${mean(true).toFixed(0)} img/s, streamed from the cache ${mean(false).toFixed(0)} img/s ` +
+          `(${((100 * mean(false)) / mean(true)).toFixed(0)}%)`
+      )
     }
   }
 
@@ -358,9 +412,11 @@ const main = async () => {
   const streamed = rows.filter(([label]) => label.startsWith("(b3)")).map(([, r]) => r)
   const rate = (prefix: string) => rows.find(([label]) => label.startsWith(prefix))?.[1]
   const times = (r: number | undefined) => (r === undefined ? "n/a" : `${(r / trainerRate).toFixed(1)}x`)
-  console.log(`target: data pipeline >= 5x the trainer's rate. In memory (a): ${times(rate("(a)"))}; ` +
-    `streamed from the decode-once cache (d1): ${times(rate("(d1)"))}, from the disk (d2, d3): ${times(rate("(d2)"))}, ${times(rate("(d3)"))}; ` +
-    `decoding every epoch (best b3): ${times(Math.max(...streamed))}; building the cache once (d0): ${times(rate("(d0)"))}`)
+  console.log(
+    `target: data pipeline >= 5x the trainer's rate. In memory (a): ${times(rate("(a)"))}; ` +
+      `streamed from the decode-once cache (d1): ${times(rate("(d1)"))}, from the disk (d2, d3): ${times(rate("(d2)"))}, ${times(rate("(d3)"))}; ` +
+      `decoding every epoch (best b3): ${times(Math.max(...streamed))}; building the cache once (d0): ${times(rate("(d0)"))}`
+  )
 }
 
 main().catch((e) => {

@@ -12,9 +12,8 @@ export class DatasetSource extends Context.Service<DatasetSource, DatasetSourceS
   /** Tiny deterministic synthetic splits (shapes: 64 train / 32 test, 16x16x1, seed 0) for tests. */
   static readonly layerTest = Layer.effect(
     DatasetSource,
-    Effect.map(
-      Effect.cached(loadShapes({ trainSize: 64, testSize: 32, size: 16, seed: 0, channels: 1 })),
-      (load) => DatasetSource.of({ load })
+    Effect.map(Effect.cached(loadShapes({ trainSize: 64, testSize: 32, size: 16, seed: 0, channels: 1 })), (load) =>
+      DatasetSource.of({ load })
     )
   )
 }

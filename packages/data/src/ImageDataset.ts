@@ -27,7 +27,12 @@ export const imageLength = (ds: ImageDataset): number => ds.height * ds.width * 
  */
 export const makeImageDataset = (fields: ImageDataset): ImageDataset => {
   const { size, height, width, channels, images, labels } = fields
-  for (const [k, v] of [["size", size], ["height", height], ["width", width], ["channels", channels]] as const) {
+  for (const [k, v] of [
+    ["size", size],
+    ["height", height],
+    ["width", width],
+    ["channels", channels]
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`ImageDataset ${k} must be a non-negative integer, got ${v}`)
   }
   if (images.length !== size * height * width * channels) {

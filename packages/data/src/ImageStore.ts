@@ -49,8 +49,7 @@ export const inMemoryStore = (dataset: ImageDataset): ImageStore => ({
 })
 
 /** The source as a store (an in-memory dataset wrapped by `inMemoryStore`). */
-export const asImageStore = (source: ImageSource): ImageStore =>
-  isImageDataset(source) ? inMemoryStore(source) : source
+export const asImageStore = (source: ImageSource): ImageStore => (isImageDataset(source) ? inMemoryStore(source) : source)
 
 /** Options of `forEachChunk` / `mapChunks`. */
 export interface ChunkOptions {
@@ -74,12 +73,14 @@ export const forEachChunk = <E, R>(
   f: (chunk: ImageDataset, start: number) => Effect.Effect<void, E, R>,
   options: ChunkOptions = {}
 ): Effect.Effect<void, E | DatasetError, R> =>
-  Effect.gen(function*() {
-    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`forEachChunk: chunkSize must be a positive integer, got ${chunkSize}`)
+  Effect.gen(function* () {
+    if (!Number.isInteger(chunkSize) || chunkSize < 1)
+      throw new RangeError(`forEachChunk: chunkSize must be a positive integer, got ${chunkSize}`)
     if (isImageDataset(source) && source.size <= chunkSize) return yield* f(source, 0)
     const store = asImageStore(source)
     const total = store.size
-    const progress = options.progress !== undefined && total >= (options.progressFrom ?? 20_000) ? progressLog(options.progress, total) : undefined
+    const progress =
+      options.progress !== undefined && total >= (options.progressFrom ?? 20_000) ? progressLog(options.progress, total) : undefined
     for (let start = 0; start < total; start += chunkSize) {
       const end = Math.min(total, start + chunkSize)
       const chunk = yield* store.gather(Int32Array.from({ length: end - start }, (_, i) => start + i))
@@ -103,17 +104,22 @@ export const mapChunks = <E, R>(
   f: (chunk: ImageDataset) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E, R>,
   options: ChunkOptions = {}
 ): Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E | DatasetError, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     let out: Float32Array | undefined
     let dim = 0
-    yield* forEachChunk(source, chunkSize, (chunk, start) =>
-      Effect.map(f(chunk), (rows) => {
-        if (rows.values.length !== chunk.size * rows.dim) {
-          throw new RangeError(`mapChunks: ${rows.values.length} values for ${chunk.size} images of dim ${rows.dim}`)
-        }
-        dim = rows.dim
-        out ??= new Float32Array(source.size * dim)
-        out.set(rows.values, start * dim)
-      }), options)
+    yield* forEachChunk(
+      source,
+      chunkSize,
+      (chunk, start) =>
+        Effect.map(f(chunk), (rows) => {
+          if (rows.values.length !== chunk.size * rows.dim) {
+            throw new RangeError(`mapChunks: ${rows.values.length} values for ${chunk.size} images of dim ${rows.dim}`)
+          }
+          dim = rows.dim
+          out ??= new Float32Array(source.size * dim)
+          out.set(rows.values, start * dim)
+        }),
+      options
+    )
     return { values: out ?? new Float32Array(0), dim }
   })

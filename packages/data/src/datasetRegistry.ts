@@ -24,9 +24,7 @@ export interface DatasetEntry {
   readonly name: string
   readonly description: string
   /** Check a config's options; on success, the (not yet run) load of the splits. */
-  readonly prepare: (
-    options: unknown
-  ) => Effect.Effect<Effect.Effect<DatasetSplits, DatasetError>, InvalidDatasetConfig>
+  readonly prepare: (options: unknown) => Effect.Effect<Effect.Effect<DatasetSplits, DatasetError>, InvalidDatasetConfig>
 }
 
 /** A registry entry: the options schema (excess keys rejected) and the loader. */
@@ -132,12 +130,7 @@ export const datasetRegistry: ReadonlyArray<DatasetEntry> = [
     IdxOptionsSchema,
     loadIdx
   ),
-  defineDataset(
-    "cifar",
-    "CIFAR-10 / CIFAR-100 binary archives (variant: cifar10 | cifar100)",
-    CifarOptionsSchema,
-    loadCifar
-  ),
+  defineDataset("cifar", "CIFAR-10 / CIFAR-100 binary archives (variant: cifar10 | cifar100)", CifarOptionsSchema, loadCifar),
   defineDataset(
     "digits",
     `scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes), default file ${defaultDigitsFile} ` +
@@ -163,7 +156,7 @@ export const listDatasets = (): ReadonlyArray<string> => datasetRegistry.map((e)
  * Build a dataset source from a config: the entry is looked up and its options checked now;
  * the data are read on the first `load` and shared by later ones.
  */
-export const createDatasetSource = Effect.fn("createDatasetSource")(function*(config: DatasetConfig) {
+export const createDatasetSource = Effect.fn("createDatasetSource")(function* (config: DatasetConfig) {
   const entry = datasetRegistry.find((e) => e.name === config.name)
   if (entry === undefined) return yield* new UnknownDataset({ dataset: config.name, available: [...listDatasets()] })
   const load = yield* entry.prepare(config.options)

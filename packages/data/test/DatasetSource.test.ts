@@ -40,11 +40,11 @@ describe("datasetRegistry", () => {
 
   for (const name of listDatasets()) {
     it.effect(`${name}: loads consistent splits through DatasetSource.layer`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const fixture = fixtureConfigs[name]
         expect(fixture, `add a fixture config for dataset '${name}'`).toBeDefined()
         const config = yield* Effect.promise(async () => fixture!())
-        const splits = yield* Effect.gen(function*() {
+        const splits = yield* Effect.gen(function* () {
           const source = yield* DatasetSource
           return yield* source.load
         }).pipe(Effect.provide(DatasetSource.layer(config)))
@@ -57,17 +57,23 @@ describe("datasetRegistry", () => {
           expect(ds.labels!.every((l) => l >= 0 && l < ds.numClasses!)).toBe(true)
         }
         expect([splits.test!.height, splits.test!.width]).toEqual([splits.train.height, splits.train.width])
-      }))
+      })
+    )
   }
 
   it.effect("an unknown name is UnknownDataset listing the available ones", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const error = yield* Effect.flip(createDatasetSource({ name: "imagenet" }))
-      expect(error).toMatchObject({ _tag: "UnknownDataset", dataset: "imagenet", available: ["shapes", "idx", "cifar", "digits", "folder"] })
-    }))
+      expect(error).toMatchObject({
+        _tag: "UnknownDataset",
+        dataset: "imagenet",
+        available: ["shapes", "idx", "cifar", "digits", "folder"]
+      })
+    })
+  )
 
   it.effect("bad or misspelled options are InvalidDatasetConfig, caught when the layer is built", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const typo = yield* Effect.flip(createDatasetSource({ name: "shapes", options: { trainsize: 10 } }))
       expect(typo).toMatchObject({ _tag: "InvalidDatasetConfig", dataset: "shapes" })
       expect(typo.message).toMatch(/trainsize/)
@@ -83,17 +89,19 @@ describe("datasetRegistry", () => {
       const exit = yield* Effect.exit(Layer.build(DatasetSource.layer({ name: "idx", options: { limitTrain: 0 } })).pipe(Effect.scoped))
       expect(Exit.isFailure(exit)).toBe(true)
       expect(String(exit)).toMatch(/InvalidDatasetConfig/)
-    }))
+    })
+  )
 
   it.effect("a missing directory surfaces from load as DatasetNotFound with the path", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = join(tempDir("registry-missing"), "gone")
       const source = yield* createDatasetSource({ name: "idx", options: { dir } })
       expect(yield* Effect.flip(source.load)).toMatchObject({ _tag: "DatasetNotFound", path: dir })
-    }))
+    })
+  )
 
   it.effect("loads once: later loads return the same splits", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir("registry-once")
       mkdirSync(dir, { recursive: true })
       writeIdxDataset(dir, { n: 4, m: 2, h: 2, w: 2, gzip: false })
@@ -101,26 +109,29 @@ describe("datasetRegistry", () => {
       const a = yield* source.load
       const b = yield* source.load
       expect(b.train).toBe(a.train)
-    }))
+    })
+  )
 
   it.effect("shapes defaults: 5000 / 1000 images of 16x16x1, test split differs from train", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const source = yield* createDatasetSource({ name: "shapes" })
       const splits = yield* source.load
       const train = yield* gatherAll(splits.train)
       const test = yield* gatherAll(splits.test!)
       expect([train.size, test.size, train.height, train.width, train.channels]).toEqual([5000, 1000, 16, 16, 1])
       expect(train.images.subarray(0, 256)).not.toEqual(test.images.subarray(0, 256))
-    }))
+    })
+  )
 })
 
 layer(DatasetSource.layerTest)("DatasetSource.layerTest", (it) => {
   it.effect("gives tiny deterministic labelled shapes splits", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const splits = yield* (yield* DatasetSource).load
       const train = yield* gatherAll(splits.train)
       expect([train.size, splits.test!.size, train.height, train.channels]).toEqual([64, 32, 16, 1])
       expect(train.images).toEqual(makeShapes({ n: 64, seed: 0 }).images)
       expect(train.numClasses).toBe(10)
-    }))
+    })
+  )
 })

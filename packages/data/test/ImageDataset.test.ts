@@ -32,8 +32,9 @@ describe("ImageDataset", () => {
   })
 
   it("makeImageDataset rejects buffers that disagree with the shape", () => {
-    expect(() => makeImageDataset({ name: "x", size: 2, height: 2, width: 2, channels: 1, images: new Float32Array(7) }))
-      .toThrow(/7 values/)
+    expect(() => makeImageDataset({ name: "x", size: 2, height: 2, width: 2, channels: 1, images: new Float32Array(7) })).toThrow(
+      /7 values/
+    )
     expect(() =>
       makeImageDataset({
         name: "x",

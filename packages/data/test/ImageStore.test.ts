@@ -13,7 +13,7 @@ import { captureLogs, tempDir } from "./fixtures.ts"
 const shapes = makeShapes({ n: 23, size: 6, channels: 1, seed: 4 })
 
 /** The shapes dataset written to a cache file (its bytes are the shapes' pixels rounded to k / 255). */
-const cached = Effect.gen(function*() {
+const cached = Effect.gen(function* () {
   const len = 36
   const listing = {
     root: "/shapes",
@@ -33,7 +33,7 @@ const cached = Effect.gen(function*() {
 
 describe("ImageStore", () => {
   it.effect("inMemoryStore gathers copies of the rows, with labels and metadata", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const store = inMemoryStore(shapes)
       expect([store.size, store.height, store.channels, store.location, store.numClasses]).toEqual([23, 6, 1, "memory", 10])
       const got = yield* store.gather([4, 4, 0])
@@ -42,10 +42,11 @@ describe("ImageStore", () => {
       expect(shapes.images[4 * 36]).not.toBe(7)
       expect(asImageStore(store)).toBe(store)
       expect(isImageDataset(shapes) && !isImageDataset(store)).toBe(true)
-    }))
+    })
+  )
 
   it.effect("forEachChunk visits every image once, in order, in chunks of the size asked, from memory or disk", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { store, memory } = yield* cached
       for (const source of [memory, store] as Array<ImageSource>) {
         const seen: Array<number> = []
@@ -53,18 +54,25 @@ describe("ImageStore", () => {
         yield* forEachChunk(source, 10, (chunk, start) =>
           Effect.sync(() => {
             sizes.push(chunk.size)
-            expect(chunk.images).toEqual(subset(memory, Array.from({ length: chunk.size }, (_, i) => start + i)).images)
+            expect(chunk.images).toEqual(
+              subset(
+                memory,
+                Array.from({ length: chunk.size }, (_, i) => start + i)
+              ).images
+            )
             for (let i = 0; i < chunk.size; i++) seen.push(start + i)
-          }))
+          })
+        )
         expect(sizes).toEqual([10, 10, 3])
         expect(seen).toEqual(Array.from({ length: 23 }, (_, i) => i))
       }
       expect((yield* gatherAll(store)).images).toEqual(memory.images)
       expect(yield* gatherAll(memory)).toBe(memory)
-    }))
+    })
+  )
 
   it.effect("gatherAhead gives each step its rows, read one step ahead from a store, in or out of order", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { store, memory } = yield* cached
       const rowsOf = (step: number) => [step, (step * 5) % 23, 22 - step]
       for (const source of [memory, store] as Array<ImageSource>) {
@@ -78,10 +86,11 @@ describe("ImageStore", () => {
           if (source === memory) expect([images === memory, [...rows]]).toEqual([true, rowsOf(step)])
         }
       }
-    }))
+    })
+  )
 
   it.effect("gatherAhead has started step s + 1's gather when take(s) returns, before the caller computes step s", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const started: Array<number> = []
       const store = {
         ...inMemoryStore(shapes),
@@ -100,12 +109,14 @@ describe("ImageStore", () => {
       expect(started).toEqual([0, 1, 2])
       yield* ahead.take(2)
       expect(started).toEqual([0, 1, 2])
-    }))
+    })
+  )
 
   it.effect("forEachChunk logs progress after each tenth when asked and the pass is long enough", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const store = inMemoryStore(shapes)
-      const run = (progressFrom: number) => captureLogs(forEachChunk(store, 5, () => Effect.void, { progress: "embedding shapes", progressFrom }))
+      const run = (progressFrom: number) =>
+        captureLogs(forEachChunk(store, 5, () => Effect.void, { progress: "embedding shapes", progressFrom }))
       const { lines } = yield* run(20)
       expect(lines.map((l) => l.replace(/, \d+ img\/s\)/, ")"))).toEqual([
         "Info embedding shapes: 5/23 images (21%)",
@@ -115,5 +126,6 @@ describe("ImageStore", () => {
         "Info embedding shapes: 23/23 images (100%)"
       ])
       expect((yield* run(24)).lines).toEqual([])
-    }))
+    })
+  )
 })

@@ -24,19 +24,25 @@ export const idxBytes = (dims: ReadonlyArray<number>, data: ArrayLike<number>): 
  * A tiny MNIST-style directory: n train and m test images of h x w whose pixel (y, x) of image i
  * is (i * 7 + y * w + x) % 256, label i % 10. Files gzipped (with .gz names) when `gzip`.
  */
-export const writeIdxDataset = (
-  dir: string,
-  options: { n: number; m: number; h: number; w: number; gzip: boolean }
-): void => {
+export const writeIdxDataset = (dir: string, options: { n: number; m: number; h: number; w: number; gzip: boolean }): void => {
   mkdirSync(dir, { recursive: true })
   const { h, w } = options
   const write = (name: string, bytes: Uint8Array) =>
     writeFileSync(join(dir, options.gzip ? `${name}.gz` : name), options.gzip ? gzipSync(bytes) : bytes)
-  for (const [prefix, count] of [["train", options.n], ["t10k", options.m]] as const) {
+  for (const [prefix, count] of [
+    ["train", options.n],
+    ["t10k", options.m]
+  ] as const) {
     const pixels = new Uint8Array(count * h * w)
     for (let i = 0; i < count; i++) for (let p = 0; p < h * w; p++) pixels[i * h * w + p] = (i * 7 + p) % 256
     write(`${prefix}-images-idx3-ubyte`, idxBytes([count, h, w], pixels))
-    write(`${prefix}-labels-idx1-ubyte`, idxBytes([count], Array.from({ length: count }, (_, i) => i % 10)))
+    write(
+      `${prefix}-labels-idx1-ubyte`,
+      idxBytes(
+        [count],
+        Array.from({ length: count }, (_, i) => i % 10)
+      )
+    )
   }
 }
 
@@ -63,12 +69,14 @@ export const cifarPixel = (i: number, p: number, c: number): number => ((i + 3 *
 /** One solid-colour (or given-pixel) image file written with sharp; the format follows the extension. */
 export const writeImage = async (
   path: string,
-  image: { width: number; height: number; channels: 1 | 3 | 4; pixel: ReadonlyArray<number> } | {
-    width: number
-    height: number
-    channels: 1 | 3 | 4
-    data: Uint8Array
-  }
+  image:
+    | { width: number; height: number; channels: 1 | 3 | 4; pixel: ReadonlyArray<number> }
+    | {
+        width: number
+        height: number
+        channels: 1 | 3 | 4
+        data: Uint8Array
+      }
 ): Promise<void> => {
   const { width, height, channels } = image
   const data = "data" in image ? image.data : new Uint8Array(width * height * channels)
@@ -118,7 +126,7 @@ export const writeDigitsCsv = (dir: string, n: number): string => {
 
 /** Run `effect` with a logger that records each line as "<Level> <message>" (Info, Warn, ...). */
 export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const lines: Array<string> = []
     const logger = Logger.make(({ logLevel, message }) => {
       lines.push(`${logLevel} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)

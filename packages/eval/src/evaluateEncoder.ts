@@ -43,7 +43,7 @@ const finiteProbe = (probe: string, score: ProbeScore) => {
  * `options.semiSupervised` trained on that fraction of the labels (the features are extracted
  * once for all of them). Both splits need labels.
  */
-export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
+export const evaluateEncoder = Effect.fn("evaluateEncoder")(function* (
   encoder: Encoder,
   train: ImageSource,
   test: ImageSource,
@@ -60,7 +60,10 @@ export const evaluateEncoder = Effect.fn("evaluateEncoder")(function*(
   const trainSet = { features: tr.values, labels: train.labels }
   const testSet = { features: te.values, labels: test.labels }
   const knn = knnClassifier(trainSet, testSet, tr.dim, { ...options.knn, numClasses })
-  const linear = yield* finiteProbe("linear probe", linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed)))
+  const linear = yield* finiteProbe(
+    "linear probe",
+    linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+  )
   const semi: Record<`labels${string}pct${"Top1" | "Top5"}`, number> = {}
   for (const fraction of options.semiSupervised ?? []) {
     const score = yield* finiteProbe(

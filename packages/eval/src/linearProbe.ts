@@ -52,7 +52,10 @@ export const linearProbe = (
   const b = tf.tidy(() => tf.variable(tf.zeros([options.numClasses])))
   // bingo's Sgd (PyTorch's rule, weight decay on W only); tf.train.momentum leaks a scalar on dispose
   const sgd = new Sgd({ momentum: options.momentum, weightDecay: 0 })
-  const params = new Map([["weight", w], ["bias", b]])
+  const params = new Map([
+    ["weight", w],
+    ["bias", b]
+  ])
   const xTrain = tf.tidy(() => tf.tensor2d(train.features, [nTrain, dim]).sub(mean).div(std))
   const yTrain = tf.tensor1d(train.labels, "int32")
   const lossSum = tf.tidy(() => tf.variable(tf.scalar(0), false))
@@ -74,7 +77,14 @@ export const linearProbe = (
             const ce = tf.losses.softmaxCrossEntropy(y, logits)
             return (options.weightDecay > 0 ? tf.add(ce, tf.mul(options.weightDecay / 2, tf.sum(tf.square(w)))) : ce) as tf.Scalar
           }, [w, b])
-          sgd.step(new Map([["weight", grads[w.name]!], ["bias", grads[b.name]!]]), params, lr)
+          sgd.step(
+            new Map([
+              ["weight", grads[w.name]!],
+              ["bias", grads[b.name]!]
+            ]),
+            params,
+            lr
+          )
           lossSum.assign(tf.add(lossSum, value))
         })
       }

@@ -19,7 +19,15 @@ const isSemiTop1 = (key: string): key is `labels${string}pctTop1` => SEMI_TOP1.t
  */
 export const formatResultsTable = (rows: ReadonlyArray<ReportRow>, chance: number): string => {
   const semi = [...new Set(rows.flatMap((r) => Object.keys(r.scores).filter(isSemiTop1)))]
-  const header = ["model", "backbone", "params", "kNN top-1", "linear top-1", "linear top-5", ...semi.map((k) => `labels ${SEMI_TOP1.exec(k)![1]}% top-1`)]
+  const header = [
+    "model",
+    "backbone",
+    "params",
+    "kNN top-1",
+    "linear top-1",
+    "linear top-5",
+    ...semi.map((k) => `labels ${SEMI_TOP1.exec(k)![1]}% top-1`)
+  ]
   const body = rows.map((r) => [
     r.model,
     r.backbone,

@@ -7,7 +7,16 @@ import { useCpu } from "./setup.ts"
 beforeAll(useCpu)
 
 /** The same weighted vote with plain loops (cosine, sort, exp(sim/T)). */
-const naiveKnn = (trX: Float32Array, trY: Int32Array, teX: Float32Array, teY: Int32Array, dim: number, k: number, T: number, classes: number) => {
+const naiveKnn = (
+  trX: Float32Array,
+  trY: Int32Array,
+  teX: Float32Array,
+  teY: Int32Array,
+  dim: number,
+  k: number,
+  T: number,
+  classes: number
+) => {
   const norm = (x: Float32Array, i: number) => Math.hypot(...x.subarray(i * dim, (i + 1) * dim))
   let hits = 0
   for (let t = 0; t < teY.length; t++) {
@@ -28,7 +37,10 @@ const naiveKnn = (trX: Float32Array, trY: Int32Array, teX: Float32Array, teY: In
 describe("knnClassifier", () => {
   it("weights votes by exp(sim / T): one close neighbour beats two far ones only at low temperature", () => {
     // test point (1, 0); train: class 0 at angle 0.1 rad, class 1 twice at angle 0.5 rad
-    const train = { features: Float32Array.from([Math.cos(0.1), Math.sin(0.1), Math.cos(0.5), Math.sin(0.5), Math.cos(0.5), -Math.sin(0.5)]), labels: Int32Array.from([0, 1, 1]) }
+    const train = {
+      features: Float32Array.from([Math.cos(0.1), Math.sin(0.1), Math.cos(0.5), Math.sin(0.5), Math.cos(0.5), -Math.sin(0.5)]),
+      labels: Int32Array.from([0, 1, 1])
+    }
     const test = { features: Float32Array.from([1, 0]), labels: Int32Array.from([0]) }
     // votes: class 0 exp(cos .1 / T), class 1 2 exp(cos .5 / T); class 0 wins iff (cos .1 - cos .5) / T > ln 2
     const gap = Math.cos(0.1) - Math.cos(0.5) // 0.1173
@@ -40,12 +52,16 @@ describe("knnClassifier", () => {
 
   it("agrees with a naive loop implementation on random data, across chunk sizes, without leaks", () => {
     const rng = Rng.fromSeed(4)
-    const dim = 6, nTr = 80, nTe = 37, classes = 4
+    const dim = 6,
+      nTr = 80,
+      nTe = 37,
+      classes = 4
     const gen = (n: number) => ({
       features: Float32Array.from({ length: n * dim }, () => rng.normal()),
       labels: Int32Array.from({ length: n }, () => rng.int(classes))
     })
-    const tr = gen(nTr), te = gen(nTe)
+    const tr = gen(nTr),
+      te = gen(nTe)
     const expected = naiveKnn(tr.features, tr.labels, te.features, te.labels, dim, 10, 0.1, classes)
     const before = tf.memory().numTensors
     for (const chunkSize of [5, 512]) {

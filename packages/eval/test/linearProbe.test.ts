@@ -27,7 +27,8 @@ const blobs = (n: number, rng: Rng, shift: number) => {
 describe("linearProbe", () => {
   it("records each epoch's mean training loss, falling on separable data; a huge lr stops it with a non-finite loss", () => {
     const rng = Rng.fromSeed(4)
-    const tr = blobs(300, rng, 3), te = blobs(150, rng, 3)
+    const tr = blobs(300, rng, 3),
+      te = blobs(150, rng, 3)
     const options = { ...linearProbeDefaults, epochs: 5, numClasses: 3 }
     const ok = linearProbe(tr, te, tr.dim, options, Rng.fromSeed(0))
     expect(ok.epochLosses).toHaveLength(5)
@@ -45,25 +46,33 @@ describe("linearProbe", () => {
   it("evaluateEncoder turns a diverged probe into a typed LinearProbeDiverged naming the probe and epoch", async () => {
     const data = makeShapes({ n: 64, seed: 2 })
     const test = makeShapes({ n: 32, seed: 3 })
-    const encoder = createEncoder({ backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.125, headHidden: 8, embeddingDim: 8 }, Rng.fromSeed(0), "e")
-    const exit = await Effect.runPromiseExit(evaluateEncoder(encoder, data, test, {
-      view: { outputSize: 16 },
-      knn: { k: 5, temperature: 0.07 },
-      linear: { ...linearProbeDefaults, epochs: 3, lr: 1e38 },
-      seed: 0
-    }))
+    const encoder = createEncoder(
+      { backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.125, headHidden: 8, embeddingDim: 8 },
+      Rng.fromSeed(0),
+      "e"
+    )
+    const exit = await Effect.runPromiseExit(
+      evaluateEncoder(encoder, data, test, {
+        view: { outputSize: 16 },
+        knn: { k: 5, temperature: 0.07 },
+        linear: { ...linearProbeDefaults, epochs: 3, lr: 1e38 },
+        seed: 0
+      })
+    )
     disposeEncoder(encoder)
     expect(failureOf(exit)).toMatchObject({ _tag: "LinearProbeDiverged", probe: "linear probe" })
   })
 
   it("separates well-separated Gaussian blobs and is at chance on pure noise", () => {
     const rng = Rng.fromSeed(1)
-    const tr = blobs(300, rng, 6), te = blobs(150, rng, 6)
+    const tr = blobs(300, rng, 6),
+      te = blobs(150, rng, 6)
     const before = tf.memory().numTensors
     const s = linearProbe(tr, te, tr.dim, { ...linearProbeDefaults, epochs: 20, numClasses: 3 }, Rng.fromSeed(0))
     expect(tf.memory().numTensors).toBe(before)
     expect(s.top1).toBeGreaterThan(0.97)
-    const ntr = blobs(300, rng, 0), nte = blobs(300, rng, 0)
+    const ntr = blobs(300, rng, 0),
+      nte = blobs(300, rng, 0)
     const noise = linearProbe(ntr, nte, ntr.dim, { ...linearProbeDefaults, epochs: 20, numClasses: 3 }, Rng.fromSeed(0))
     expect(noise.top1).toBeLessThan(0.45)
   })
@@ -73,7 +82,10 @@ describe("evaluateEncoder", () => {
   it("scores an encoder with both probes and rejects unlabelled data", async () => {
     const train = makeShapes({ n: 120, seed: 1 })
     const test = makeShapes({ n: 60, seed: 2 })
-    const enc = createEncoder({ backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.25, headHidden: 8, embeddingDim: 8 }, Rng.fromSeed(0))
+    const enc = createEncoder(
+      { backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.25, headHidden: 8, embeddingDim: 8 },
+      Rng.fromSeed(0)
+    )
     const opts = { view: { outputSize: 16 }, knn: { k: 20, temperature: 0.07 }, linear: { ...linearProbeDefaults, epochs: 5 }, seed: 0 }
     const scores = await Effect.runPromise(evaluateEncoder(enc, train, test, opts))
     for (const v of Object.values(scores)) {
@@ -90,7 +102,10 @@ describe("evaluateEncoder", () => {
 
 describe("formatResultsTable", () => {
   it("prints percentages with one decimal and the chance line", () => {
-    const t = formatResultsTable([{ model: "student", backbone: "mlp", params: 1234, scores: { knnTop1: 0.5, knnTop5: 0.9, linearTop1: 0.625, linearTop5: 0.95 } }], 0.1)
+    const t = formatResultsTable(
+      [{ model: "student", backbone: "mlp", params: 1234, scores: { knnTop1: 0.5, knnTop5: 0.9, linearTop1: 0.625, linearTop5: 0.95 } }],
+      0.1
+    )
     expect(t).toContain("| student | mlp      | 1,234  | 50.0      | 62.5         | 95.0         |")
     expect(t).toContain("chance: 10.0%")
   })

@@ -138,7 +138,7 @@ describe("evaluateEncoder probes the encoder it is given", () => {
       )
       expect([sa.linearTop1, sa.linearTop5]).toEqual([direct.top1, direct.top5])
       // (on 200 test images two weak encoders can tie on one number: here both have top-1 17.0%, top-5 71.0 vs 66.0)
-    expect([sb.linearTop1, sb.linearTop5]).not.toEqual([sa.linearTop1, sa.linearTop5])
+      expect([sb.linearTop1, sb.linearTop5]).not.toEqual([sa.linearTop1, sa.linearTop5])
     } finally {
       disposeEncoder(a)
       disposeEncoder(b)

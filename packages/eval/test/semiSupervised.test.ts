@@ -69,7 +69,12 @@ describe("semiSupervisedSubset", () => {
 
   it("accepts any integer labels and refuses a fraction outside (0, 1]", () => {
     const [a, b] = semiSupervisedSubset(Int32Array.from([7, 7, -1, -1]), 0.5)
-    expect([[0, 1], [2, 3]].map((members) => [a, b].filter((i) => members.includes(i!)).length)).toEqual([1, 1])
+    expect(
+      [
+        [0, 1],
+        [2, 3]
+      ].map((members) => [a, b].filter((i) => members.includes(i!)).length)
+    ).toEqual([1, 1])
     for (const bad of [0, -0.1, 1.5, NaN]) expect(() => semiSupervisedSubset(labels, bad)).toThrow(RangeError)
   })
 })
@@ -116,7 +121,10 @@ describe("evaluateEncoder with semiSupervised", () => {
   it("adds a top-1 and top-5 score per fraction and leaves the other scores as they were", async () => {
     const train = makeShapes({ n: 200, seed: 1 })
     const test = makeShapes({ n: 60, seed: 2 })
-    const enc = createEncoder({ backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.25, headHidden: 8, embeddingDim: 8 }, Rng.fromSeed(0))
+    const enc = createEncoder(
+      { backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.25, headHidden: 8, embeddingDim: 8 },
+      Rng.fromSeed(0)
+    )
     const opts = { view: { outputSize: 16 }, knn: { k: 20, temperature: 0.07 }, linear: { ...linearProbeDefaults, epochs: 5 }, seed: 0 }
     const plain = await Effect.runPromise(evaluateEncoder(enc, train, test, opts))
     const semi = await Effect.runPromise(evaluateEncoder(enc, train, test, { ...opts, semiSupervised: [0.1, 0.5] }))
@@ -134,10 +142,13 @@ describe("evaluateEncoder with semiSupervised", () => {
 describe("formatResultsTable with semi-supervised scores", () => {
   it("adds a top-1 column per fraction, '-' in rows without it", () => {
     const base = { knnTop1: 0.5, knnTop5: 0.9, linearTop1: 0.625, linearTop5: 0.95 }
-    const t = formatResultsTable([
-      { model: "student", backbone: "mlp", params: 10, scores: { ...base, labels1pctTop1: 0.25, labels1pctTop5: 0.5 } },
-      { model: "teacher", backbone: "mlp", params: 10, scores: base }
-    ], 0.1)
+    const t = formatResultsTable(
+      [
+        { model: "student", backbone: "mlp", params: 10, scores: { ...base, labels1pctTop1: 0.25, labels1pctTop5: 0.5 } },
+        { model: "teacher", backbone: "mlp", params: 10, scores: base }
+      ],
+      0.1
+    )
     expect(t.split("\n")[0]).toBe("| model   | backbone | params | kNN top-1 | linear top-1 | linear top-5 | labels 1% top-1 |")
     expect(t).toContain("| 62.5         | 95.0         | 25.0            |")
     expect(t).toContain("| 62.5         | 95.0         | -               |")

@@ -121,7 +121,9 @@ export const defineLoss = <O>(def: DistillationLoss<O>): DistillationLoss<O> => 
 
 /** True for a `decodeOptions` result that is a failure, `{ error: string }`. */
 export const isOptionsError = (decoded: unknown): decoded is { readonly error: string } =>
-  typeof decoded === "object" && decoded !== null && Object.keys(decoded).length === 1 &&
+  typeof decoded === "object" &&
+  decoded !== null &&
+  Object.keys(decoded).length === 1 &&
   typeof (decoded as { readonly error?: unknown }).error === "string"
 
 const lossViews: ReadonlyArray<string> = Object.keys(viewFields)

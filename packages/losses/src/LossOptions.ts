@@ -29,7 +29,9 @@ export const oneOf = <const L extends ReadonlyArray<string>>(values: L, value: L
  * schema's type. `undefined` and `null` decode as `{}`; an unknown key, a wrong type or a value
  * failing a check gives `{ error }` with every issue and its key path.
  */
-export const optionsFromSchema = <S extends Schema.ConstraintDecoder<unknown>>(schema: S): {
+export const optionsFromSchema = <S extends Schema.ConstraintDecoder<unknown>>(
+  schema: S
+): {
   readonly defaults: S["Type"]
   readonly decodeOptions: (raw: unknown) => S["Type"] | { readonly error: string }
 } => {

@@ -16,13 +16,15 @@ const bingo = defineLoss({
   // the paper form (Eq. 4) reads neither the CutMix view nor the teacher's embedding of the
   // positive: the trainer then skips making and embedding them
   needs: (options) => (options.form === "paper" ? ["studentPositive", "teacher"] : ["positive", "mix", "teacher"]),
-  ...optionsFromSchema(Schema.Struct({
-    form: oneOf(["code", "paper"], "code"),
-    temperature: positiveNumber(0.2),
-    warmupEpochs: nonNegativeInt(11),
-    selfWeight: nonNegativeNumber(0.5),
-    crossWeight: nonNegativeNumber(0.5)
-  })),
+  ...optionsFromSchema(
+    Schema.Struct({
+      form: oneOf(["code", "paper"], "code"),
+      temperature: positiveNumber(0.2),
+      warmupEpochs: nonNegativeInt(11),
+      selfWeight: nonNegativeNumber(0.5),
+      crossWeight: nonNegativeNumber(0.5)
+    })
+  ),
   compute: (views, options) => bingoLossTerms(views, options),
   // code form: (w_s + w_c + w_s + w_c + λ + 1 − λ) / 3 = 1 cross-entropy's worth; paper form: two
   collapseValue: (q, options) => (options.form === "paper" ? 2 : 1) * Math.log(q + 1)
@@ -49,10 +51,12 @@ const seed = defineLoss({
   name: "seed",
   description: "SEED (Fang et al., ICLR 2021): soft cross-entropy to the teacher's similarity distribution",
   needs: ["teacher"],
-  ...optionsFromSchema(Schema.Struct({
-    studentTemperature: positiveNumber(0.2),
-    teacherTemperature: positiveNumber(0.01)
-  })),
+  ...optionsFromSchema(
+    Schema.Struct({
+      studentTemperature: positiveNumber(0.2),
+      teacherTemperature: positiveNumber(0.01)
+    })
+  ),
   compute: (views, options) => seedLoss(views.studentAnchor, views.teacherAnchor, views.teacherQueue, options)
 })
 
@@ -62,8 +66,7 @@ const compress = defineLoss({
   description: "CompRess-1q (Koohpayegani et al., NeurIPS 2020): KL(teacher ‖ student) over the teacher memory bank",
   needs: ["teacher"],
   ...optionsFromSchema(Schema.Struct({ temperature: positiveNumber(0.04) })),
-  compute: (views, options) =>
-    compressLoss(views.studentAnchor, views.teacherAnchor, views.teacherQueue, options.temperature)
+  compute: (views, options) => compressLoss(views.studentAnchor, views.teacherAnchor, views.teacherQueue, options.temperature)
 })
 
 /** DisCo: MoCo-v2 on the student plus MSE to the teacher's embedding. */
@@ -102,9 +105,11 @@ const infonceMulti = defineLoss({
       temperature: positiveNumber(0.2),
       anchorWeight: nonNegativeNumber(0.5),
       positiveWeight: nonNegativeNumber(0.5)
-    }).check(Schema.makeFilter((o) =>
-      o.anchorWeight + o.positiveWeight > 0 ? undefined : { path: ["positiveWeight"], issue: "anchorWeight + positiveWeight must be > 0" }
-    ))
+    }).check(
+      Schema.makeFilter((o) =>
+        o.anchorWeight + o.positiveWeight > 0 ? undefined : { path: ["positiveWeight"], issue: "anchorWeight + positiveWeight must be > 0" }
+      )
+    )
   ),
   compute: (views, options) =>
     multiPositiveInfoNce(

@@ -16,12 +16,7 @@ import { expectPositive, expectQueue, expectSameShape } from "./internal/validat
  * Shapes: student [B, D], teacher [B, D], teacherQueue [Q, D] → scalar. The student head must
  * output the teacher's dimension D.
  */
-export const compressLoss = (
-  student: tf.Tensor2D,
-  teacher: tf.Tensor2D,
-  teacherQueue: tf.Tensor2D,
-  temperature = 0.04
-): tf.Scalar => {
+export const compressLoss = (student: tf.Tensor2D, teacher: tf.Tensor2D, teacherQueue: tf.Tensor2D, temperature = 0.04): tf.Scalar => {
   const [, dim] = expectSameShape("compressLoss", { student, teacher })
   expectQueue("compressLoss", "teacherQueue", teacherQueue, dim)
   expectPositive("compressLoss", "temperature", temperature)

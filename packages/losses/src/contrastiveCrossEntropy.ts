@@ -21,12 +21,7 @@ import { expectPositive, expectQueue, expectSameShape } from "./internal/validat
  * this is not required. Gradients flow into every argument; callers hold the teacher, the
  * momentum keys and the queue as constants (as the reference's `torch.no_grad` does).
  */
-export const contrastiveCrossEntropy = (
-  s: tf.Tensor2D,
-  t: tf.Tensor2D,
-  queue: tf.Tensor2D,
-  temperature: number
-): tf.Tensor1D => {
+export const contrastiveCrossEntropy = (s: tf.Tensor2D, t: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): tf.Tensor1D => {
   const [, dim] = expectSameShape("contrastiveCrossEntropy", { s, t })
   expectQueue("contrastiveCrossEntropy", "queue", queue, dim)
   expectPositive("contrastiveCrossEntropy", "temperature", temperature)

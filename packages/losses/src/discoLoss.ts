@@ -35,10 +35,11 @@ export const discoLoss = (
   const o: DiscoOptions = { ...discoDefaults, ...options }
   expectSameShape("discoLoss", { student, studentKey, teacher })
   expectNonNegative("discoLoss", "weight", o.weight)
-  return tf.tidy(() =>
-    tf.add(
-      infoNce(student, studentKey, studentKeyQueue, o.temperature),
-      tf.mul(tf.mean(tf.squaredDifference(student, teacher)), o.weight)
-    ) as tf.Scalar
+  return tf.tidy(
+    () =>
+      tf.add(
+        infoNce(student, studentKey, studentKeyQueue, o.temperature),
+        tf.mul(tf.mean(tf.squaredDifference(student, teacher)), o.weight)
+      ) as tf.Scalar
   )
 }

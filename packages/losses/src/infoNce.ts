@@ -11,9 +11,5 @@ import { contrastiveCrossEntropy } from "./contrastiveCrossEntropy.ts"
  * averaged over the batch. Shapes: q [B, D], k [B, D], queue [Q, D] → scalar.
  * It is the batch mean of {@link contrastiveCrossEntropy}.
  */
-export const infoNce = (
-  q: tf.Tensor2D,
-  k: tf.Tensor2D,
-  queue: tf.Tensor2D,
-  temperature: number
-): tf.Scalar => tf.tidy(() => tf.mean(contrastiveCrossEntropy(q, k, queue, temperature)) as tf.Scalar)
+export const infoNce = (q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, temperature: number): tf.Scalar =>
+  tf.tidy(() => tf.mean(contrastiveCrossEntropy(q, k, queue, temperature)) as tf.Scalar)

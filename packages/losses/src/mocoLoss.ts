@@ -11,9 +11,5 @@ import { infoNce } from "./infoNce.ts"
  *
  * Shapes: query [B, D], key [B, D], keyQueue [Q, D] → scalar.
  */
-export const mocoLoss = (
-  query: tf.Tensor2D,
-  key: tf.Tensor2D,
-  keyQueue: tf.Tensor2D,
-  temperature = 0.2
-): tf.Scalar => infoNce(query, key, keyQueue, temperature)
+export const mocoLoss = (query: tf.Tensor2D, key: tf.Tensor2D, keyQueue: tf.Tensor2D, temperature = 0.2): tf.Scalar =>
+  infoNce(query, key, keyQueue, temperature)

@@ -52,10 +52,7 @@ export const seedLoss = (
     }
     const s = parts(student, o.studentTemperature)
     const t = parts(teacher, o.teacherTemperature)
-    const crossEntropy = tf.add(
-      tf.reshape(tf.mul(tf.exp(t.logPos), s.logPos), [-1]),
-      tf.sum(tf.mul(tf.exp(t.logNeg), s.logNeg), 1)
-    ) // [B]
+    const crossEntropy = tf.add(tf.reshape(tf.mul(tf.exp(t.logPos), s.logPos), [-1]), tf.sum(tf.mul(tf.exp(t.logNeg), s.logNeg), 1)) // [B]
     return tf.neg(tf.mean(crossEntropy)) as tf.Scalar
   })
 }

@@ -39,8 +39,9 @@ describe("DistillationLoss", () => {
     const s = t2([[1, 0]])
     const views = { studentAnchor: s, teacherAnchor: s, teacherQueue: s, epoch: 0 }
     expect(requireView({ ...views, studentKey: s }, "studentKey", "moco")).toBe(s)
-    expect(() => requireView(views, "studentKeyQueue", "moco"))
-      .toThrow(`loss 'moco' needs the view 'studentKeyQueue' (declare "studentKey" in needs)`)
+    expect(() => requireView(views, "studentKeyQueue", "moco")).toThrow(
+      `loss 'moco' needs the view 'studentKeyQueue' (declare "studentKey" in needs)`
+    )
     expect(() => requireView(views, "mixLambda", "bingo")).toThrow(/declare "mix" in needs/)
     tf.dispose(s)
   })

@@ -2,12 +2,14 @@ import { describe, expect, it } from "vitest"
 import { Schema } from "effect"
 import { nonNegativeInt, nonNegativeNumber, oneOf, optionsFromSchema, positiveNumber } from "../src/LossOptions.ts"
 
-const { defaults, decodeOptions } = optionsFromSchema(Schema.Struct({
-  temperature: positiveNumber(0.2),
-  weight: nonNegativeNumber(1),
-  warmupEpochs: nonNegativeInt(11),
-  form: oneOf(["code", "paper"], "code")
-}))
+const { defaults, decodeOptions } = optionsFromSchema(
+  Schema.Struct({
+    temperature: positiveNumber(0.2),
+    weight: nonNegativeNumber(1),
+    warmupEpochs: nonNegativeInt(11),
+    form: oneOf(["code", "paper"], "code")
+  })
+)
 
 describe("LossOptions", () => {
   it("decodes {} (and undefined / null) to the defaults", () => {
@@ -33,8 +35,12 @@ describe("LossOptions", () => {
   })
 
   it("rejects NaN and Infinity", () => {
-    expect(decodeOptions({ temperature: Number.NaN })).toEqual({ error: expect.stringContaining(`temperature: Expected a finite number, got NaN`) })
-    expect(decodeOptions({ weight: Number.POSITIVE_INFINITY })).toEqual({ error: expect.stringContaining(`weight: Expected a finite number, got Infinity`) })
+    expect(decodeOptions({ temperature: Number.NaN })).toEqual({
+      error: expect.stringContaining(`temperature: Expected a finite number, got NaN`)
+    })
+    expect(decodeOptions({ weight: Number.POSITIVE_INFINITY })).toEqual({
+      error: expect.stringContaining(`weight: Expected a finite number, got Infinity`)
+    })
   })
 
   it("refuses a schema whose defaults do not decode", () => {

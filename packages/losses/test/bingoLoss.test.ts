@@ -42,10 +42,18 @@ const value = (v: Views, options: Partial<BingoOptions> = {}): number => scalarO
 const naiveCode = (x: Inputs<Embedding, Matrix>, lambda: number, epoch: number, T: number, warmup: number): number => {
   const ce = (s: Matrix, t: Matrix) => naiveInfoNce(s, t, x.queue, T)
   const [ws, wc] = epoch > warmup - 1 ? [0.5, 0.5] : [1, 0]
-  return (ws * ce(x.sA, x.tA) + wc * ce(x.sA, x.tP) + ws * ce(x.sP, x.tP) + wc * ce(x.sP, x.tA) +
-    lambda * ce(x.sM, x.tA) + (1 - lambda) * ce(x.sM, x.tP)) / 3
+  return (
+    (ws * ce(x.sA, x.tA) +
+      wc * ce(x.sA, x.tP) +
+      ws * ce(x.sP, x.tP) +
+      wc * ce(x.sP, x.tA) +
+      lambda * ce(x.sM, x.tA) +
+      (1 - lambda) * ce(x.sM, x.tP)) /
+    3
+  )
 }
-const naivePaper = (x: Inputs<Embedding, Matrix>, T: number): number => naiveInfoNce(x.sA, x.tA, x.queue, T) + naiveInfoNce(x.sP, x.tA, x.queue, T)
+const naivePaper = (x: Inputs<Embedding, Matrix>, T: number): number =>
+  naiveInfoNce(x.sA, x.tA, x.queue, T) + naiveInfoNce(x.sP, x.tA, x.queue, T)
 
 // 2-d hand case, T = 1, queue {(-1, 0)}: CE(s, t) = −s·t + log(e^{s·t} + e^{s·n})
 const handEmbeddings: Inputs<Embedding, Matrix> = {
@@ -106,7 +114,13 @@ const spec: LossConformance<Embedding, Step> = {
     unscaled: { temperature: 1, lambda: 0.3, epoch: 20 },
     gradientWrt: ["sA"]
   },
-  leak: { values: [{ lambda: 0.3, epoch: 12 }, { lambda: 0.3, epoch: 0, form: "paper" }], gradient: { lambda: 0.3, epoch: 12 } }
+  leak: {
+    values: [
+      { lambda: 0.3, epoch: 12 },
+      { lambda: 0.3, epoch: 0, form: "paper" }
+    ],
+    gradient: { lambda: 0.3, epoch: 12 }
+  }
 }
 
 describeLossConformance(spec)
@@ -132,7 +146,16 @@ describe("bingoLoss", () => {
     const bingo = builtinLosses.find((l) => l.name === "bingo")!
     const same = [[1, 0]]
     const q = 7
-    const collapsed: Views = { sA: same, sP: same, sM: same, tA: same, tP: same, queue: Array.from({ length: q }, () => [1, 0]), lambda: 0.3, epoch: 20 }
+    const collapsed: Views = {
+      sA: same,
+      sP: same,
+      sM: same,
+      tA: same,
+      tP: same,
+      queue: Array.from({ length: q }, () => [1, 0]),
+      lambda: 0.3,
+      epoch: 20
+    }
     for (const form of ["code", "paper"] as const) {
       expect(value(collapsed, { form })).toBeCloseTo(bingo.collapseValue!(q, { ...bingo.defaults, form }), 5)
     }
@@ -145,8 +168,10 @@ describe("bingoLoss", () => {
     expect(value({ ...hand, epoch: 11 }, { temperature: 1 })).toBeCloseTo(after, 6)
     expect(warm).not.toBeCloseTo(after, 3)
     // a shorter warm-up and custom post-warm-up weights
-    expect(value({ ...hand, epoch: 2 }, { temperature: 1, warmupEpochs: 2, selfWeight: 0.8, crossWeight: 0.2 }))
-      .toBeCloseTo((0.8 * (ceAA + cePP) + 0.2 * (ceAP + cePA) + 0.25 * ceMA + 0.75 * ceMP) / 3, 6)
+    expect(value({ ...hand, epoch: 2 }, { temperature: 1, warmupEpochs: 2, selfWeight: 0.8, crossWeight: 0.2 })).toBeCloseTo(
+      (0.8 * (ceAA + cePP) + 0.2 * (ceAP + cePA) + 0.25 * ceMA + 0.75 * ceMP) / 3,
+      6
+    )
   })
 
   it("on identical inputs (s_a = s_p = s_m, t_a = t_p) code = CE(s, t) and paper = 2 CE(s, t)", () => {
@@ -162,7 +187,13 @@ describe("bingoLoss", () => {
 
   it("paper form ignores the mix and teacher-positive views, code form requires them", () => {
     const v = tensorViews(hand)
-    const paperOnly = { studentAnchor: v.studentAnchor, studentPositive: v.studentPositive, teacherAnchor: v.teacherAnchor, teacherQueue: v.teacherQueue, epoch: 0 }
+    const paperOnly = {
+      studentAnchor: v.studentAnchor,
+      studentPositive: v.studentPositive,
+      teacherAnchor: v.teacherAnchor,
+      teacherQueue: v.teacherQueue,
+      epoch: 0
+    }
     expect(scalarOf(() => bingoLoss(paperOnly, { form: "paper", temperature: 1 }))).toBeCloseTo(ceAA + cePA, 6)
     expect(() => bingoLoss(paperOnly)).toThrow(/needs studentMix, teacherPositive and mixLambda/)
     expect(() => bingoLoss({ ...v, mixLambda: 1.5 })).toThrow(/mixLambda must be in \[0, 1\]/)

@@ -1,16 +1,16 @@
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { builtinLosses } from "../src/builtinLosses.ts"
-import { alwaysProvided, asLossValue, type DistillationViews, isOptionsError, type LossValue, neededViews, viewFields } from "../src/DistillationLoss.ts"
 import {
-  expectFinite,
-  expectNoLeak,
-  grad2d,
-  makeRng,
-  randomUnitRows,
-  t2,
-  useCpuBackend
-} from "./helpers.ts"
+  alwaysProvided,
+  asLossValue,
+  type DistillationViews,
+  isOptionsError,
+  type LossValue,
+  neededViews,
+  viewFields
+} from "../src/DistillationLoss.ts"
+import { expectFinite, expectNoLeak, grad2d, makeRng, randomUnitRows, t2, useCpuBackend } from "./helpers.ts"
 
 useCpuBackend()
 
@@ -87,7 +87,9 @@ describe("builtinLosses", () => {
     it("leaks no tensor (loss and gradient)", () => {
       const views = allViews(93, 20)
       expectNoLeak(() => tensorsOf(loss.compute(views, loss.defaults)))
-      expectNoLeak(() => grad2d((s: tf.Tensor2D) => totalOf(loss.compute({ ...views, studentAnchor: s }, loss.defaults)))(views.studentAnchor))
+      expectNoLeak(() =>
+        grad2d((s: tf.Tensor2D) => totalOf(loss.compute({ ...views, studentAnchor: s }, loss.defaults)))(views.studentAnchor)
+      )
       disposeViews(views)
     })
 
@@ -109,8 +111,13 @@ describe("builtinLosses", () => {
 
   it("bingo decodes user options over its defaults and rejects a bad form and a negative temperature", () => {
     const bingo = builtinLosses.find((l) => l.name === "bingo")!
-    expect(bingo.decodeOptions({ form: "paper", temperature: 0.12 }))
-      .toEqual({ form: "paper", temperature: 0.12, warmupEpochs: 11, selfWeight: 0.5, crossWeight: 0.5 })
+    expect(bingo.decodeOptions({ form: "paper", temperature: 0.12 })).toEqual({
+      form: "paper",
+      temperature: 0.12,
+      warmupEpochs: 11,
+      selfWeight: 0.5,
+      crossWeight: 0.5
+    })
     const bad = bingo.decodeOptions({ form: "other", temperature: -1 })
     expect(isOptionsError(bad) && bad.error).toMatch(/form: Expected "code" \| "paper", got /)
     expect(isOptionsError(bad) && bad.error).toMatch(/temperature: Expected a value greater than 0, got /)

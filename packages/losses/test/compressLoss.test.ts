@@ -30,12 +30,21 @@ const spec: LossConformance<"s" | "t" | "queue", { readonly temperature?: number
   compute: ({ queue, s, t }, o) => compressLoss(s, t, queue, o.temperature),
   // the default temperature is 0.04
   naive: ({ queue, s, t }, o) => naive(s, t, queue, o.temperature ?? 0.04),
-  hand: [{
-    title: "matches a hand computation",
-    inputs: { s: [[1, 0]], t: [[0.6, 0.8]], queue: [[0, 1], [1, 0]] },
-    options: { temperature: 1 },
-    expected: Math.exp(logPt0) * (logPt0 - logPs0) + Math.exp(logPt1) * (logPt1 - logPs1)
-  }],
+  hand: [
+    {
+      title: "matches a hand computation",
+      inputs: {
+        s: [[1, 0]],
+        t: [[0.6, 0.8]],
+        queue: [
+          [0, 1],
+          [1, 0]
+        ]
+      },
+      options: { temperature: 1 },
+      expected: Math.exp(logPt0) * (logPt0 - logPs0) + Math.exp(logPt1) * (logPt1 - logPs1)
+    }
+  ],
   random: {
     cases: [
       // T = 0.04 puts logits near ±25, so compare relative to the loss's size

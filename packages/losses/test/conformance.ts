@@ -111,7 +111,7 @@ const draw = <K extends string, O>(
 }
 
 /** A scalar loss as it is, per-row values summed. */
-const summed = (t: tf.Tensor): tf.Scalar => (t.rank === 0 ? t as tf.Scalar : tf.sum(t))
+const summed = (t: tf.Tensor): tf.Scalar => (t.rank === 0 ? (t as tf.Scalar) : tf.sum(t))
 
 /** The loss's values (one, or one per row) on these inputs, every tensor disposed. */
 export const valuesOf = <K extends string, O>(spec: LossConformance<K, O>, x: Inputs<K, Matrix>, options: O): Array<number> =>
@@ -163,7 +163,12 @@ export const describeLossConformance = <K extends string, O>(spec: LossConforman
       gradientsOf(spec, x, options, wrt).forEach((grad, i) => {
         const k = wrt[i]!
         expectFinite(grad)
-        expectAllClose(grad, finiteDifferenceGrad((m) => lossValueOf(spec, { ...x, [k]: m }, options), x[k]), 2e-3, 1e-2)
+        expectAllClose(
+          grad,
+          finiteDifferenceGrad((m) => lossValueOf(spec, { ...x, [k]: m }, options), x[k]),
+          2e-3,
+          1e-2
+        )
       })
     })
 

@@ -17,17 +17,35 @@ const spec: LossConformance<"s" | "t" | "queue", { readonly temperature: number 
       title: "matches a hand computation, one value per row",
       // row 0: s·t = 0.6, s·n = (0, -1); logits / 0.5 = (1.2, 0, -2)
       // row 1: s·t = 1,   s·n = (1, 0);  logits / 0.5 = (2, 2, 0)
-      inputs: { s: [[1, 0], [0, 1]], t: [[0.6, 0.8], [0, 1]], queue: [[0, 1], [-1, 0]] },
+      inputs: {
+        s: [
+          [1, 0],
+          [0, 1]
+        ],
+        t: [
+          [0.6, 0.8],
+          [0, 1]
+        ],
+        queue: [
+          [0, 1],
+          [-1, 0]
+        ]
+      },
       options: { temperature: 0.5 },
-      expected: [
-        -1.2 + Math.log(Math.exp(1.2) + Math.exp(0) + Math.exp(-2)),
-        -2 + Math.log(2 * Math.exp(2) + Math.exp(0))
-      ],
+      expected: [-1.2 + Math.log(Math.exp(1.2) + Math.exp(0) + Math.exp(-2)), -2 + Math.log(2 * Math.exp(2) + Math.exp(0))],
       abs: 1e-6
     },
     {
       title: "is log(1 + Q·e^(-1/T)) when s = t and the queue is orthogonal to s",
-      inputs: { s: [[1, 0, 0]], t: [[1, 0, 0]], queue: [[0, 1, 0], [0, 0, 1], [0, -1, 0]] },
+      inputs: {
+        s: [[1, 0, 0]],
+        t: [[1, 0, 0]],
+        queue: [
+          [0, 1, 0],
+          [0, 0, 1],
+          [0, -1, 0]
+        ]
+      },
       options: { temperature: 0.2 },
       expected: [Math.log(1 + 3 * Math.exp(-1 / 0.2))],
       abs: 1e-7

@@ -20,14 +20,16 @@ const spec: LossConformance<"s" | "k" | "queue" | "t", Partial<DiscoOptions>> = 
   compute: ({ k, queue, s, t }, o) => discoLoss(s, k, queue, t, o),
   // the defaults are T = 0.2, weight 1
   naive: ({ k, queue, s, t }, o) => naive(s, k, queue, t, o.temperature ?? 0.2, o.weight ?? 1),
-  hand: [{
-    title: "matches a hand computation",
-    // s = (1, 0), k = (0.6, 0.8), queue {(0, 1)}, t = (0, 1), T = 1, weight 2
-    // InfoNCE logits (0.6, 0); MSE = ((1 − 0)² + (0 − 1)²) / 2 = 1
-    inputs: { s: [[1, 0]], k: [[0.6, 0.8]], queue: [[0, 1]], t: [[0, 1]] },
-    options: { temperature: 1, weight: 2 },
-    expected: -0.6 + Math.log(Math.exp(0.6) + Math.exp(0)) + 2 * 1
-  }],
+  hand: [
+    {
+      title: "matches a hand computation",
+      // s = (1, 0), k = (0.6, 0.8), queue {(0, 1)}, t = (0, 1), T = 1, weight 2
+      // InfoNCE logits (0.6, 0); MSE = ((1 − 0)² + (0 − 1)²) / 2 = 1
+      inputs: { s: [[1, 0]], k: [[0.6, 0.8]], queue: [[0, 1]], t: [[0, 1]] },
+      options: { temperature: 1, weight: 2 },
+      expected: -0.6 + Math.log(Math.exp(0.6) + Math.exp(0)) + 2 * 1
+    }
+  ],
   random: { cases: [{ options: {} }, { options: { weight: 3.5 } }] },
   gradient: { options: { temperature: 0.5, weight: 2 }, wrt: ["s"] },
   extreme: { sharp: { temperature: 1e-3 }, gradientWrt: ["s"] },

@@ -92,11 +92,8 @@ export const expectAllClose = (actual: Matrix | Array<number>, expected: Matrix 
 
 /** Every entry is a finite number. */
 export const expectFinite = (xs: number | Matrix | Array<number> | ArrayLike<number>): void => {
-  const flat: Array<number> = typeof xs === "number"
-    ? [xs]
-    : Array.isArray(xs)
-    ? (xs as Array<unknown>).flat(2) as Array<number>
-    : Array.from(xs)
+  const flat: Array<number> =
+    typeof xs === "number" ? [xs] : Array.isArray(xs) ? ((xs as Array<unknown>).flat(2) as Array<number>) : Array.from(xs)
   const bad = flat.findIndex((x) => !Number.isFinite(x))
   if (bad >= 0) expect.fail(`entry ${bad} is ${flat[bad]}`)
 }

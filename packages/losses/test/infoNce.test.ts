@@ -15,14 +15,35 @@ const spec: LossConformance<"q" | "k" | "queue", { readonly temperature: number 
   hand: [
     {
       title: "matches a hand computation (mean over the batch)",
-      inputs: { q: [[1, 0], [0, 1]], k: [[0.6, 0.8], [0, 1]], queue: [[0, 1], [-1, 0]] },
+      inputs: {
+        q: [
+          [1, 0],
+          [0, 1]
+        ],
+        k: [
+          [0.6, 0.8],
+          [0, 1]
+        ],
+        queue: [
+          [0, 1],
+          [-1, 0]
+        ]
+      },
       options: { temperature: 0.5 },
       expected: (row0 + row1) / 2
     },
     {
       title: "is log(1 + Q) when every logit is equal",
       // q orthogonal to k and to all Q = 3 queue entries: logits all 0
-      inputs: { q: [[1, 0, 0]], k: [[0, 1, 0]], queue: [[0, 0, 1], [0, -1, 0], [0, 0, -1]] },
+      inputs: {
+        q: [[1, 0, 0]],
+        k: [[0, 1, 0]],
+        queue: [
+          [0, 0, 1],
+          [0, -1, 0],
+          [0, 0, -1]
+        ]
+      },
       options: { temperature: 0.2 },
       expected: Math.log(4)
     }

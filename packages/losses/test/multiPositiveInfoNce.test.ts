@@ -47,7 +47,12 @@ const spec: LossConformance<Input, Options> = {
       options: { temperature: 1, positives: 2, weights: [3, 1] },
       expected: (3 * ce0 + 1 * ce1) / 4
     },
-    { title: "matches a hand computation with equal weights by default", inputs: hand, options: { temperature: 1, positives: 2 }, expected: (ce0 + ce1) / 2 }
+    {
+      title: "matches a hand computation with equal weights by default",
+      inputs: hand,
+      options: { temperature: 1, positives: 2 },
+      expected: (ce0 + ce1) / 2
+    }
   ],
   random: { cases: [{ options: { temperature: 0.2, positives: 3, weights: [0.2, 1.3, 0.5] } }] },
   gradient: { options: { temperature: 0.5, positives: 2, weights: [2, 1] }, wrt: ["q"] },

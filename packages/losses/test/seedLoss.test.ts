@@ -34,12 +34,14 @@ const spec: LossConformance<"s" | "t" | "queue", Partial<SeedOptions>> = {
   compute: ({ queue, s, t }, o) => seedLoss(s, t, queue, o),
   // the defaults are T_s = 0.2, T_t = 0.01
   naive: ({ queue, s, t }, o) => naive(s, t, queue, o.studentTemperature ?? 0.2, o.teacherTemperature ?? 0.01),
-  hand: [{
-    title: "matches a hand computation",
-    inputs: { s: [[1, 0]], t: [[0.6, 0.8]], queue: [[0, 1]] },
-    options: { studentTemperature: 1, teacherTemperature: 0.5 },
-    expected: -(pt0 * logPs0 + pt1 * logPs1)
-  }],
+  hand: [
+    {
+      title: "matches a hand computation",
+      inputs: { s: [[1, 0]], t: [[0.6, 0.8]], queue: [[0, 1]] },
+      options: { studentTemperature: 1, teacherTemperature: 0.5 },
+      expected: -(pt0 * logPs0 + pt1 * logPs1)
+    }
+  ],
   random: { cases: [{ options: {} }, { options: { teacherTemperature: 0.1 } }] },
   gradient: { options: { studentTemperature: 0.5, teacherTemperature: 0.1 }, wrt: ["s"] },
   extreme: {

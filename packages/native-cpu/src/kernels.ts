@@ -28,7 +28,8 @@ const size = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a 
  * A native kernel: `run` returns undefined for the cases it does not cover (other dtypes,
  * layouts, ranks), which then go to the stock kernel `fallback`.
  */
-const withFallback = (run: (args: KernelArgs) => tf.TensorInfo | Array<tf.TensorInfo> | undefined, fallback: Kernel | undefined): Kernel =>
+const withFallback =
+  (run: (args: KernelArgs) => tf.TensorInfo | Array<tf.TensorInfo> | undefined, fallback: Kernel | undefined): Kernel =>
   (args) => {
     const out = run(args)
     if (out !== undefined) return out
@@ -43,71 +44,90 @@ export const unaryOps = { Relu: 0, Step: 1, Square: 2, Neg: 3, Sqrt: 4, Rsqrt: 5
 /** TF.js kernel name -> op code of the addon's reduce(). */
 export const reduceOps = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const
 
-const binary = (addon: NativeAddon, op: number) => ({ inputs, backend }: KernelArgs): tf.TensorInfo | undefined => {
-  const { a, b } = inputs
-  const av = f32(backend, a), bv = f32(backend, b)
+const binary =
+  (addon: NativeAddon, op: number) =>
+  ({ inputs, backend }: KernelArgs): tf.TensorInfo | undefined => {
+    const { a, b } = inputs
+    const av = f32(backend, a),
+      bv = f32(backend, b)
     if (av === undefined || bv === undefined) return undefined
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, b!.shape)
     const pad = (s: ReadonlyArray<number>) => [...new Array<number>(outShape.length - s.length).fill(1), ...s]
     const out = addon.binary(op, av, pad(a!.shape), bv, pad(b!.shape), outShape)
     return backend.makeTensorInfo(outShape, "float32", out)
-}
+  }
 
-const unary = (addon: NativeAddon, op: number) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const x = inputs.x
-  const xv = f32(backend, x)
-  if (xv === undefined) return undefined
-  const alpha = typeof attrs?.alpha === "number" ? attrs.alpha : 0
-  return backend.makeTensorInfo(x!.shape, "float32", addon.unary(op, xv, alpha))
-}
+const unary =
+  (addon: NativeAddon, op: number) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const x = inputs.x
+    const xv = f32(backend, x)
+    if (xv === undefined) return undefined
+    const alpha = typeof attrs?.alpha === "number" ? attrs.alpha : 0
+    return backend.makeTensorInfo(x!.shape, "float32", addon.unary(op, xv, alpha))
+  }
 
 /** Sum/Mean/Max/Min over one contiguous run of axes, viewed as [outer, size, inner]. */
-const reduce = (addon: NativeAddon, op: number) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const x = inputs.x
-  const xv = f32(backend, x)
-  if (xv === undefined || x!.shape.length === 0) return undefined
-  const shape = x!.shape
-  // Sum/Mean/Min name the attribute axis, Max reductionIndices.
-  const axis = attrs?.axis !== undefined ? attrs.axis : attrs?.reductionIndices
-  const axes = [...tf.util.parseAxisParam((axis ?? null) as number | Array<number>, shape)].sort((p, q) => p - q)
-  if (axes.length === 0) return undefined
-  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) return undefined
-  const first = axes[0]!, last = axes[axes.length - 1]!
-  const outer = size(shape.slice(0, first)), reduced = size(shape.slice(first, last + 1)), inner = size(shape.slice(last + 1))
-  if (reduced === 0) return undefined
-  const keepDims = attrs?.keepDims === true
-  const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i))
-  return backend.makeTensorInfo(outShape, "float32", addon.reduce(op, xv, outer, reduced, inner))
-}
+const reduce =
+  (addon: NativeAddon, op: number) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const x = inputs.x
+    const xv = f32(backend, x)
+    if (xv === undefined || x!.shape.length === 0) return undefined
+    const shape = x!.shape
+    // Sum/Mean/Min name the attribute axis, Max reductionIndices.
+    const axis = attrs?.axis !== undefined ? attrs.axis : attrs?.reductionIndices
+    const axes = [...tf.util.parseAxisParam((axis ?? null) as number | Array<number>, shape)].sort((p, q) => p - q)
+    if (axes.length === 0) return undefined
+    for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) return undefined
+    const first = axes[0]!,
+      last = axes[axes.length - 1]!
+    const outer = size(shape.slice(0, first)),
+      reduced = size(shape.slice(first, last + 1)),
+      inner = size(shape.slice(last + 1))
+    if (reduced === 0) return undefined
+    const keepDims = attrs?.keepDims === true
+    const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i))
+    return backend.makeTensorInfo(outShape, "float32", addon.reduce(op, xv, outer, reduced, inner))
+  }
 
-const tile = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const x = inputs.x
-  const xv = f32(backend, x)
-  const reps = attrs?.reps as ReadonlyArray<number> | undefined
-  if (xv === undefined || reps === undefined || reps.length !== x!.shape.length) return undefined
-  const outShape = x!.shape.map((d, i) => d * reps[i]!)
-  return backend.makeTensorInfo(outShape, "float32", addon.tile(xv, x!.shape, reps))
-}
+const tile =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const x = inputs.x
+    const xv = f32(backend, x)
+    const reps = attrs?.reps as ReadonlyArray<number> | undefined
+    if (xv === undefined || reps === undefined || reps.length !== x!.shape.length) return undefined
+    const outShape = x!.shape.map((d, i) => d * reps[i]!)
+    return backend.makeTensorInfo(outShape, "float32", addon.tile(xv, x!.shape, reps))
+  }
 
-const matMul = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const { a, b } = inputs
-  const av = f32(backend, a), bv = f32(backend, b)
-  if (av === undefined || bv === undefined || a!.shape.length < 2 || b!.shape.length < 2) return undefined
-  const ta = attrs?.transposeA === true, tb = attrs?.transposeB === true
-  const ar = a!.shape.length, br = b!.shape.length
-  const m = ta ? a!.shape[ar - 1]! : a!.shape[ar - 2]!
-  const k = ta ? a!.shape[ar - 2]! : a!.shape[ar - 1]!
-  const n = tb ? b!.shape[br - 2]! : b!.shape[br - 1]!
-  const kb = tb ? b!.shape[br - 1]! : b!.shape[br - 2]!
-  if (k !== kb) return undefined // the stock kernel throws the proper error
-  const batchShapeA = a!.shape.slice(0, -2), batchShapeB = b!.shape.slice(0, -2)
-  const batchA = size(batchShapeA), batchB = size(batchShapeB)
-  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined
-  if (batchA === batchB && batchA !== 1 && batchShapeA.join() !== batchShapeB.join()) return undefined
-  const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB)
-  const out = addon.matmul(av, bv, batchA, batchB, m, k, n, ta, tb)
-  return backend.makeTensorInfo([...batchShape, m, n], "float32", out)
-}
+const matMul =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const { a, b } = inputs
+    const av = f32(backend, a),
+      bv = f32(backend, b)
+    if (av === undefined || bv === undefined || a!.shape.length < 2 || b!.shape.length < 2) return undefined
+    const ta = attrs?.transposeA === true,
+      tb = attrs?.transposeB === true
+    const ar = a!.shape.length,
+      br = b!.shape.length
+    const m = ta ? a!.shape[ar - 1]! : a!.shape[ar - 2]!
+    const k = ta ? a!.shape[ar - 2]! : a!.shape[ar - 1]!
+    const n = tb ? b!.shape[br - 2]! : b!.shape[br - 1]!
+    const kb = tb ? b!.shape[br - 1]! : b!.shape[br - 2]!
+    if (k !== kb) return undefined // the stock kernel throws the proper error
+    const batchShapeA = a!.shape.slice(0, -2),
+      batchShapeB = b!.shape.slice(0, -2)
+    const batchA = size(batchShapeA),
+      batchB = size(batchShapeB)
+    if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined
+    if (batchA === batchB && batchA !== 1 && batchShapeA.join() !== batchShapeB.join()) return undefined
+    const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB)
+    const out = addon.matmul(av, bv, batchA, batchB, m, k, n, ta, tb)
+    return backend.makeTensorInfo([...batchShape, m, n], "float32", out)
+  }
 
 interface ConvInfoLike {
   readonly batchSize: number
@@ -128,20 +148,34 @@ interface ConvInfoLike {
 
 /** The addon's 17-number convolution geometry (padRight/padBottom may exceed what is read). */
 export const convGeometry = (c: ConvInfoLike): Array<number> => [
-  c.batchSize, c.inHeight, c.inWidth, c.inChannels,
-  c.filterHeight, c.filterWidth, c.outChannels,
-  c.outHeight, c.outWidth,
-  c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
-  c.padInfo.top, c.padInfo.left,
+  c.batchSize,
+  c.inHeight,
+  c.inWidth,
+  c.inChannels,
+  c.filterHeight,
+  c.filterWidth,
+  c.outChannels,
+  c.outHeight,
+  c.outWidth,
+  c.strideHeight,
+  c.strideWidth,
+  c.dilationHeight,
+  c.dilationWidth,
+  c.padInfo.top,
+  c.padInfo.left,
   // oneDNN wants the right/bottom padding the output actually reads.
   Math.max(0, (c.outHeight - 1) * c.strideHeight + (c.filterHeight - 1) * c.dilationHeight + 1 - c.inHeight - c.padInfo.top),
   Math.max(0, (c.outWidth - 1) * c.strideWidth + (c.filterWidth - 1) * c.dilationWidth + 1 - c.inWidth - c.padInfo.left)
 ]
 
-const isNhwc = (attrs: Record<string, unknown> | undefined) => attrs?.dataFormat === undefined || attrs.dataFormat === "NHWC" || attrs.dataFormat === "channelsLast"
+const isNhwc = (attrs: Record<string, unknown> | undefined) =>
+  attrs?.dataFormat === undefined || attrs.dataFormat === "NHWC" || attrs.dataFormat === "channelsLast"
 
 const computeConvInfo = (
-  xShape: ReadonlyArray<number>, filterShape: ReadonlyArray<number>, attrs: Record<string, unknown>, dilations: unknown
+  xShape: ReadonlyArray<number>,
+  filterShape: ReadonlyArray<number>,
+  attrs: Record<string, unknown>,
+  dilations: unknown
 ): ConvInfoLike =>
   tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
@@ -154,53 +188,66 @@ const computeConvInfo = (
     "channelsLast"
   ) as unknown as ConvInfoLike
 
-const conv2d = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const { x, filter } = inputs
-  const xv = f32(backend, x), wv = f32(backend, filter)
-  if (xv === undefined || wv === undefined || !isNhwc(attrs) || x!.shape.length !== 4) return undefined
-  const info = computeConvInfo(x!.shape, filter!.shape, attrs!, attrs!.dilations ?? 1)
-  const out = addon.conv(0, xv, wv, convGeometry(info))
-  return backend.makeTensorInfo([info.batchSize, info.outHeight, info.outWidth, info.outChannels], "float32", out)
-}
+const conv2d =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const { x, filter } = inputs
+    const xv = f32(backend, x),
+      wv = f32(backend, filter)
+    if (xv === undefined || wv === undefined || !isNhwc(attrs) || x!.shape.length !== 4) return undefined
+    const info = computeConvInfo(x!.shape, filter!.shape, attrs!, attrs!.dilations ?? 1)
+    const out = addon.conv(0, xv, wv, convGeometry(info))
+    return backend.makeTensorInfo([info.batchSize, info.outHeight, info.outWidth, info.outChannels], "float32", out)
+  }
 
-const conv2dBackpropInput = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const { dy, filter } = inputs
-  const dyv = f32(backend, dy), wv = f32(backend, filter)
-  const inputShape = attrs?.inputShape as ReadonlyArray<number> | undefined
-  if (dyv === undefined || wv === undefined || !isNhwc(attrs) || inputShape?.length !== 4) return undefined
-  const info = computeConvInfo(inputShape, filter!.shape, attrs!, 1)
-  const out = addon.conv(1, dyv, wv, convGeometry(info))
-  return backend.makeTensorInfo(inputShape, "float32", out)
-}
+const conv2dBackpropInput =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const { dy, filter } = inputs
+    const dyv = f32(backend, dy),
+      wv = f32(backend, filter)
+    const inputShape = attrs?.inputShape as ReadonlyArray<number> | undefined
+    if (dyv === undefined || wv === undefined || !isNhwc(attrs) || inputShape?.length !== 4) return undefined
+    const info = computeConvInfo(inputShape, filter!.shape, attrs!, 1)
+    const out = addon.conv(1, dyv, wv, convGeometry(info))
+    return backend.makeTensorInfo(inputShape, "float32", out)
+  }
 
-const conv2dBackpropFilter = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const { x, dy } = inputs
-  const xv = f32(backend, x), dyv = f32(backend, dy)
-  const filterShape = attrs?.filterShape as ReadonlyArray<number> | undefined
-  if (xv === undefined || dyv === undefined || !isNhwc(attrs) || filterShape?.length !== 4) return undefined
-  const info = computeConvInfo(x!.shape, filterShape, attrs!, 1)
-  const out = addon.conv(2, xv, dyv, convGeometry(info))
-  return backend.makeTensorInfo(filterShape, "float32", out)
-}
+const conv2dBackpropFilter =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const { x, dy } = inputs
+    const xv = f32(backend, x),
+      dyv = f32(backend, dy)
+    const filterShape = attrs?.filterShape as ReadonlyArray<number> | undefined
+    if (xv === undefined || dyv === undefined || !isNhwc(attrs) || filterShape?.length !== 4) return undefined
+    const info = computeConvInfo(x!.shape, filterShape, attrs!, 1)
+    const out = addon.conv(2, xv, dyv, convGeometry(info))
+    return backend.makeTensorInfo(filterShape, "float32", out)
+  }
 
 /** Channel count of a batch-norm parameter that is a per-channel vector (or a scalar), else undefined. */
 const perChannel = (t: tf.TensorInfo | undefined, channels: number): boolean =>
   t === undefined || size(t.shape) === 1 || (size(t.shape) === channels && t.shape[t.shape.length - 1] === channels)
 
 /** TF.js FusedBatchNorm (tf.batchNorm) with per-channel statistics. */
-const fusedBatchNorm = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
-  const { x, mean, variance, offset, scale } = inputs
-  const xv = f32(backend, x), mv = f32(backend, mean), vv = f32(backend, variance)
-  if (xv === undefined || mv === undefined || vv === undefined || x!.shape.length === 0) return undefined
-  const channels = x!.shape[x!.shape.length - 1]!
-  if (![mean, variance, offset, scale].every((t) => perChannel(t, channels))) return undefined
-  const ov = offset === undefined ? null : f32(backend, offset) ?? undefined
-  const sv = scale === undefined ? null : f32(backend, scale) ?? undefined
-  if (ov === undefined || sv === undefined) return undefined
-  const eps = typeof attrs?.varianceEpsilon === "number" ? attrs.varianceEpsilon : 0.001
-  const out = addon.batchNormInfer(xv, mv, vv, ov, sv, size(x!.shape) / channels, channels, eps)
-  return backend.makeTensorInfo(x!.shape, "float32", out)
-}
+const fusedBatchNorm =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | undefined => {
+    const { x, mean, variance, offset, scale } = inputs
+    const xv = f32(backend, x),
+      mv = f32(backend, mean),
+      vv = f32(backend, variance)
+    if (xv === undefined || mv === undefined || vv === undefined || x!.shape.length === 0) return undefined
+    const channels = x!.shape[x!.shape.length - 1]!
+    if (![mean, variance, offset, scale].every((t) => perChannel(t, channels))) return undefined
+    const ov = offset === undefined ? null : (f32(backend, offset) ?? undefined)
+    const sv = scale === undefined ? null : (f32(backend, scale) ?? undefined)
+    if (ov === undefined || sv === undefined) return undefined
+    const eps = typeof attrs?.varianceEpsilon === "number" ? attrs.varianceEpsilon : 0.001
+    const out = addon.batchNormInfer(xv, mv, vv, ov, sv, size(x!.shape) / channels, channels, eps)
+    return backend.makeTensorInfo(x!.shape, "float32", out)
+  }
 
 /**
  * TF.js's convolution kernel, which `registerNativeKernels` replaces on the cpu backend with
@@ -214,58 +261,69 @@ export const BATCH_NORM_TRAIN = "BingoBatchNormTrain"
 export const BATCH_NORM_TRAIN_GRAD = "BingoBatchNormTrainGrad"
 
 /** x [..., C], gamma [C], beta [C] -> [y, mean, variance (biased), 1/sqrt(variance + eps)]. */
-const batchNormTrain = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): Array<tf.TensorInfo> | undefined => {
-  const { x, gamma, beta } = inputs
-  const xv = f32(backend, x), gv = f32(backend, gamma), bv = f32(backend, beta)
-  if (xv === undefined || gv === undefined || bv === undefined) return undefined
-  const channels = x!.shape[x!.shape.length - 1]!
-  const eps = attrs?.epsilon as number
-  const [y, mean, variance, invStd] = addon.batchNormTrain(xv, gv, bv, size(x!.shape) / channels, channels, eps)
-  return [
-    backend.makeTensorInfo(x!.shape, "float32", y),
-    backend.makeTensorInfo([channels], "float32", mean),
-    backend.makeTensorInfo([channels], "float32", variance),
-    backend.makeTensorInfo([channels], "float32", invStd)
-  ]
-}
+const batchNormTrain =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): Array<tf.TensorInfo> | undefined => {
+    const { x, gamma, beta } = inputs
+    const xv = f32(backend, x),
+      gv = f32(backend, gamma),
+      bv = f32(backend, beta)
+    if (xv === undefined || gv === undefined || bv === undefined) return undefined
+    const channels = x!.shape[x!.shape.length - 1]!
+    const eps = attrs?.epsilon as number
+    const [y, mean, variance, invStd] = addon.batchNormTrain(xv, gv, bv, size(x!.shape) / channels, channels, eps)
+    return [
+      backend.makeTensorInfo(x!.shape, "float32", y),
+      backend.makeTensorInfo([channels], "float32", mean),
+      backend.makeTensorInfo([channels], "float32", variance),
+      backend.makeTensorInfo([channels], "float32", invStd)
+    ]
+  }
 
 /** dy, x, gamma, mean, invStd -> [dx, dgamma, dbeta]. */
-const batchNormTrainGrad = (addon: NativeAddon) => ({ inputs, backend }: KernelArgs): Array<tf.TensorInfo> | undefined => {
-  const { dy, x, gamma, mean, invStd } = inputs
-  const vals = [dy, x, gamma, mean, invStd].map((t) => f32(backend, t))
-  if (vals.some((v) => v === undefined)) return undefined
-  const channels = x!.shape[x!.shape.length - 1]!
-  const [dx, dg, db] = addon.batchNormGrad(vals[0]!, vals[1]!, vals[2]!, vals[3]!, vals[4]!, size(x!.shape) / channels, channels)
-  return [
-    backend.makeTensorInfo(x!.shape, "float32", dx),
-    backend.makeTensorInfo(gamma!.shape, "float32", dg),
-    backend.makeTensorInfo(gamma!.shape, "float32", db)
-  ]
-}
+const batchNormTrainGrad =
+  (addon: NativeAddon) =>
+  ({ inputs, backend }: KernelArgs): Array<tf.TensorInfo> | undefined => {
+    const { dy, x, gamma, mean, invStd } = inputs
+    const vals = [dy, x, gamma, mean, invStd].map((t) => f32(backend, t))
+    if (vals.some((v) => v === undefined)) return undefined
+    const channels = x!.shape[x!.shape.length - 1]!
+    const [dx, dg, db] = addon.batchNormGrad(vals[0]!, vals[1]!, vals[2]!, vals[3]!, vals[4]!, size(x!.shape) / channels, channels)
+    return [
+      backend.makeTensorInfo(x!.shape, "float32", dx),
+      backend.makeTensorInfo(gamma!.shape, "float32", dg),
+      backend.makeTensorInfo(gamma!.shape, "float32", db)
+    ]
+  }
 
 /** TopK over the last axis for small k (kNN bag mining); rows containing NaN go to the stock kernel. */
-const topK = (addon: NativeAddon) => ({ inputs, backend, attrs }: KernelArgs): Array<tf.TensorInfo> | undefined => {
-  const x = inputs.x
-  const xv = f32(backend, x)
-  const k = attrs?.k as number
-  if (xv === undefined || x!.shape.length === 0 || attrs?.sorted === false || !(k >= 1 && k <= 64)) return undefined
-  const cols = x!.shape[x!.shape.length - 1]!
-  if (k > cols) return undefined
-  for (let i = 0; i < xv.length; i++) if (Number.isNaN(xv[i]!)) return undefined
-  const [values, indices] = addon.topk(xv, xv.length / cols, cols, k)
-  const shape = [...x!.shape.slice(0, -1), k]
-  return [backend.makeTensorInfo(shape, "float32", values), backend.makeTensorInfo(shape, "int32", indices)]
-}
+const topK =
+  (addon: NativeAddon) =>
+  ({ inputs, backend, attrs }: KernelArgs): Array<tf.TensorInfo> | undefined => {
+    const x = inputs.x
+    const xv = f32(backend, x)
+    const k = attrs?.k as number
+    if (xv === undefined || x!.shape.length === 0 || attrs?.sorted === false || !(k >= 1 && k <= 64)) return undefined
+    const cols = x!.shape[x!.shape.length - 1]!
+    if (k > cols) return undefined
+    for (let i = 0; i < xv.length; i++) if (Number.isNaN(xv[i]!)) return undefined
+    const [values, indices] = addon.topk(xv, xv.length / cols, cols, k)
+    const shape = [...x!.shape.slice(0, -1), k]
+    return [backend.makeTensorInfo(shape, "float32", values), backend.makeTensorInfo(shape, "int32", indices)]
+  }
 
 /** Name of the fused ReLU gradient kernel (dy where x > 0): one pass instead of Step + Multiply. */
 export const RELU_GRAD = "BingoReluGrad"
 
-const reluGrad = (addon: NativeAddon) => ({ inputs, backend }: KernelArgs): tf.TensorInfo | undefined => {
-  const { dy, x } = inputs
-  const dyv = f32(backend, dy), xv = f32(backend, x)
-  if (dyv === undefined || xv === undefined || dyv.length !== xv.length) return undefined
-  return backend.makeTensorInfo(x!.shape, "float32", addon.reluGrad(dyv, xv))
-}
+const reluGrad =
+  (addon: NativeAddon) =>
+  ({ inputs, backend }: KernelArgs): tf.TensorInfo | undefined => {
+    const { dy, x } = inputs
+    const dyv = f32(backend, dy),
+      xv = f32(backend, x)
+    if (dyv === undefined || xv === undefined || dyv.length !== xv.length) return undefined
+    return backend.makeTensorInfo(x!.shape, "float32", addon.reluGrad(dyv, xv))
+  }
 
 /** Every native kernel: name -> factory (given the addon and the stock kernel it replaces). */
 export const nativeKernelFactories = (addon: NativeAddon): ReadonlyArray<readonly [string, (fallback: Kernel | undefined) => Kernel]> => [

@@ -9,12 +9,23 @@ export interface NativeAddon {
   readonly info: () => { readonly dnnl: string; readonly threads: number; readonly cores: number }
   readonly setThreads: (n: number) => number
   readonly matmul: (
-    a: Float32Array, b: Float32Array, batchA: number, batchB: number,
-    m: number, k: number, n: number, transA: boolean, transB: boolean
+    a: Float32Array,
+    b: Float32Array,
+    batchA: number,
+    batchB: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean
   ) => Float32Array
   readonly conv: (kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, geometry: ReadonlyArray<number>) => Float32Array
   readonly binary: (
-    op: number, a: Float32Array, aShape: ReadonlyArray<number>, b: Float32Array, bShape: ReadonlyArray<number>,
+    op: number,
+    a: Float32Array,
+    aShape: ReadonlyArray<number>,
+    b: Float32Array,
+    bShape: ReadonlyArray<number>,
     outShape: ReadonlyArray<number>
   ) => Float32Array
   readonly unary: (op: number, x: Float32Array, alpha: number) => Float32Array
@@ -22,16 +33,32 @@ export interface NativeAddon {
   readonly reduce: (op: number, x: Float32Array, outer: number, size: number, inner: number) => Float32Array
   readonly tile: (x: Float32Array, shape: ReadonlyArray<number>, reps: ReadonlyArray<number>) => Float32Array
   readonly batchNormTrain: (
-    x: Float32Array, gamma: Float32Array, beta: Float32Array, rows: number, channels: number, eps: number
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    rows: number,
+    channels: number,
+    eps: number
   ) => [Float32Array, Float32Array, Float32Array, Float32Array]
   readonly batchNormGrad: (
-    dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, invStd: Float32Array,
-    rows: number, channels: number
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    invStd: Float32Array,
+    rows: number,
+    channels: number
   ) => [Float32Array, Float32Array, Float32Array]
   readonly topk: (x: Float32Array, rows: number, cols: number, k: number) => [Float32Array, Int32Array]
   readonly batchNormInfer: (
-    x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null,
-    scale: Float32Array | null, rows: number, channels: number, eps: number
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: Float32Array | null,
+    scale: Float32Array | null,
+    rows: number,
+    channels: number,
+    eps: number
   ) => Float32Array
 }
 

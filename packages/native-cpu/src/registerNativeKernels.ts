@@ -124,7 +124,10 @@ const batchNormTrainGradient: tf.GradConfig = {
  * (for running statistics). Only where `registerNativeKernels()` succeeded.
  */
 export const nativeBatchNorm = (
-  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number
 ): { readonly y: tf.Tensor; readonly mean: tf.Tensor; readonly variance: tf.Tensor } => {
   const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon }) as Array<tf.Tensor>
   return { y: y!, mean: mean!, variance: variance! }

@@ -16,7 +16,7 @@ if (skipReason !== "") console.warn(`[native-cpu] skipping kernel tests: ${skipR
 
 /** Deterministic pseudo-random values in [-1, 1). */
 const rand = (shape: Array<number>, seed: number): tf.Tensor => {
-  let s = seed * 2654435761 >>> 0
+  let s = (seed * 2654435761) >>> 0
   const n = shape.reduce((a, b) => a * b, 1)
   const v = new Float32Array(n)
   for (let i = 0; i < n; i++) {
@@ -43,7 +43,8 @@ const compare = (f: () => tf.Tensor | Array<tf.Tensor>): { readonly maxAbsDiff: 
   expect(nativeKernelsRegistered()).toBe(true)
   const native = values()
   expect(native.map((v) => v.length)).toEqual(stock.map((v) => v.length))
-  let maxAbsDiff = 0, maxAbs = 0
+  let maxAbsDiff = 0,
+    maxAbs = 0
   stock.forEach((s, j) => {
     for (let i = 0; i < s.length; i++) {
       maxAbsDiff = Math.max(maxAbsDiff, Math.abs(s[i]! - native[j]![i]!))
@@ -65,14 +66,37 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
     expect(nativeKernelsRegistered()).toBe(false)
     const reg = registerNativeKernels()
     if ("error" in reg) throw new Error(reg.error)
-    expect(reg.registered).toEqual(expect.arrayContaining([
-      "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchMatMul", "FusedBatchNorm",
-      "Add", "Sub", "Multiply", "RealDiv", "SquaredDifference", "Maximum", "Minimum",
-      "Sum", "Mean", "Tile", "Relu", "Step", "Square", "Neg", "BingoBatchNormTrain"
-    ]))
+    expect(reg.registered).toEqual(
+      expect.arrayContaining([
+        "Conv2D",
+        "Conv2DBackpropInput",
+        "Conv2DBackpropFilter",
+        "BatchMatMul",
+        "FusedBatchNorm",
+        "Add",
+        "Sub",
+        "Multiply",
+        "RealDiv",
+        "SquaredDifference",
+        "Maximum",
+        "Minimum",
+        "Sum",
+        "Mean",
+        "Tile",
+        "Relu",
+        "Step",
+        "Square",
+        "Neg",
+        "BingoBatchNormTrain"
+      ])
+    )
     expect(reg.threads).toBeGreaterThanOrEqual(1)
     expect(reg.description).toMatch(/oneDNN \d+\.\d+/)
-    expect([hasNativeKernel(CONV2D), hasNativeKernel(BATCH_NORM_TRAIN), hasNativeKernel("Conv2DBackpropFilter")]).toEqual([true, true, true])
+    expect([hasNativeKernel(CONV2D), hasNativeKernel(BATCH_NORM_TRAIN), hasNativeKernel("Conv2DBackpropFilter")]).toEqual([
+      true,
+      true,
+      true
+    ])
     // a kernel this package does not replace is not native
     expect(hasNativeKernel("MaxPool")).toBe(false)
     unregisterNativeKernels()
@@ -81,13 +105,27 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
   })
 
   // [x shape, filter [kh, kw, in, out], stride, pad, dilation]
-  const convCases: Array<[string, Array<number>, Array<number>, number | [number, number], tf.backend_util.ExplicitPadding | "same" | "valid" | number, number]> = [
+  const convCases: Array<
+    [string, Array<number>, Array<number>, number | [number, number], tf.backend_util.ExplicitPadding | "same" | "valid" | number, number]
+  > = [
     ["3x3 stride 1 same", [2, 8, 8, 3], [3, 3, 3, 8], 1, "same", 1],
     ["3x3 stride 2 same, odd size", [2, 7, 9, 4], [3, 3, 4, 6], 2, "same", 1],
     ["3x3 stride 2 valid", [2, 9, 8, 5], [3, 3, 5, 7], 2, "valid", 1],
     ["1x1 stride 1", [3, 5, 5, 16], [1, 1, 16, 8], 1, "valid", 1],
     ["1x1 stride 2 (ResNet shortcut)", [2, 8, 8, 16], [1, 1, 16, 32], 2, "valid", 1],
-    ["explicit asymmetric padding", [2, 6, 7, 3], [3, 2, 3, 4], [2, 1], [[0, 0], [1, 2], [0, 1], [0, 0]], 1],
+    [
+      "explicit asymmetric padding",
+      [2, 6, 7, 3],
+      [3, 2, 3, 4],
+      [2, 1],
+      [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0]
+      ],
+      1
+    ],
     ["numeric padding 1, stride 2", [1, 11, 11, 2], [3, 3, 2, 5], 2, 1, 1],
     ["3x3 dilation 2 (5x5 field)", [1, 12, 12, 3], [3, 3, 3, 4], 1, "same", 2],
     ["7x7 stride 2 (ImageNet stem), 1 input channel", [2, 17, 17, 1], [7, 7, 1, 8], 2, "same", 1]
@@ -96,7 +134,8 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
     // TF.js has no gradient for dilated convolutions: forward only there.
     it(`conv2d forward${dilation === 1 ? " and both gradients" : ""}: ${name} (max abs diff < 1e-4)`, () => {
       const r = compare(() => {
-        const x = rand(xs, 1), w = rand(ws, 2)
+        const x = rand(xs, 1),
+          w = rand(ws, 2)
         if (dilation !== 1) return tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad, "NHWC", dilation)
         const yShape = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad, "NHWC", dilation).shape
         const probe = rand(yShape, 3)
@@ -121,7 +160,8 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
   for (const [name, as, bs, ta, tb] of matMulCases) {
     it(`matMul ${name} and its gradients (max abs diff < 1e-4)`, () => {
       const r = compare(() => {
-        const a = rand(as, 4), b = rand(bs, 5)
+        const a = rand(as, 4),
+          b = rand(bs, 5)
         const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.matMul(p, q, ta, tb))))([a, b])
         return [tf.matMul(a, b, ta, tb), da!, db!]
       })
@@ -148,7 +188,8 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
   for (const [name, as, bs] of broadcastCases) {
     it(`binary ops (Add, Sub, Multiply, RealDiv, SquaredDifference, Maximum, Minimum): ${name} (max abs diff 0)`, () => {
       const r = compare(() => {
-        const a = rand(as, 6), b = tf.add(rand(bs, 7), 2)
+        const a = rand(as, 6),
+          b = tf.add(rand(bs, 7), 2)
         return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.squaredDifference(a, b), tf.maximum(a, b), tf.minimum(a, b)]
       })
       expect(r.maxAbsDiff).toBeLessThanOrEqual(1e-6)
@@ -157,9 +198,21 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
 
   it("unary ops: Relu, Step (relu gradient), Square, Neg, Sqrt, Rsqrt, Exp, Log, Abs (relative diff < 1e-6)", () => {
     const r = compare(() => {
-      const x = rand([5, 7, 11], 8), pos = tf.add(tf.abs(x), 0.5)
+      const x = rand([5, 7, 11], 8),
+        pos = tf.add(tf.abs(x), 0.5)
       const dRelu = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), 3)))(x)
-      return [tf.relu(x), dRelu, tf.square(x), tf.neg(x), tf.sqrt(pos), tf.rsqrt(pos), tf.exp(x), tf.log(pos), tf.abs(x), tf.relu6(tf.mul(x, 10))]
+      return [
+        tf.relu(x),
+        dRelu,
+        tf.square(x),
+        tf.neg(x),
+        tf.sqrt(pos),
+        tf.rsqrt(pos),
+        tf.exp(x),
+        tf.log(pos),
+        tf.abs(x),
+        tf.relu6(tf.mul(x, 10))
+      ]
     })
     expect(r.maxAbsDiff).toBeLessThan(1e-6 * Math.max(1, r.maxAbs))
   })
@@ -186,24 +239,36 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
   it("TopK (k 1, 6, 64; ties; odd sizes): same values and indices as the stock kernel (max abs diff 0)", () => {
     const r = compare(() => {
       const x = rand([37, 301], 30)
-      const ties = tf.tensor2d([[1, 3, 3, 2, 3, 0], [5, 5, 5, 5, 5, 5]])
-      return [x, ties].flatMap((t) => [1, 3, 6, 64].filter((k) => k <= t.shape[1]!).flatMap((k) => {
-        const { values, indices } = tf.topk(t, k)
-        return [values, tf.cast(indices, "float32")]
-      }))
+      const ties = tf.tensor2d([
+        [1, 3, 3, 2, 3, 0],
+        [5, 5, 5, 5, 5, 5]
+      ])
+      return [x, ties].flatMap((t) =>
+        [1, 3, 6, 64]
+          .filter((k) => k <= t.shape[1]!)
+          .flatMap((k) => {
+            const { values, indices } = tf.topk(t, k)
+            return [values, tf.cast(indices, "float32")]
+          })
+      )
     })
     expect(r.maxAbsDiff).toBe(0)
   })
 
   it("Tile (max abs diff 0)", () => {
-    const r = compare(() => [tf.tile(rand([2, 3, 4], 10), [2, 1, 3]), tf.tile(rand([1, 1, 1, 5], 11), [2, 3, 4, 1]), tf.tile(rand([7], 12), [3])])
+    const r = compare(() => [
+      tf.tile(rand([2, 3, 4], 10), [2, 1, 3]),
+      tf.tile(rand([1, 1, 1, 5], 11), [2, 3, 4, 1]),
+      tf.tile(rand([7], 12), [3])
+    ])
     expect(r.maxAbsDiff).toBe(0)
   })
 
   it("tf.batchNorm (FusedBatchNorm) with per-channel and scalar parameters (max abs diff < 1e-5)", () => {
     const r = compare(() => {
       const x = rand([2, 5, 5, 6], 13)
-      const mean = rand([6], 14), variance = tf.add(tf.abs(rand([6], 15)), 0.1)
+      const mean = rand([6], 14),
+        variance = tf.add(tf.abs(rand([6], 15)), 0.1)
       return [
         tf.batchNorm(x, mean, variance, rand([6], 16), rand([6], 17), 1e-5),
         tf.batchNorm(x, mean, variance, undefined, undefined, 1e-3),
@@ -217,7 +282,10 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
     const xs = [4, 6, 6, 8]
     const reference = tf.tidy(() => {
       unregisterNativeKernels()
-      const x = rand(xs, 18), g = rand([8], 19), b = rand([8], 20), probe = rand(xs, 21)
+      const x = rand(xs, 18),
+        g = rand([8], 19),
+        b = rand([8], 20),
+        probe = rand(xs, 21)
       const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
         const { mean, variance } = tf.moments(xx, [0, 1, 2])
         return tf.sum(tf.mul(tf.batchNorm(xx, mean, variance, bb, gg, 1e-5), probe))
@@ -228,7 +296,10 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
     registerNativeKernels()
     const before = tf.memory().numTensors
     const native = tf.tidy(() => {
-      const x = rand(xs, 18), g = rand([8], 19), b = rand([8], 20), probe = rand(xs, 21)
+      const x = rand(xs, 18),
+        g = rand([8], 19),
+        b = rand([8], 20),
+        probe = rand(xs, 21)
       const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(nativeBatchNorm(xx, gg, bb, 1e-5).y, probe))
       const { y, mean, variance } = nativeBatchNorm(x, g, b, 1e-5)
       return [y, mean, variance, ...tf.grads(f)([x, g, b])].map((t) => t.dataSync())
@@ -249,10 +320,14 @@ describe.skipIf(skipReason !== "")("native cpu kernels match the stock TF.js cpu
 
   it("leaks no tensors through a conv + batch-norm training step", () => {
     registerNativeKernels()
-    const x = rand([2, 8, 8, 3], 22), w = tf.variable(rand([3, 3, 3, 4], 23))
-    const g = tf.variable(tf.ones([4])), b = tf.variable(tf.zeros([4]))
+    const x = rand([2, 8, 8, 3], 22),
+      w = tf.variable(rand([3, 3, 3, 4], 23))
+    const g = tf.variable(tf.ones([4])),
+      b = tf.variable(tf.zeros([4]))
     const before = tf.memory().numTensors
-    const { value, grads } = tf.variableGrads(() => tf.mean(tf.relu(nativeBatchNorm(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"), g, b, 1e-5).y)) as tf.Scalar)
+    const { value, grads } = tf.variableGrads(
+      () => tf.mean(tf.relu(nativeBatchNorm(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"), g, b, 1e-5).y)) as tf.Scalar
+    )
     tf.dispose([value, ...Object.values(grads)])
     expect(tf.memory().numTensors).toBe(before)
     tf.dispose([x, w, g, b])

@@ -47,7 +47,11 @@ export class Sgd {
   /** Restore momentum buffers saved by `state()`. */
   restore(buffers: ReadonlyMap<string, { readonly shape: ReadonlyArray<number>; readonly data: Float32Array }>): void {
     this.dispose()
-    for (const [name, b] of buffers) this.buffers.set(name, tf.tidy(() => tf.variable(tf.tensor(b.data, [...b.shape]), false)))
+    for (const [name, b] of buffers)
+      this.buffers.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(b.data, [...b.shape]), false))
+      )
   }
 
   dispose(): void {

@@ -70,16 +70,30 @@ describe("EmbeddingQueue", () => {
     const q = EmbeddingQueue.random(5, 3, Rng.fromSeed(0))
     const rows = q.tensor.arraySync()
     for (const r of rows) expect(Math.hypot(...r)).toBeCloseTo(1, 5)
-    const k1 = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    const k1 = tf.tensor2d([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1]
+    ])
     q.enqueue(k1)
     expect(q.pointer).toBe(3)
-    const k2 = tf.tensor2d([[-1, 0, 0], [0, -1, 0], [0, 0, -1]])
+    const k2 = tf.tensor2d([
+      [-1, 0, 0],
+      [0, -1, 0],
+      [0, 0, -1]
+    ])
     const before = tf.memory().numTensors
     q.enqueue(k2)
     expect(tf.memory().numTensors).toBe(before)
     expect(q.pointer).toBe(1)
     // rows 3,4 and (wrapped) 0 come from k2; rows 1,2 still from k1
-    expect(q.tensor.arraySync()).toEqual([[0, 0, -1], [0, 1, 0], [0, 0, 1], [-1, 0, 0], [0, -1, 0]])
+    expect(q.tensor.arraySync()).toEqual([
+      [0, 0, -1],
+      [0, 1, 0],
+      [0, 0, 1],
+      [-1, 0, 0],
+      [0, -1, 0]
+    ])
     expect(() => q.enqueue(tf.zeros([2, 4]) as tf.Tensor2D)).toThrow(/dim 4/)
     tf.dispose([k1, k2])
     q.dispose()

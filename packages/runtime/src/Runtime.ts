@@ -13,15 +13,18 @@ export interface RuntimeOptions {
  * Building the layer activates the backend (and logs which one and why); releasing it
  * disposes every tf.Variable still registered.
  */
-export class Runtime extends Context.Service<Runtime, {
-  readonly backend: BackendName
-  readonly seed: number
-}>()("@bingo/runtime/Runtime") {
+export class Runtime extends Context.Service<
+  Runtime,
+  {
+    readonly backend: BackendName
+    readonly seed: number
+  }
+>()("@bingo/runtime/Runtime") {
   static readonly layer = (options: RuntimeOptions = {}) =>
     Layer.effect(
       Runtime,
       Effect.acquireRelease(
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const choice = options.backend ?? "auto"
           const selected = yield* Effect.promise(() => selectBackend(choice))
           if ("error" in selected) {

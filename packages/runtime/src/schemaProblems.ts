@@ -21,7 +21,10 @@ const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
  */
 export const schemaProblems = (issue: SchemaIssue.Issue, prefix: ReadonlyArray<PropertyKey> = []): ReadonlyArray<string> =>
   formatter(issue).issues.map(({ path, message }) => {
-    const at = formatKeyPath([...prefix, ...(path ?? []).map((p) => (typeof p === "object" && p !== null && "key" in p ? p.key : p) as PropertyKey)])
+    const at = formatKeyPath([
+      ...prefix,
+      ...(path ?? []).map((p) => (typeof p === "object" && p !== null && "key" in p ? p.key : p) as PropertyKey)
+    ])
     return at === "" ? message : `${at}: ${message}`
   })
 

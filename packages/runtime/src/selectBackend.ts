@@ -93,9 +93,10 @@ export const selectBackend = async (choice: BackendChoice): Promise<BackendSelec
     if (tfBackend(name) === "cpu") (tf.backend() as unknown as { firstUse: boolean }).firstUse = false
     const why = skipped.length === 0 ? "" : ` (skipped ${skipped.join("; ")})`
     const native = name === "cpu-native" ? `, ${nativeDescription}` : ""
-    const hint = name === "cpu" || name === "wasm"
-      ? "; for speed run `pnpm native:build` (needs libdnnl-dev), `pnpm gpu:enable` or `pnpm tfjs-node:enable`"
-      : ""
+    const hint =
+      name === "cpu" || name === "wasm"
+        ? "; for speed run `pnpm native:build` (needs libdnnl-dev), `pnpm gpu:enable` or `pnpm tfjs-node:enable`"
+        : ""
     return { backend: name, reason: `TF.js backend: ${name}${native}${why}${hint}` }
   }
   return { error: skipped.join("; ") }

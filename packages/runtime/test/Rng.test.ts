@@ -21,7 +21,11 @@ describe("Rng", () => {
   it("draws uniform, normal and Beta(2,2) with the right moments", () => {
     const r = Rng.fromSeed(1)
     const n = 20000
-    let su = 0, sn = 0, sn2 = 0, sb = 0, sb2 = 0
+    let su = 0,
+      sn = 0,
+      sn2 = 0,
+      sb = 0,
+      sb2 = 0
     for (let i = 0; i < n; i++) {
       const u = r.next()
       expect(u).toBeGreaterThanOrEqual(0)

@@ -12,7 +12,7 @@ import { selectBackend } from "../src/selectBackend.ts"
 
 describe("Runtime", () => {
   it.effect("auto falls back to cpu-native (addon built) or wasm when tfjs-node(-gpu) are not installed, and says why", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const sel = yield* Effect.promise(() => selectBackend("auto"))
       expect("error" in sel).toBe(false)
       if ("error" in sel) return
@@ -21,23 +21,28 @@ describe("Runtime", () => {
       expect(sel.reason).toMatch(/tensorflow-gpu: @tensorflow\/tfjs-node-gpu not installed/)
       expect(sel.reason).toMatch(/tensorflow: @tensorflow\/tfjs-node not installed/)
       expect(tf.getBackend()).toBe(native ? "cpu" : "wasm")
-    }))
+    })
+  )
 
   it.effect("asking for an unavailable backend is a typed BackendUnavailable error", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.scoped(Layer.build(Runtime.layer({ backend: "tensorflow-gpu" }))))
       expect(failureOf(exit)).toMatchObject({ _tag: "BackendUnavailable", backend: "tensorflow-gpu" })
-    }))
+    })
+  )
 
   it.effect("the layer releases variables it owned when closed", () =>
-    Effect.gen(function*() {
-      yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(Runtime.layerTest)
-        tf.variable(tf.zeros([2]))
-        expect(tf.memory().numTensors).toBeGreaterThan(0)
-      }))
+    Effect.gen(function* () {
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* Layer.build(Runtime.layerTest)
+          tf.variable(tf.zeros([2]))
+          expect(tf.memory().numTensors).toBeGreaterThan(0)
+        })
+      )
       expect(Object.keys(tf.engine().registeredVariables)).toHaveLength(0)
-    }))
+    })
+  )
 })
 
 describe("atomicWrite", () => {

@@ -19,8 +19,9 @@ describe("failureOf", () => {
   })
 
   it.effect("reads an exit from Effect.exit", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.fail(new BackendUnavailable({ backend: "tensorflow", reason: "not installed" })))
       expect(failureOf(exit)).toMatchObject({ _tag: "BackendUnavailable", backend: "tensorflow", reason: "not installed" })
-    }))
+    })
+  )
 })

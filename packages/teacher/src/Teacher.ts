@@ -31,35 +31,32 @@ export type TeacherBnMode = "eval" | "batch-stats"
  * L2-normalised head embeddings the losses compare against, `embedDataset` the pooled backbone
  * features bags are mined from (deterministic preprocessing, no augmentation).
  */
-export class Teacher extends Context.Service<Teacher, {
-  readonly encoder: Encoder
-  readonly bnMode: TeacherBnMode
-  /** The epochs of its MoCo-v2 pre-training (loss, lr, embedding health), when pre-trained by bingo; else empty. */
-  readonly pretraining: ReadonlyArray<EpochSummary>
-  /** Teacher embeddings [B, D] of a batch of augmented views (no gradient flows into the teacher). */
-  readonly embedKeys: (x: tf.Tensor4D) => tf.Tensor2D
-  /** Backbone features of every image of a dataset (center views), [N, featureDim]. */
-  readonly embedDataset: (
-    dataset: ImageSource,
-    view: AugmentConfig
-  ) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, DatasetError>
-}>()("@bingo/teacher/Teacher") {
+export class Teacher extends Context.Service<
+  Teacher,
+  {
+    readonly encoder: Encoder
+    readonly bnMode: TeacherBnMode
+    /** The epochs of its MoCo-v2 pre-training (loss, lr, embedding health), when pre-trained by bingo; else empty. */
+    readonly pretraining: ReadonlyArray<EpochSummary>
+    /** Teacher embeddings [B, D] of a batch of augmented views (no gradient flows into the teacher). */
+    readonly embedKeys: (x: tf.Tensor4D) => tf.Tensor2D
+    /** Backbone features of every image of a dataset (center views), [N, featureDim]. */
+    readonly embedDataset: (
+      dataset: ImageSource,
+      view: AugmentConfig
+    ) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, DatasetError>
+  }
+>()("@bingo/teacher/Teacher") {
   /** A teacher around an encoder produced by `acquire`; the encoder is disposed with the layer. */
-  static readonly fromEncoder = <E, R>(
-    acquire: Effect.Effect<Encoder | PretrainedEncoder, E, R>,
-    bnMode: TeacherBnMode = "eval"
-  ) =>
+  static readonly fromEncoder = <E, R>(acquire: Effect.Effect<Encoder | PretrainedEncoder, E, R>, bnMode: TeacherBnMode = "eval") =>
     Layer.effect(
       Teacher,
-      Effect.gen(function*() {
-        const acquired = yield* Effect.acquireRelease(
-          acquire,
-          (e) => Effect.sync(() => disposeEncoder("encoder" in e ? e.encoder : e))
-        )
+      Effect.gen(function* () {
+        const acquired = yield* Effect.acquireRelease(acquire, (e) => Effect.sync(() => disposeEncoder("encoder" in e ? e.encoder : e)))
         const encoder = "encoder" in acquired ? acquired.encoder : acquired
         const pretraining = "encoder" in acquired ? acquired.pretraining : []
         for (const v of encoder.params.values()) v.trainable = false
-        const embedDataset = Effect.fn("Teacher.embedDataset")(function*(dataset: ImageSource, view: AugmentConfig) {
+        const embedDataset = Effect.fn("Teacher.embedDataset")(function* (dataset: ImageSource, view: AugmentConfig) {
           return yield* extractFeatures(encoder, dataset, view, `teacher: embedding ${dataset.name}`)
         })
         return Teacher.of({
@@ -86,7 +83,7 @@ export class Teacher extends Context.Service<Teacher, {
     readonly torchvision?: TorchImportOptions
   }) =>
     Teacher.fromEncoder(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const encoder = createEncoder(options.spec, Rng.fromSeed(0), "teacher")
         const release = Effect.onError(() => Effect.sync(() => disposeEncoder(encoder)))
         if (options.format === "torchvision") {
@@ -117,7 +114,7 @@ export class Teacher extends Context.Service<Teacher, {
     readonly bnMode?: TeacherBnMode
   }) =>
     Teacher.fromEncoder(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const path = options.weightsPath
         const { train } = yield* (yield* DatasetSource).load
         const {
@@ -137,7 +134,8 @@ export class Teacher extends Context.Service<Teacher, {
           augment: options.augment,
           dataset: { name: train.name, size: train.size, height: train.height, width: train.width, channels: train.channels }
         })
-        const checkpointPath = options.moco.checkpointPath ?? (path === undefined ? undefined : `${path.replace(/\.safetensors$/, "")}.checkpoint.safetensors`)
+        const checkpointPath =
+          options.moco.checkpointPath ?? (path === undefined ? undefined : `${path.replace(/\.safetensors$/, "")}.checkpoint.safetensors`)
         if (path !== undefined && existsSync(path)) {
           // a run killed between writing the weights and removing the pre-training checkpoint left it behind
           if (checkpointPath !== undefined) rmSync(checkpointPath, { force: true })
@@ -146,11 +144,19 @@ export class Teacher extends Context.Service<Teacher, {
           yield* Effect.logInfo(`teacher: reusing pre-trained weights ${path}`)
           return { encoder, pretraining: yield* savedPretraining(path) } satisfies PretrainedEncoder
         }
-        yield* Effect.logInfo(`teacher: MoCo-v2 pre-training ${options.spec.backbone} on ${train.name} (${train.size} images, ${options.moco.epochs} epochs)`)
-        const trained = yield* pretrainMoco(train, options.spec, options.augment, {
-          ...options.moco,
-          ...(checkpointPath === undefined ? {} : { checkpointPath })
-        }, options.seed)
+        yield* Effect.logInfo(
+          `teacher: MoCo-v2 pre-training ${options.spec.backbone} on ${train.name} (${train.size} images, ${options.moco.epochs} epochs)`
+        )
+        const trained = yield* pretrainMoco(
+          train,
+          options.spec,
+          options.augment,
+          {
+            ...options.moco,
+            ...(checkpointPath === undefined ? {} : { checkpointPath })
+          },
+          options.seed
+        )
         const encoder = trained.encoder
         if (path !== undefined) {
           // without the timings, so the file's bytes depend only on the training (a resumed run writes the same file)
@@ -170,7 +176,11 @@ export class Teacher extends Context.Service<Teacher, {
   /** A randomly initialised small teacher (16x16x1 inputs, 16-d embeddings): for other packages' tests. */
   static readonly layerTest = Teacher.fromEncoder(
     Effect.sync(() =>
-      createEncoder({ backbone: "convnet-small", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 32, embeddingDim: 16 }, Rng.fromSeed(1), "teacher")
+      createEncoder(
+        { backbone: "convnet-small", inputShape: [16, 16, 1], widthMultiplier: 0.5, headHidden: 32, embeddingDim: 16 },
+        Rng.fromSeed(1),
+        "teacher"
+      )
     )
   )
 }
@@ -238,23 +248,24 @@ const differences = (saved: Record<string, unknown>, wanted: Record<string, unkn
  * stale teacher.
  */
 const loadTeacherWeights = (path: string, encoder: Encoder, pretrain?: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const decoded = yield* readWeights(path)
     const savedSpec = parseJson(decoded.metadata["spec"])
     const spec = encoder.spec as unknown as Record<string, unknown>
     const savedInput = Array.isArray(savedSpec?.["inputShape"]) ? (savedSpec["inputShape"] as Array<number>) : undefined
     const inputDiffers = savedInput !== undefined && shapeText(savedInput) !== shapeText(encoder.spec.inputShape)
-    const fix = pretrain === undefined
-      ? ""
-      : "; it was written by an earlier run in this outDir with another teacher config: delete it (or use another outDir) to pre-train afresh"
+    const fix =
+      pretrain === undefined
+        ? ""
+        : "; it was written by an earlier run in this outDir with another teacher config: delete it (or use another outDir) to pre-train afresh"
     yield* assignParams(encoder.params, decoded.tensors, path).pipe(
       Effect.catchTag("WeightShapeMismatch", (e) => {
         const [h, w, c] = encoder.spec.inputShape
         const why = inputDiffers
           ? `; the file was saved for ${shapeText(savedInput!)} inputs but this run feeds ${h}x${w}x${c} views (view size ${h} from the augmentation's outputSize, ${c} channel(s) from the dataset)`
           : savedSpec !== undefined && differences(savedSpec, spec) !== ""
-          ? `; the file was saved from another encoder: ${differences(savedSpec, spec)}`
-          : ""
+            ? `; the file was saved from another encoder: ${differences(savedSpec, spec)}`
+            : ""
         return Effect.fail(
           new TeacherWeightsMismatch({
             path,

@@ -1,5 +1,13 @@
 import * as tf from "@tensorflow/tfjs"
-import { type AugmentConfig, augmentBatch, type DatasetError, gatherAhead, type ImageSource, shuffledBatches, type StepImages } from "@bingo/data"
+import {
+  type AugmentConfig,
+  augmentBatch,
+  type DatasetError,
+  gatherAhead,
+  type ImageSource,
+  shuffledBatches,
+  type StepImages
+} from "@bingo/data"
 import { embed, type Encoder, momentumUpdate } from "@bingo/backbones"
 import { infoNce } from "@bingo/losses"
 import type { EmbeddingQueue } from "@bingo/optim"
@@ -29,7 +37,10 @@ export const mocoObjective = (p: MocoParts): Objective<StepImages, DatasetError>
   const shape = [p.augment.outputSize, p.augment.outputSize, p.dataset.channels] as const
   return {
     trainable: new Map([...p.query.params].filter(([, v]) => v.trainable)),
-    networks: new Map([["query", p.query.params], ["key", p.key.params]]),
+    networks: new Map([
+      ["query", p.query.params],
+      ["key", p.key.params]
+    ]),
     queues: new Map([["keys", p.queue]]),
     collapseValue: contrastiveCollapseValue(p.queue.size),
     imagesPerStep: p.batchSize,

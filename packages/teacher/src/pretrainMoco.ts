@@ -31,7 +31,7 @@ export const mocoDefaults: MocoOptions = {
  * are seed + 1 and seed + 2. Returns the query encoder (the caller owns it), or undefined when
  * stopped early by `stopAfterSteps`.
  */
-export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
+export const pretrainMoco = Effect.fn("pretrainMoco")(function* (
   dataset: ImageSource,
   spec: EncoderSpec,
   augment: AugmentConfig,
@@ -63,10 +63,12 @@ export const pretrainMoco = Effect.fn("pretrainMoco")(function*(
   })
   const result = yield* runTrainingLoop(objective, loopOptions("teacher pre-training", options, seed, fingerprint)).pipe(
     Effect.onError(() => Effect.sync(() => disposeEncoder(query))),
-    Effect.ensuring(Effect.sync(() => {
-      disposeEncoder(key)
-      queue.dispose()
-    }))
+    Effect.ensuring(
+      Effect.sync(() => {
+        disposeEncoder(key)
+        queue.dispose()
+      })
+    )
   )
   return { encoder: query, epochs: result.epochs, finished: result.finished }
 })

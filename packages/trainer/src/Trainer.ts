@@ -52,22 +52,27 @@ export interface DistillResult {
  * compute the loss, SGD step, enqueue the teacher anchor keys. Checkpoints are atomic and a
  * run resumes with identical subsequent losses.
  */
-export class Trainer extends Context.Service<Trainer, {
-  readonly distil: (input: DistillInput) => Effect.Effect<
-    DistillResult,
-    | TrainingDiverged
-    | TrainingCollapsed
-    | BagsDoNotMatchDataset
-    | DatasetSmallerThanBatch
-    | EmbeddingDimMismatch
-    | CheckpointError
-    | DatasetError
-  >
-}>()("@bingo/trainer/Trainer") {
+export class Trainer extends Context.Service<
+  Trainer,
+  {
+    readonly distil: (
+      input: DistillInput
+    ) => Effect.Effect<
+      DistillResult,
+      | TrainingDiverged
+      | TrainingCollapsed
+      | BagsDoNotMatchDataset
+      | DatasetSmallerThanBatch
+      | EmbeddingDimMismatch
+      | CheckpointError
+      | DatasetError
+    >
+  }
+>()("@bingo/trainer/Trainer") {
   static readonly layer = (options: DistillOptions) =>
     Layer.effect(
       Trainer,
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const teacher = yield* Teacher
         return Trainer.of({ distil: (input) => distil(teacher, options, input) })
       })
@@ -105,7 +110,7 @@ const fingerprintOf = (options: DistillOptions, input: DistillInput, teacher: Te
     teacher: fnv1a([...teacher.encoder.params.values()].map((v) => v.dataSync() as Float32Array))
   })
 
-const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"], options: DistillOptions, input: DistillInput) {
+const distil = Effect.fn("Trainer.distil")(function* (teacher: Teacher["Service"], options: DistillOptions, input: DistillInput) {
   const { dataset, bags, loss } = input
   if (bags.n !== dataset.size) return yield* new BagsDoNotMatchDataset({ bagsN: bags.n, datasetN: dataset.size })
   // the last partial batch is dropped: a dataset smaller than a batch would train no step at all
@@ -137,9 +142,18 @@ const distil = Effect.fn("Trainer.distil")(function*(teacher: Teacher["Service"]
     batchSize: options.batchSize,
     studentKeyMomentum: options.studentKeyMomentum
   })
-  const result = yield* runTrainingLoop(objective, loopOptions("distillation", options, options.seed, fingerprintOf(options, input, teacher))).pipe(
+  const result = yield* runTrainingLoop(
+    objective,
+    loopOptions("distillation", options, options.seed, fingerprintOf(options, input, teacher))
+  ).pipe(
     Effect.onError(() => Effect.sync(() => disposeEncoder(student))),
     Effect.ensuring(Effect.sync(release))
   )
-  return { student, epochLosses: result.epochs.map((e) => e.loss), epochs: result.epochs, steps: result.steps, finished: result.finished } satisfies DistillResult
+  return {
+    student,
+    epochLosses: result.epochs.map((e) => e.loss),
+    epochs: result.epochs,
+    steps: result.steps,
+    finished: result.finished
+  } satisfies DistillResult
 })

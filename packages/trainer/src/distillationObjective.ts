@@ -1,7 +1,16 @@
 import * as tf from "@tensorflow/tfjs"
 import type { Rng } from "@bingo/runtime"
 import { embed, type Encoder, momentumUpdate } from "@bingo/backbones"
-import { type AugmentConfig, augmentBatch, cutMix, gatherAhead, type ImageSource, samplePositives, shuffledBatches, type StepImages } from "@bingo/data"
+import {
+  type AugmentConfig,
+  augmentBatch,
+  cutMix,
+  gatherAhead,
+  type ImageSource,
+  samplePositives,
+  shuffledBatches,
+  type StepImages
+} from "@bingo/data"
 import type { Bags } from "@bingo/bag-miner"
 import { type DistillationViews, planViews, type ResolvedLoss } from "@bingo/losses"
 import type { EmbeddingQueue } from "@bingo/optim"
@@ -39,8 +48,14 @@ export const distillationObjective = (p: DistillationParts): Objective<StepImage
   const tensor = (x: Float32Array, b: number) => tf.tensor4d(x, [b, ...shape])
   return {
     trainable,
-    networks: new Map([["student", p.student.params], ...(p.studentKey === undefined ? [] : [["studentKey", p.studentKey.params] as const])]),
-    queues: new Map([["teacher", p.teacherQueue], ...(p.studentKeyQueue === undefined ? [] : [["studentKey", p.studentKeyQueue] as const])]),
+    networks: new Map([
+      ["student", p.student.params],
+      ...(p.studentKey === undefined ? [] : [["studentKey", p.studentKey.params] as const])
+    ]),
+    queues: new Map([
+      ["teacher", p.teacherQueue],
+      ...(p.studentKeyQueue === undefined ? [] : [["studentKey", p.studentKeyQueue] as const])
+    ]),
     collapseValue: p.loss.collapseValue(p.teacherQueue.size),
     frozenNetworks: ["teacher"],
     imagesPerStep: p.batchSize,
@@ -80,9 +95,10 @@ const makeViews = (
   const k = augmentBatch(images, anchorRows, p.augment, rng)
   const pq = positiveRows === undefined ? undefined : augmentBatch(images, positiveRows, p.augment, rng)
   const pk = positiveRows === undefined || !plan.teacherPositive ? undefined : augmentBatch(images, positiveRows, p.augment, rng)
-  const mix = plan.mix && pq !== undefined
-    ? cutMix(q, pq, { batch: b, height: p.augment.outputSize, width: p.augment.outputSize, channels: p.dataset.channels }, rng)
-    : undefined
+  const mix =
+    plan.mix && pq !== undefined
+      ? cutMix(q, pq, { batch: b, height: p.augment.outputSize, width: p.augment.outputSize, channels: p.dataset.channels }, rng)
+      : undefined
   const kT = tensor(k, b)
   const teacherAnchor = p.teacher.embedKeys(kT)
   const teacherPositive = pk === undefined ? undefined : p.teacher.embedKeys(tensor(pk, b))
@@ -101,7 +117,13 @@ const makeViews = (
         ...(studentKey === undefined || p.studentKeyQueue === undefined ? {} : { studentKey, studentKeyQueue: p.studentKeyQueue.tensor })
       }
       const value = p.loss.compute(views)
-      return { ...value, monitored: [["student", studentAnchor], ["teacher", teacherAnchor]] }
+      return {
+        ...value,
+        monitored: [
+          ["student", studentAnchor],
+          ["teacher", teacherAnchor]
+        ]
+      }
     },
     afterUpdate: () => {
       p.teacherQueue.enqueue(teacherAnchor)

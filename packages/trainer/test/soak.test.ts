@@ -52,55 +52,63 @@ const options: DistillOptions = {
 /** A small MLP teacher, so the soak spends its time in the trainer, not in the teacher's convolutions. */
 const teacherLayer = Teacher.fromEncoder(
   Effect.sync(() =>
-    createEncoder({ backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.125, headHidden: 16, embeddingDim: 16 }, Rng.fromSeed(1), "teacher")
+    createEncoder(
+      { backbone: "mlp", inputShape: [16, 16, 1], widthMultiplier: 0.125, headHidden: 16, embeddingDim: 16 },
+      Rng.fromSeed(1),
+      "teacher"
+    )
   )
 )
 
 describe("Trainer soak", () => {
-  it.effect(`${STEPS} steps with checkpoints: the tensor count is exactly flat after warm-up, heap and RSS stay bounded`, () =>
-    Effect.gen(function*() {
-      const tensors: Array<number> = []
-      const memory: Array<{ step: number; rss: number; heap: number }> = []
-      const onStep = (p: StepReport) => {
-        tensors.push(tf.memory().numTensors)
-        if (p.globalStep % SAMPLE_EVERY === 0) {
-          gc()
-          const m = process.memoryUsage()
-          memory.push({ step: p.globalStep, rss: m.rss, heap: m.heapUsed })
+  it.effect(
+    `${STEPS} steps with checkpoints: the tensor count is exactly flat after warm-up, heap and RSS stay bounded`,
+    () =>
+      Effect.gen(function* () {
+        const tensors: Array<number> = []
+        const memory: Array<{ step: number; rss: number; heap: number }> = []
+        const onStep = (p: StepReport) => {
+          tensors.push(tf.memory().numTensors)
+          if (p.globalStep % SAMPLE_EVERY === 0) {
+            gc()
+            const m = process.memoryUsage()
+            memory.push({ step: p.globalStep, rss: m.rss, heap: m.heapUsed })
+          }
         }
-      }
-      const dir = mkdtempSync(join(tmpdir(), "bingo-soak-"))
-      const layer = Layer.mergeAll(
-        Trainer.layer({ ...options, onStep, checkpointPath: join(dir, "ckpt.safetensors") }).pipe(
-          Layer.provideMerge(teacherLayer),
-          Layer.provideMerge(Runtime.layerTest)
-        ),
-        DatasetSource.layerTest
-      )
-      const started = performance.now()
-      const result = yield* Effect.gen(function*() {
-        const { train } = yield* (yield* DatasetSource).load
-        const loss = yield* LossRegistry.make().resolve("bingo", {})
-        const r = yield* (yield* Trainer).distil({ dataset: train, bags: labelBags(train.labels!, { k: 3, seed: 0 }), loss })
-        disposeEncoder(r.student)
-        return r
-      }).pipe(Effect.provide(layer))
-      const seconds = (performance.now() - started) / 1000
+        const dir = mkdtempSync(join(tmpdir(), "bingo-soak-"))
+        const layer = Layer.mergeAll(
+          Trainer.layer({ ...options, onStep, checkpointPath: join(dir, "ckpt.safetensors") }).pipe(
+            Layer.provideMerge(teacherLayer),
+            Layer.provideMerge(Runtime.layerTest)
+          ),
+          DatasetSource.layerTest
+        )
+        const started = performance.now()
+        const result = yield* Effect.gen(function* () {
+          const { train } = yield* (yield* DatasetSource).load
+          const loss = yield* LossRegistry.make().resolve("bingo", {})
+          const r = yield* (yield* Trainer).distil({ dataset: train, bags: labelBags(train.labels!, { k: 3, seed: 0 }), loss })
+          disposeEncoder(r.student)
+          return r
+        }).pipe(Effect.provide(layer))
+        const seconds = (performance.now() - started) / 1000
 
-      expect(result.steps).toBe(STEPS)
-      expect(tensors).toHaveLength(STEPS)
-      const settled = memory.filter((m) => m.step >= WARMUP)
-      const base = settled[0]!
-      const growth = (key: "rss" | "heap") => Math.max(...settled.map((m) => m[key])) - base[key]
-      const mib = (x: number) => (x / MiB).toFixed(1)
-      console.log(
-        `soak: ${STEPS} steps in ${seconds.toFixed(1)} s; tensors after warm-up: ${[...new Set(tensors.slice(WARMUP))].join(", ")}; ` +
-          `after GC at step ${base.step}: RSS ${mib(base.rss)} MiB, heap ${mib(base.heap)} MiB; ` +
-          `largest growth after it: RSS +${mib(growth("rss"))} MiB, heap +${mib(growth("heap"))} MiB`
-      )
-      // exactly flat: every step after warm-up ends with the same number of live tensors
-      expect(new Set(tensors.slice(WARMUP))).toEqual(new Set([tensors[WARMUP]]))
-      expect(growth("heap")).toBeLessThan(HEAP_GROWTH_BOUND)
-      expect(growth("rss")).toBeLessThan(RSS_GROWTH_BOUND)
-    }), 120_000)
+        expect(result.steps).toBe(STEPS)
+        expect(tensors).toHaveLength(STEPS)
+        const settled = memory.filter((m) => m.step >= WARMUP)
+        const base = settled[0]!
+        const growth = (key: "rss" | "heap") => Math.max(...settled.map((m) => m[key])) - base[key]
+        const mib = (x: number) => (x / MiB).toFixed(1)
+        console.log(
+          `soak: ${STEPS} steps in ${seconds.toFixed(1)} s; tensors after warm-up: ${[...new Set(tensors.slice(WARMUP))].join(", ")}; ` +
+            `after GC at step ${base.step}: RSS ${mib(base.rss)} MiB, heap ${mib(base.heap)} MiB; ` +
+            `largest growth after it: RSS +${mib(growth("rss"))} MiB, heap +${mib(growth("heap"))} MiB`
+        )
+        // exactly flat: every step after warm-up ends with the same number of live tensors
+        expect(new Set(tensors.slice(WARMUP))).toEqual(new Set([tensors[WARMUP]]))
+        expect(growth("heap")).toBeLessThan(HEAP_GROWTH_BOUND)
+        expect(growth("rss")).toBeLessThan(RSS_GROWTH_BOUND)
+      }),
+    120_000
+  )
 })

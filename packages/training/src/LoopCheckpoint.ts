@@ -55,7 +55,7 @@ export const saveCheckpoint = (path: string, state: LoopState, progress: LoopPro
  * checkpoint, or written by a run with another fingerprint (another config, data, bags or teacher).
  */
 export const loadCheckpoint = (path: string, state: LoopState, fingerprint: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bytes = yield* Effect.tryPromise({
       try: () => readFile(path),
       catch: (e) => new CheckpointError({ path, reason: `cannot read: ${String(e)}` })
@@ -68,7 +68,10 @@ export const loadCheckpoint = (path: string, state: LoopState, fingerprint: stri
     if (rawMeta === undefined) return yield* new CheckpointError({ path, reason: "no bingo-state metadata" })
     const meta = JSON.parse(rawMeta) as StateMetadata
     if (meta.version !== 2 || meta.fingerprint !== fingerprint) {
-      return yield* new CheckpointError({ path, reason: "written by a run with a different config (delete it or change outDir to start afresh)" })
+      return yield* new CheckpointError({
+        path,
+        reason: "written by a run with a different config (delete it or change outDir to start afresh)"
+      })
     }
     const wrap = (e: { readonly message: string }) => new CheckpointError({ path, reason: e.message })
     for (const [prefix, params] of state.networks) {

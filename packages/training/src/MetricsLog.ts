@@ -51,7 +51,10 @@ export const readMetrics = (path: string): Array<MetricsLine> => {
   if (!existsSync(path)) return []
   const text = readFileSync(path, "utf8")
   const whole = text.endsWith("\n") ? text : text.slice(0, text.lastIndexOf("\n") + 1)
-  return whole.split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as MetricsLine)
+  return whole
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as MetricsLine)
 }
 
 /**
@@ -64,9 +67,7 @@ export const prepareMetrics = (path: string, stage: string, epoch: number, globa
   if (!existsSync(path)) return
   const text = readFileSync(path, "utf8")
   const lines = readMetrics(path)
-  const kept = lines.filter((l) =>
-    l.stage !== stage || (l.type === "step" ? l.globalStep <= globalStep : l.epoch < epoch)
-  )
+  const kept = lines.filter((l) => l.stage !== stage || (l.type === "step" ? l.globalStep <= globalStep : l.epoch < epoch))
   const partial = !text.endsWith("\n") && text.length > 0
   if (kept.length === lines.length && !partial) return
   atomicWrite(path, kept.map((l) => `${JSON.stringify(l)}\n`).join(""))

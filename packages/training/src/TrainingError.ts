@@ -17,9 +17,11 @@ export class TrainingDiverged extends Schema.TaggedError<TrainingDiverged>()("Tr
   lastCheckpoint: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `${this.stage} diverged at epoch ${this.epoch + 1}, step ${this.step + 1}: loss ${this.loss}, ` +
+    return (
+      `${this.stage} diverged at epoch ${this.epoch + 1}, step ${this.step + 1}: loss ${this.loss}, ` +
       `gradient norm ${this.gradNorm} at lr ${this.lr.toPrecision(3)}; ${checkpointText(this.lastCheckpoint)}. ` +
       `Try a lower lr (e.g. ${(this.lr / 3).toPrecision(2)} at this batch size) or a longer lr warm-up (lrWarmupEpochs)`
+    )
   }
 }
 
@@ -39,8 +41,10 @@ export class TrainingCollapsed extends Schema.TaggedError<TrainingCollapsed>()("
   lastCheckpoint: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `${this.stage} collapsed at epoch ${this.epoch + 1}, step ${this.step + 1}: the ${this.network} embeddings ${this.evidence}; ` +
+    return (
+      `${this.stage} collapsed at epoch ${this.epoch + 1}, step ${this.step + 1}: the ${this.network} embeddings ${this.evidence}; ` +
       `${checkpointText(this.lastCheckpoint)}. ${this.advice}`
+    )
   }
 }
 

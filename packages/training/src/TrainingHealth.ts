@@ -121,7 +121,8 @@ export const judgeEpoch = (input: EpochHealthInput, t: HealthThresholds = health
       return {
         _tag: "Collapsed",
         network,
-        evidence: `have a spread of ${h.spread.toFixed(4)} across the batch` +
+        evidence:
+          `have a spread of ${h.spread.toFixed(4)} across the batch` +
           `${before === undefined ? "" : `, not rising (${before.toFixed(4)} the epoch before)`} (1 = spread out, 0 = one point; collapse below ${t.collapseSpread}), ` +
           `${pct(h.dead)} of their ${"units"} dead${lossText(input)}`
       }
@@ -136,7 +137,8 @@ export const judgeEpoch = (input: EpochHealthInput, t: HealthThresholds = health
       return {
         _tag: "Collapsed",
         network: input.embeddings[0]?.[0] ?? "trained",
-        evidence: `give a loss of ${input.loss.toFixed(4)}, the value ln(Q + 1) = ${c.toFixed(4)} it takes when every logit is equal, ` +
+        evidence:
+          `give a loss of ${input.loss.toFixed(4)}, the value ln(Q + 1) = ${c.toFixed(4)} it takes when every logit is equal, ` +
           `for a second epoch running (previous ${previous!.toFixed(4)}); spreads: ` +
           input.embeddings.map(([n, h]) => `${n} ${h.spread.toFixed(3)}`).join(", ")
       }
@@ -144,12 +146,22 @@ export const judgeEpoch = (input: EpochHealthInput, t: HealthThresholds = health
   }
   const warnings: Array<string> = []
   for (const [network, h] of input.embeddings) {
-    if (h.spread < t.warnSpread) warnings.push(`${network} embedding spread ${h.spread.toFixed(3)} is low (collapse below ${t.collapseSpread})`)
+    if (h.spread < t.warnSpread)
+      warnings.push(`${network} embedding spread ${h.spread.toFixed(3)} is low (collapse below ${t.collapseSpread})`)
     if (h.dead > t.warnDead) warnings.push(`${pct(h.dead)} of the ${network} embedding units are dead`)
   }
   const [before, last] = input.previousLosses.slice(-2)
-  if (c !== undefined && before !== undefined && last !== undefined && before < last && last < input.loss && input.loss > t.warnLossFraction * c) {
-    warnings.push(`loss rose two epochs running (${before.toFixed(4)}, ${last.toFixed(4)}, ${input.loss.toFixed(4)}), towards its collapse value ${c.toFixed(4)}`)
+  if (
+    c !== undefined &&
+    before !== undefined &&
+    last !== undefined &&
+    before < last &&
+    last < input.loss &&
+    input.loss > t.warnLossFraction * c
+  ) {
+    warnings.push(
+      `loss rose two epochs running (${before.toFixed(4)}, ${last.toFixed(4)}, ${input.loss.toFixed(4)}), towards its collapse value ${c.toFixed(4)}`
+    )
   }
   return warnings.length === 0 ? { _tag: "Healthy" } : { _tag: "Drifting", warnings }
 }

@@ -98,7 +98,7 @@ export interface LoopResult {
  * stage, epoch, step and the last good checkpoint.
  */
 export const runTrainingLoop = <In, E>(objective: Objective<In, E>, options: TrainingLoopOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const sgd = new Sgd({ momentum: options.momentum, weightDecay: options.weightDecay })
     const state: LoopState = { networks: objective.networks, sgd, queues: objective.queues }
     return yield* trainEpochs(objective, options, state).pipe(Effect.ensuring(Effect.sync(() => sgd.dispose())))
@@ -125,7 +125,7 @@ const freshProgress = (seed: number): LoopProgress => ({
 })
 
 const trainEpochs = <In, E>(objective: Objective<In, E>, options: TrainingLoopOptions, state: LoopState) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fingerprint = loopFingerprint(options, objective as Objective<unknown, unknown>)
     const ckpt = options.checkpointPath
     let progress = freshProgress(options.seed)
@@ -172,7 +172,7 @@ interface EpochRun<In, E> {
 }
 
 const checkpoint = <In, E>(run: EpochRun<In, E>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const path = run.options.checkpointPath
     if (path === undefined) return
     yield* saveCheckpoint(path, run.state, run.progress, run.fingerprint)
@@ -181,7 +181,7 @@ const checkpoint = <In, E>(run: EpochRun<In, E>) =>
 
 /** One epoch from `progress.stepInEpoch` to its end (true when `stopAfterSteps` stopped it). */
 const trainEpoch = <In, E>(run: EpochRun<In, E>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { objective, options, progress } = run
     const orderRng = Rng.fromState(progress.orderRngAtEpochStart)
     const plan = objective.planEpoch(orderRng)
@@ -202,14 +202,24 @@ const trainEpoch = <In, E>(run: EpochRun<In, E>) =>
       progress.stepInEpoch = step + 1
       progress.globalStep++
       run.stepsThisProcess++
-      const report: StepReport = { ...numbers, stage: options.stage, epoch: progress.epoch, step, stepsInEpoch: plan.steps, globalStep: progress.globalStep, lr }
+      const report: StepReport = {
+        ...numbers,
+        stage: options.stage,
+        epoch: progress.epoch,
+        step,
+        stepsInEpoch: plan.steps,
+        globalStep: progress.globalStep,
+        lr
+      }
       options.onStep?.(report)
       // before any checkpoint of this step: a kill between the two re-writes the line on resume
       if (options.metrics !== undefined && progress.globalStep % Math.max(1, options.metrics.every) === 0) {
         appendMetrics(options.metrics.path, stepLine(run, report, objective.imagesPerStep / Math.max(seconds, 1e-9)))
       }
       if (options.logEvery !== undefined && options.logEvery > 0 && progress.globalStep % options.logEvery === 0) {
-        yield* Effect.logInfo(`${options.stage} epoch ${progress.epoch + 1}/${options.schedule.epochs} step ${step + 1}/${plan.steps} loss ${numbers.loss.toFixed(4)}`)
+        yield* Effect.logInfo(
+          `${options.stage} epoch ${progress.epoch + 1}/${options.schedule.epochs} step ${step + 1}/${plan.steps} loss ${numbers.loss.toFixed(4)}`
+        )
       }
       const every = options.checkpointEverySteps ?? 0
       if (every > 0 && progress.globalStep % every === 0 && step + 1 < plan.steps) yield* checkpoint(run)
@@ -274,7 +284,7 @@ const parseNumbers = (all: ArrayLike<number>, out: LossOutput): StepNumbers => {
 
 /** A diverged step fails now; an embedding below the collapse spread for `collapseSteps` steps in a row too. */
 const checkStep = <In, E>(run: EpochRun<In, E>, step: number, lr: number, n: StepNumbers) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { stage } = run.options
     const epoch = run.progress.epoch
     const last = run.lastCheckpoint === undefined ? {} : { lastCheckpoint: run.lastCheckpoint }
@@ -295,7 +305,8 @@ const checkStep = <In, E>(run: EpochRun<In, E>, step: number, lr: number, n: Ste
           epoch,
           step,
           network,
-          evidence: `have had a spread below ${t.collapseSpread} for ${t.collapseSteps} steps in a row, not rising ` +
+          evidence:
+            `have had a spread below ${t.collapseSpread} for ${t.collapseSteps} steps in a row, not rising ` +
             `(${streak.from.toFixed(4)} then ${h.spread.toFixed(4)}; 1 = spread out, 0 = one point)`,
           advice: collapseAdvice(run.objective as Objective<unknown, unknown>, network, lr),
           ...last
@@ -363,18 +374,21 @@ const summarise = (epoch: number, a: EpochAccumulator, timing: EpochTiming, coll
 
 /** Summarise the epoch, judge its health (fail before checkpointing a collapsed state), log, checkpoint. */
 const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { options, progress, objective } = run
     const summary = summarise(progress.epoch, progress.partial, run.timing, objective.collapseValue)
-    const verdict = judgeEpoch({
-      loss: summary.loss,
-      previousLosses: progress.epochs.map((e) => e.loss),
-      ...(progress.epochs.length === 0
-        ? {}
-        : { previousSpreads: Object.fromEntries(Object.entries(progress.epochs.at(-1)!.embeddings).map(([k, e]) => [k, e.spread])) }),
-      collapseValue: objective.collapseValue,
-      embeddings: Object.entries(summary.embeddings)
-    }, run.thresholds)
+    const verdict = judgeEpoch(
+      {
+        loss: summary.loss,
+        previousLosses: progress.epochs.map((e) => e.loss),
+        ...(progress.epochs.length === 0
+          ? {}
+          : { previousSpreads: Object.fromEntries(Object.entries(progress.epochs.at(-1)!.embeddings).map(([k, e]) => [k, e.spread])) }),
+        collapseValue: objective.collapseValue,
+        embeddings: Object.entries(summary.embeddings)
+      },
+      run.thresholds
+    )
     if (verdict._tag === "Collapsed") {
       return yield* new TrainingCollapsed({
         stage: options.stage,
@@ -391,7 +405,8 @@ const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
       for (const w of verdict.warnings) yield* Effect.logWarning(`${options.stage} epoch ${progress.epoch + 1}: ${w}`)
     }
     progress.epochs.push(summary)
-    if (options.metrics !== undefined) appendMetrics(options.metrics.path, { type: "epoch", stage: options.stage, ...summary, time: new Date().toISOString() })
+    if (options.metrics !== undefined)
+      appendMetrics(options.metrics.path, { type: "epoch", stage: options.stage, ...summary, time: new Date().toISOString() })
     progress.partial = emptyAccumulator()
     run.timing = { images: 0, seconds: 0 }
     progress.epoch++
@@ -403,8 +418,16 @@ const finishEpoch = <In, E>(run: EpochRun<In, E>, orderRng: Rng) =>
 /** `distillation epoch 3/6 loss 6.1234 (collapse 7.6251) lr 0.0600 |g| 1.23 spread student 0.81 teacher 0.77 (1473 img/s)` + terms. */
 export const formatEpoch = (stage: string, epochs: number, s: EpochSummary): string => {
   const collapse = s.collapseValue === null ? "" : ` (collapse ${s.collapseValue.toFixed(4)})`
-  const spreads = Object.entries(s.embeddings).map(([k, e]) => `${k} ${e.spread.toFixed(3)}`).join(" ")
-  const terms = Object.entries(s.terms).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(" ")
-  return `${stage} epoch ${s.epoch + 1}/${epochs} loss ${s.loss.toFixed(4)}${collapse} lr ${s.lr.toFixed(4)} |g| ${s.gradNorm.toFixed(3)}` +
-    (spreads === "" ? "" : ` spread ${spreads}`) + (terms === "" ? "" : ` [${terms}]`) + (s.imagesPerSecond === null ? "" : ` (${s.imagesPerSecond.toFixed(0)} img/s)`)
+  const spreads = Object.entries(s.embeddings)
+    .map(([k, e]) => `${k} ${e.spread.toFixed(3)}`)
+    .join(" ")
+  const terms = Object.entries(s.terms)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join(" ")
+  return (
+    `${stage} epoch ${s.epoch + 1}/${epochs} loss ${s.loss.toFixed(4)}${collapse} lr ${s.lr.toFixed(4)} |g| ${s.gradNorm.toFixed(3)}` +
+    (spreads === "" ? "" : ` spread ${spreads}`) +
+    (terms === "" ? "" : ` [${terms}]`) +
+    (s.imagesPerSecond === null ? "" : ` (${s.imagesPerSecond.toFixed(0)} img/s)`)
+  )
 }

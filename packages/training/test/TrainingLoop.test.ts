@@ -75,7 +75,13 @@ const options = (o: Partial<TrainingLoopOptions> = {}): TrainingLoopOptions => (
   ...o
 })
 
-const weights = () => tf.variable(tf.tensor2d(Float32Array.from({ length: DIM_IN * DIM_OUT }, (_, i) => Math.sin(i + 1)), [DIM_IN, DIM_OUT]))
+const weights = () =>
+  tf.variable(
+    tf.tensor2d(
+      Float32Array.from({ length: DIM_IN * DIM_OUT }, (_, i) => Math.sin(i + 1)),
+      [DIM_IN, DIM_OUT]
+    )
+  )
 
 describe("runTrainingLoop", () => {
   it("trains a healthy run without a warning-level error, recording each epoch's loss, terms, lr, gradient norm and spread; no leak", async () => {
@@ -187,7 +193,12 @@ describe("runTrainingLoop", () => {
     const killed = join(dir, "killed.jsonl")
     const checkpointPath = join(dir, "toy.ckpt")
     const b = weights()
-    await Effect.runPromise(runTrainingLoop(toyObjective(b), options({ metrics: { path: killed, every: 2 }, checkpointPath, checkpointEverySteps: 4, stopAfterSteps: 6 })))
+    await Effect.runPromise(
+      runTrainingLoop(
+        toyObjective(b),
+        options({ metrics: { path: killed, every: 2 }, checkpointPath, checkpointEverySteps: 4, stopAfterSteps: 6 })
+      )
+    )
     // a line the run had written past its last checkpoint, and half a line from a kill mid-append
     appendFileSync(killed, `${JSON.stringify({ ...lines[3], globalStep: 8 })}\n{"type":"step","sta`)
     const c = weights()

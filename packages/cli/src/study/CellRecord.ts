@@ -49,7 +49,7 @@ export type CellRecord = typeof CellRecord.Type
 
 /** Read and decode a cell.json. */
 export const readCellRecord = (path: string): Effect.Effect<CellRecord, StudyFileError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
       try: () => readFile(path, "utf8"),
       catch: (e) => new StudyFileError({ path, operation: "read", reason: (e as Error).message })

@@ -97,7 +97,7 @@ export const availableMetrics = (arms: ReadonlyArray<Arm>): ReadonlyArray<string
  * Problems name the study file and the key path (`arms[1].set: distill.epochz: Unexpected key`).
  */
 export const decodeStudy = (raw: unknown, path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const file = yield* Schema.decodeUnknownEffect(StudyFile)(raw, userInputParseOptions).pipe(
       Effect.mapError((e) => new ConfigError({ path, reason: formatSchemaProblems(e.issue) }))
     )
@@ -143,7 +143,7 @@ export const decodeStudy = (raw: unknown, path: string) =>
 
 /** Read and decode a study YAML file. */
 export const loadStudy = (path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const absolute = resolve(path)
     return yield* decodeStudy(yield* readYamlFile(absolute), absolute)
   })

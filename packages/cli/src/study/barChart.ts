@@ -15,7 +15,9 @@ export interface Bar {
 export const barsOf = (results: StudyResults, metric: string): ReadonlyArray<Bar> =>
   results.rows.flatMap((r) => {
     const s = r.metrics[metric]
-    return s === undefined ? [] : [{ label: r.label, kind: r.kind, mean: 100 * s.mean, std: s.std === undefined ? undefined : 100 * s.std, n: s.n }]
+    return s === undefined
+      ? []
+      : [{ label: r.label, kind: r.kind, mean: 100 * s.mean, std: s.std === undefined ? undefined : 100 * s.std, n: s.n }]
   })
 
 /**

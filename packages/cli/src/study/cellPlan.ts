@@ -58,22 +58,26 @@ export const planCells = (study: Study): ReadonlyArray<Cell> => {
     study.arms.map((arm, a): Cell => {
       const index = s * study.arms.length + a
       const dir = join(study.outDir, "cells", arm.name, `seed-${seed}`)
-      const bags = arm.config.bags.file === undefined
-        ? {
-          path: join(sharedDir(study), sharedBagsName(arm.config.bags)),
-          method: arm.config.bags.method,
-          k: arm.config.bags.k,
-          ...(arm.config.bags.method === "kmeans" && arm.config.bags.clusters !== undefined ? { clusters: arm.config.bags.clusters } : {})
-        }
-        : undefined
+      const bags =
+        arm.config.bags.file === undefined
+          ? {
+              path: join(sharedDir(study), sharedBagsName(arm.config.bags)),
+              method: arm.config.bags.method,
+              k: arm.config.bags.k,
+              ...(arm.config.bags.method === "kmeans" && arm.config.bags.clusters !== undefined
+                ? { clusters: arm.config.bags.clusters }
+                : {})
+            }
+          : undefined
       const config: PipelineConfig = {
         ...arm.config,
         name: `${study.name}/${arm.name}/seed-${seed}`,
         seed,
         outDir: dir,
-        teacher: sharedTeacher === undefined
-          ? { ...arm.config.teacher, weights: resolve(study.base.dir, base.teacher.weights!) }
-          : { ...arm.config.teacher, weights: sharedTeacher, weightsFormat: "bingo" },
+        teacher:
+          sharedTeacher === undefined
+            ? { ...arm.config.teacher, weights: resolve(study.base.dir, base.teacher.weights!) }
+            : { ...arm.config.teacher, weights: sharedTeacher, weightsFormat: "bingo" },
         bags: bags === undefined ? arm.config.bags : { ...arm.config.bags, file: bags.path },
         eval: {
           ...arm.config.eval,
@@ -110,7 +114,8 @@ export const parseShard = (text: string): Effect.Effect<Shard, InvalidShard> => 
   const index = Number(m[1])
   const count = Number(m[2])
   if (count < 1) return Effect.fail(new InvalidShard({ shard: text, reason: "n must be at least 1" }))
-  if (index >= count) return Effect.fail(new InvalidShard({ shard: text, reason: `i must be below n (shards are numbered 0 to ${count - 1})` }))
+  if (index >= count)
+    return Effect.fail(new InvalidShard({ shard: text, reason: `i must be below n (shards are numbered 0 to ${count - 1})` }))
   return Effect.succeed({ index, count })
 }
 

@@ -12,12 +12,17 @@ import type { Study } from "./Study.ts"
 const trainImages = (study: Study, recorded: number | undefined) =>
   recorded !== undefined
     ? Effect.succeed(recorded)
-    : Effect.gen(function*() {
-      const { train } = yield* (yield* DatasetSource).load
-      return train.size
-    }).pipe(
-      Effect.provide(DatasetSource.layer({ name: study.base.config.dataset.name, options: resolveDatasetPaths(study.base.config.dataset.options, study.base.dir) }))
-    )
+    : Effect.gen(function* () {
+        const { train } = yield* (yield* DatasetSource).load
+        return train.size
+      }).pipe(
+        Effect.provide(
+          DatasetSource.layer({
+            name: study.base.config.dataset.name,
+            options: resolveDatasetPaths(study.base.config.dataset.options, study.base.dir)
+          })
+        )
+      )
 
 /**
  * What `bingo study --dry-run` prints: every cell (of the shard) with its arm, seed, folder and
@@ -26,7 +31,7 @@ const trainImages = (study: Study, recorded: number | undefined) =>
  * measured on finished cells when there are some (see `rateFor`), else an assumed figure (said
  * so). Trains nothing; loads the dataset only to count its images when no cell has finished.
  */
-export const dryRunStudy = Effect.fn("dryRunStudy")(function*(study: Study, options: { readonly shard?: Shard } = {}) {
+export const dryRunStudy = Effect.fn("dryRunStudy")(function* (study: Study, options: { readonly shard?: Shard } = {}) {
   const plan = planCells(study)
   const cells = plan.filter((c) => inShard(c, options.shard))
   const records = yield* Effect.forEach(plan.filter(isDone), (c) => readCellRecord(c.recordPath))
@@ -43,17 +48,22 @@ export const dryRunStudy = Effect.fn("dryRunStudy")(function*(study: Study, opti
   ])
   const header = ["cell", "arm", "seed", "status", "estimate", "folder"]
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (r: ReadonlyArray<string>) => r.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd()
+  const line = (r: ReadonlyArray<string>) =>
+    r
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd()
   const shared = [...new Set(plan.flatMap((c) => [c.shared.teacher, c.shared.bags?.path].filter((p): p is string => p !== undefined)))]
   const teacherPath = plan[0]!.shared.teacher
-  const pretrain = teacherPath !== undefined && !existsSync(teacherPath) && pending.length > 0
-    ? n * study.base.config.teacher.pretrain.epochs / rateFor(study, plan, records, study.arms[0]!.name).imagesPerSecond
-    : 0
+  const pretrain =
+    teacherPath !== undefined && !existsSync(teacherPath) && pending.length > 0
+      ? (n * study.base.config.teacher.pretrain.epochs) / rateFor(study, plan, records, study.arms[0]!.name).imagesPerSecond
+      : 0
   const total = [...estimates.values()].reduce((a, e) => a + e.seconds, 0) + pretrain
   const rates = [...new Set([...estimates.values()].map((e) => `${Math.round(e.rate.imagesPerSecond)} images/s, ${e.rate.source}`))]
   return [
     `study ${study.name}: ${plan.length} cells (${study.arms.length} arms x ${study.seeds.length} seeds) in ${study.outDir}` +
-    (options.shard === undefined ? "" : `; shard ${options.shard.index}/${options.shard.count}: ${cells.length} cells`),
+      (options.shard === undefined ? "" : `; shard ${options.shard.index}/${options.shard.count}: ${cells.length} cells`),
     "",
     line(header),
     ...rows.map(line),

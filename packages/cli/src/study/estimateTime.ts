@@ -38,8 +38,12 @@ const rateOf = (cells: ReadonlyArray<Cell>, records: ReadonlyArray<CellRecord>):
  * `imagesPerSecond`, else `defaultImagesPerSecond`.
  */
 export const rateFor = (study: Study, cells: ReadonlyArray<Cell>, records: ReadonlyArray<CellRecord>, arm: string): Rate => {
-  const own = rateOf(cells, records.filter((r) => r.arm === arm))
-  if (own !== undefined) return { imagesPerSecond: own, source: `measured on ${records.filter((r) => r.arm === arm).length} finished cell(s) of arm '${arm}'` }
+  const own = rateOf(
+    cells,
+    records.filter((r) => r.arm === arm)
+  )
+  if (own !== undefined)
+    return { imagesPerSecond: own, source: `measured on ${records.filter((r) => r.arm === arm).length} finished cell(s) of arm '${arm}'` }
   const all = rateOf(cells, records)
   if (all !== undefined) return { imagesPerSecond: all, source: `measured on ${records.length} finished cell(s) of other arms` }
   if (study.imagesPerSecond !== undefined) return { imagesPerSecond: study.imagesPerSecond, source: "the study's imagesPerSecond" }
@@ -54,10 +58,12 @@ export const estimateSeconds = (
   cells: ReadonlyArray<Cell>,
   trainImages: number
 ): ReadonlyMap<number, { readonly seconds: number; readonly rate: Rate }> =>
-  new Map(cells.map((c) => {
-    const rate = rateFor(study, plan, records, c.arm)
-    return [c.index, { seconds: cellWork(c, trainImages) / rate.imagesPerSecond, rate }] as const
-  }))
+  new Map(
+    cells.map((c) => {
+      const rate = rateFor(study, plan, records, c.arm)
+      return [c.index, { seconds: cellWork(c, trainImages) / rate.imagesPerSecond, rate }] as const
+    })
+  )
 
 /** `4.2 s`, `42 s`, `3 min 20 s`, `2 h 05 min`. */
 export const formatDuration = (seconds: number): string => {

@@ -28,11 +28,12 @@ export interface PreparedShared {
  * seed gives the same bytes, and each write is atomic (temp file + rename), so either way every
  * cell reads one whole, identical file.
  */
-export const prepareShared = Effect.fn("prepareShared")(function*(study: Study, cells: ReadonlyArray<Cell>) {
+export const prepareShared = Effect.fn("prepareShared")(function* (study: Study, cells: ReadonlyArray<Cell>) {
   const teacherPath = cells.find((c) => c.shared.teacher !== undefined)?.shared.teacher
   const makeTeacher = teacherPath !== undefined && !existsSync(teacherPath)
-  const missingBags = [...new Map(cells.flatMap((c) => (c.shared.bags === undefined ? [] : [[c.shared.bags.path, c.shared.bags] as const]))).values()]
-    .filter((b) => !existsSync(b.path))
+  const missingBags = [
+    ...new Map(cells.flatMap((c) => (c.shared.bags === undefined ? [] : [[c.shared.bags.path, c.shared.bags] as const]))).values()
+  ].filter((b) => !existsSync(b.path))
   if (!makeTeacher && missingBags.length === 0) return { teacher: false, bags: [] } satisfies PreparedShared
   yield* Effect.logInfo(
     `study: shared files: ${[...(makeTeacher ? ["teacher (pre-training)"] : []), ...missingBags.map((b) => basename(b.path))].join(", ")} -> ${sharedDir(study)}`
@@ -40,7 +41,7 @@ export const prepareShared = Effect.fn("prepareShared")(function*(study: Study, 
   // the base config, run in shared/: pipelineLayer's teacher pre-trains (or loads) <shared>/teacher.safetensors
   const config: PipelineConfig = { ...study.base.config, name: `${study.name}/shared`, outDir: sharedDir(study) }
   yield* Effect.scoped(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const teacher = yield* Teacher
       if (missingBags.length === 0) return
       const { train } = yield* (yield* DatasetSource).load
@@ -60,9 +61,11 @@ export const prepareShared = Effect.fn("prepareShared")(function*(study: Study, 
 })
 
 const mineBags = (bags: SharedBags, seed: number, input: Parameters<BagMiner["Service"]["mine"]>[0]) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const miner = yield* BagMiner
     yield* miner.save(bags.path, yield* miner.mine(input))
   }).pipe(
-    Effect.provide(BagMiner.layer({ method: bags.method, k: bags.k, seed, ...(bags.clusters === undefined ? {} : { clusters: bags.clusters }) }))
+    Effect.provide(
+      BagMiner.layer({ method: bags.method, k: bags.k, seed, ...(bags.clusters === undefined ? {} : { clusters: bags.clusters }) })
+    )
   )

@@ -12,7 +12,11 @@ let commit: string | null | undefined
 export const gitCommit = (): string | null => {
   if (commit === undefined) {
     try {
-      commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fileURLToPath(new URL(".", import.meta.url)), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+      commit = execFileSync("git", ["rev-parse", "HEAD"], {
+        cwd: fileURLToPath(new URL(".", import.meta.url)),
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"]
+      }).trim()
     } catch {
       commit = null
     }
@@ -61,10 +65,12 @@ export const cellRecordOf = (study: Study, cell: Cell, result: PipelineResult): 
  * interrupted, then write `<cell>/cell.json` atomically. Relative paths of the config resolve
  * against the base config's folder, as for `bingo run`.
  */
-export const runCell = Effect.fn("runCell")(function*(study: Study, cell: Cell) {
+export const runCell = Effect.fn("runCell")(function* (study: Study, cell: Cell) {
   // timed from before the layers load the data and the teacher, as `bingo run` times a run
   const startedAt = performance.now()
-  const result = yield* Effect.scoped(runPipeline(cell.config, study.base.dir, startedAt)).pipe(Effect.provide(pipelineLayer(cell.config, study.base.dir)))
+  const result = yield* Effect.scoped(runPipeline(cell.config, study.base.dir, startedAt)).pipe(
+    Effect.provide(pipelineLayer(cell.config, study.base.dir))
+  )
   const record = cellRecordOf(study, cell, result)
   yield* writeCellRecord(cell.recordPath, record)
   return record

@@ -14,7 +14,7 @@ import { formatStudyTable, mergeCells, metricLabel, type StudyResults } from "./
  * returned), `<outDir>/results.json` (the same numbers) and one bar chart per headline metric,
  * `<outDir>/<metric>.svg`. Every file is written atomically.
  */
-export const reportStudy = Effect.fn("reportStudy")(function*(study: Study) {
+export const reportStudy = Effect.fn("reportStudy")(function* (study: Study) {
   const results = yield* mergeCells(study, planCells(study))
   const table = formatStudyTable(results, study.outDir)
   yield* writeStudyFile(join(study.outDir, "results.md"), table)
@@ -39,7 +39,10 @@ export interface StudyRun {
 const scoreLine = (r: CellRecord): string =>
   r.scores === null
     ? "not evaluated"
-    : ["knnTop1", "linearTop1"].filter((m) => r.scores![m] !== undefined).map((m) => `${metricLabel(m)} ${(100 * r.scores![m]!).toFixed(1)}%`).join(", ")
+    : ["knnTop1", "linearTop1"]
+        .filter((m) => r.scores![m] !== undefined)
+        .map((m) => `${metricLabel(m)} ${(100 * r.scores![m]!).toFixed(1)}%`)
+        .join(", ")
 
 /**
  * Run a study's unfinished cells (of `shard`, when given) one after another, then report. The
@@ -47,7 +50,7 @@ const scoreLine = (r: CellRecord): string =>
  * an interrupted one resumes from its checkpoint. Logs a line when each cell starts and ends,
  * with the elapsed time and an ETA from the cells finished so far.
  */
-export const runStudy = Effect.fn("runStudy")(function*(study: Study, options: { readonly shard?: Shard } = {}) {
+export const runStudy = Effect.fn("runStudy")(function* (study: Study, options: { readonly shard?: Shard } = {}) {
   const plan = planCells(study)
   const mine = plan.filter((c) => inShard(c, options.shard))
   const pending = mine.filter((c) => !isDone(c))
@@ -66,7 +69,9 @@ export const runStudy = Effect.fn("runStudy")(function*(study: Study, options: {
   }
   for (const [i, cell] of pending.entries()) {
     const name = `cell ${cell.index + 1}/${plan.length} ${cell.arm} seed ${cell.seed}`
-    yield* Effect.logInfo(`study: ${name} started (${i + 1} of ${pending.length} in this run; elapsed ${formatDuration(elapsed())}, ${eta(pending.slice(i))})`)
+    yield* Effect.logInfo(
+      `study: ${name} started (${i + 1} of ${pending.length} in this run; elapsed ${formatDuration(elapsed())}, ${eta(pending.slice(i))})`
+    )
     const record = yield* runCell(study, cell)
     records.push(record)
     yield* Effect.logInfo(

@@ -47,7 +47,7 @@ export const parseStudyArgs = (args: ReadonlyArray<string>): StudyArgs | { reado
 
 /** `bingo study`: run, dry-run or tabulate a study; prints the table (or the plan) on stdout. */
 export const studyCommand = (args: StudyArgs) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const shard = args.shard === undefined ? undefined : yield* parseShard(args.shard)
     const study = yield* loadStudy(args.file)
     const options = shard === undefined ? {} : { shard }

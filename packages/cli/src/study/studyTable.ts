@@ -70,14 +70,27 @@ const summariseRow = (label: string, kind: StudyRow["kind"], scores: ReadonlyArr
  */
 export const summariseStudy = (study: Study, cells: ReadonlyArray<Cell>, records: ReadonlyArray<CellRecord>): StudyResults => {
   const rows: Array<StudyRow> = study.arms.map((arm) =>
-    summariseRow(arm.name, "arm", records.flatMap((r) => (r.arm === arm.name && r.scores !== null ? [r.scores] : [])))
+    summariseRow(
+      arm.name,
+      "arm",
+      records.flatMap((r) => (r.arm === arm.name && r.scores !== null ? [r.scores] : []))
+    )
   )
   const randomArms = [...new Set(records.flatMap((r) => (r.baselines.randomInit === undefined ? [] : [r.arm])))]
   for (const arm of randomArms) {
     const label = randomArms.length === 1 ? "random init" : `random init (${arm} student)`
-    rows.push(summariseRow(label, "baseline", records.flatMap((r) => (r.arm === arm && r.baselines.randomInit !== undefined ? [r.baselines.randomInit] : []))))
+    rows.push(
+      summariseRow(
+        label,
+        "baseline",
+        records.flatMap((r) => (r.arm === arm && r.baselines.randomInit !== undefined ? [r.baselines.randomInit] : []))
+      )
+    )
   }
-  for (const [key, label] of [["teacher", "teacher"], ["randomTeacher", "teacher (random init)"]] as const) {
+  for (const [key, label] of [
+    ["teacher", "teacher"],
+    ["randomTeacher", "teacher (random init)"]
+  ] as const) {
     const scores = records.flatMap((r) => (r.baselines[key] === undefined ? [] : [r.baselines[key]]))
     if (scores.length > 0) rows.push(summariseRow(label, "baseline", scores))
   }
@@ -96,7 +109,7 @@ export const summariseStudy = (study: Study, cells: ReadonlyArray<Cell>, records
 }
 
 /** Read every cell.json that exists and summarise them. */
-export const mergeCells = Effect.fn("mergeCells")(function*(study: Study, cells: ReadonlyArray<Cell>) {
+export const mergeCells = Effect.fn("mergeCells")(function* (study: Study, cells: ReadonlyArray<Cell>) {
   const records = yield* Effect.forEach(cells.filter(isDone), (c) => readCellRecord(c.recordPath))
   return summariseStudy(study, cells, records)
 })
@@ -107,15 +120,19 @@ export const mergeCells = Effect.fn("mergeCells")(function*(study: Study, cells:
  */
 export const formatStudyTable = (results: StudyResults, outDir: string): string => {
   const header = ["arm", ...results.metrics.map(metricLabel)]
-  const body = results.rows.map((r) => [r.label, ...results.metrics.map((m) => (r.metrics[m] === undefined ? "–" : formatSummary(r.metrics[m])))])
+  const body = results.rows.map((r) => [
+    r.label,
+    ...results.metrics.map((m) => (r.metrics[m] === undefined ? "–" : formatSummary(r.metrics[m])))
+  ])
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
   const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`
-  const missing = results.missing.length === 0
-    ? []
-    : [
-      "",
-      `Missing cells (${results.missing.length}): ${results.missing.map((c) => `${c.arm} seed ${c.seed} (${relative(outDir, c.dir)})`).join(", ")}`
-    ]
+  const missing =
+    results.missing.length === 0
+      ? []
+      : [
+          "",
+          `Missing cells (${results.missing.length}): ${results.missing.map((c) => `${c.arm} seed ${c.seed} (${relative(outDir, c.dir)})`).join(", ")}`
+        ]
   return `${[
     `# Study ${results.study}`,
     "",

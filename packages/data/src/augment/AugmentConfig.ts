@@ -44,7 +44,7 @@ export const AugmentConfigSchema = Schema.Struct({
   /** Odd kernel side; default `defaultBlurKernelSize(outputSize)`. */
   blurKernelSize: Schema.optionalKey(
     Schema.Number.check(
-      Schema.makeFilter((k) => Number.isInteger(k) && k >= 1 && k % 2 === 1 ? undefined : `must be a positive odd integer, got ${k}`)
+      Schema.makeFilter((k) => (Number.isInteger(k) && k >= 1 && k % 2 === 1 ? undefined : `must be a positive odd integer, got ${k}`))
     )
   ),
   /** Per-channel normalisation (length 1 = every channel, or one per channel). */
@@ -127,7 +127,7 @@ export const resolveAugmentConfig = (config: AugmentConfig): ResolvedAugmentConf
 }
 
 /** The same check as a typed failure, for configs that come from a user. */
-export const validateAugmentConfig = Effect.fn("validateAugmentConfig")(function*(config: AugmentConfig) {
+export const validateAugmentConfig = Effect.fn("validateAugmentConfig")(function* (config: AugmentConfig) {
   const r = resolve(config)
   if ("problem" in r) return yield* new InvalidAugmentConfig(r.problem)
   return r.resolved

@@ -81,13 +81,13 @@ export const resizeBilinear = (
   const sx = box.width / outW
   for (let oy = 0; oy < outH; oy++) {
     let y = box.top + (oy + 0.5) * sy - 0.5
-    y = y < yLo ? yLo : Math.min(y , yHi)
+    y = y < yLo ? yLo : Math.min(y, yHi)
     const y0 = Math.floor(y)
     const y1 = Math.min(y0 + 1, height - 1)
     const wy = y - y0
     for (let ox = 0; ox < outW; ox++) {
       let x = box.left + (ox + 0.5) * sx - 0.5
-      x = x < xLo ? xLo : Math.min(x , xHi)
+      x = x < xLo ? xLo : Math.min(x, xHi)
       const x0 = Math.floor(x)
       const x1 = Math.min(x0 + 1, width - 1)
       const wx = x - x0
@@ -120,7 +120,7 @@ export const flipHorizontal = (img: Float32Array, height: number, width: number,
   }
 }
 
-const clamp01 = (x: number): number => (x < 0 ? 0 : Math.min(x , 1))
+const clamp01 = (x: number): number => (x < 0 ? 0 : Math.min(x, 1))
 const luma = (r: number, g: number, b: number): number => 0.299 * r + 0.587 * g + 0.114 * b
 
 /** Multiply by `factor`, clamp to [0, 1]. */
@@ -170,8 +170,18 @@ export const adjustHue = (img: Float32Array, shift: number): void => {
     const p = v * (1 - s)
     const q = v * (1 - s * f)
     const t = v * (1 - s * (1 - f))
-    const rgb = sector === 0 ? [v, t, p] : sector === 1 ? [q, v, p] : sector === 2 ? [p, v, t]
-      : sector === 3 ? [p, q, v] : sector === 4 ? [t, p, v] : [v, p, q]
+    const rgb =
+      sector === 0
+        ? [v, t, p]
+        : sector === 1
+          ? [q, v, p]
+          : sector === 2
+            ? [p, v, t]
+            : sector === 3
+              ? [p, q, v]
+              : sector === 4
+                ? [t, p, v]
+                : [v, p, q]
     img[i] = rgb[0]!
     img[i + 1] = rgb[1]!
     img[i + 2] = rgb[2]!
@@ -276,13 +286,7 @@ const checkNormalisation = (c: ResolvedAugmentConfig, channels: number): void =>
   }
 }
 
-const normaliseInto = (
-  img: Float32Array,
-  channels: number,
-  c: ResolvedAugmentConfig,
-  out: Float32Array,
-  offset: number
-): void => {
+const normaliseInto = (img: Float32Array, channels: number, c: ResolvedAugmentConfig, out: Float32Array, offset: number): void => {
   const mean = c.mean
   const std = c.std
   for (let i = 0; i < img.length; i++) {
@@ -296,12 +300,7 @@ const normaliseInto = (
  * dataset's channels), normalised with config.mean/std (mean 0, std 1 leaves values in [0, 1]).
  * Every random choice is drawn from `rng`, so the same rng state gives the same batch.
  */
-export const augmentBatch = (
-  ds: ImageDataset,
-  indices: ArrayLike<number>,
-  config: AugmentConfig,
-  rng: Rng
-): Float32Array => {
+export const augmentBatch = (ds: ImageDataset, indices: ArrayLike<number>, config: AugmentConfig, rng: Rng): Float32Array => {
   const c = resolveAugmentConfig(config)
   const { height, width, channels } = ds
   checkNormalisation(c, channels)

@@ -42,13 +42,7 @@ export interface CutMixResult {
  * `rand_bbox`). The student's mixed embedding is then matched to the teacher's anchor with
  * weight lambda and to the positive with 1 - lambda, lambda the exact fraction left from q.
  */
-export const cutMix = (
-  q: Float32Array,
-  pq: Float32Array,
-  dims: BatchDims,
-  rng: Rng,
-  options: CutMixOptions = {}
-): CutMixResult => {
+export const cutMix = (q: Float32Array, pq: Float32Array, dims: BatchDims, rng: Rng, options: CutMixOptions = {}): CutMixResult => {
   const { batch, height: H, width: W, channels: C } = dims
   const n = batch * H * W * C
   if (q.length !== n || pq.length !== n) {

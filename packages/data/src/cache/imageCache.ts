@@ -89,7 +89,15 @@ export const folderStamps = (listing: ImageFolderListing): FolderStamps => {
 /** `folderFingerprint` from stamps already taken. */
 export const fingerprintOf = (listing: ImageFolderListing, options: ImageCacheOptions, stamps: FolderStamps): string => {
   const hash = createHash("sha256")
-  hash.update(JSON.stringify({ version: cacheVersion, size: options.size, channels: options.channels, fit: fitOf(options), classNames: listing.classNames }))
+  hash.update(
+    JSON.stringify({
+      version: cacheVersion,
+      size: options.size,
+      channels: options.channels,
+      fit: fitOf(options),
+      classNames: listing.classNames
+    })
+  )
   stamps.paths.forEach((path, i) => hash.update(`\n${path}\0${listing.labels?.[i] ?? "unlabelled"}\0${stamps.stamps[i]}`))
   return hash.digest("hex")
 }
@@ -126,7 +134,8 @@ export const readExactly = (fd: number, into: Uint8Array, offset: number, length
   new Promise((resolve, reject) =>
     read(fd, into, offset, length, position, (e, n) => {
       if (e !== null) reject(e)
-      else if (n !== length) reject(Object.assign(new Error(`short read: ${n} of ${length} bytes at offset ${position}`), { code: "ESHORT" }))
+      else if (n !== length)
+        reject(Object.assign(new Error(`short read: ${n} of ${length} bytes at offset ${position}`), { code: "ESHORT" }))
       else resolve()
     })
   )
@@ -135,7 +144,7 @@ const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every(
 
 /** Read and check a cache file's header: magic numbers, JSON, fields, and that the file has exactly the bytes they imply. */
 const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | DatasetFormatError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bad = (reason: string) => new DatasetFormatError({ path, reason })
     const fileBytes = yield* Effect.try({ try: () => statSync(path).size, catch: (e) => ioError(path, e) })
     const minimum = cacheHead.length + 4 + cacheTail.length
@@ -157,18 +166,24 @@ const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | 
     const jsonOffset = fileBytes - ends.tail.length - jsonBytes
     if (jsonOffset < cacheHead.length) return yield* bad(`header length ${jsonBytes} exceeds the file (${fileBytes} bytes)`)
     const json = new Uint8Array(jsonBytes)
-    yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, json, 0, jsonBytes, jsonOffset)), catch: (e) => ioError(path, e) })
+    yield* Effect.tryPromise({
+      try: () => withFd(path, (fd) => readExactly(fd, json, 0, jsonBytes, jsonOffset)),
+      catch: (e) => ioError(path, e)
+    })
     let header: ImageCacheHeader
     try {
       header = JSON.parse(new TextDecoder().decode(json)) as ImageCacheHeader
     } catch (e) {
       return yield* bad(`header is not JSON (${(e as Error).message})`)
     }
-    if (header.format !== cacheFormat) return yield* bad(`header field 'format' is ${JSON.stringify(header.format)}, expected "${cacheFormat}"`)
-    if (header.version !== cacheVersion) return yield* bad(`header field 'version' is ${JSON.stringify(header.version)}, this bingo reads version ${cacheVersion}`)
+    if (header.format !== cacheFormat)
+      return yield* bad(`header field 'format' is ${JSON.stringify(header.format)}, expected "${cacheFormat}"`)
+    if (header.version !== cacheVersion)
+      return yield* bad(`header field 'version' is ${JSON.stringify(header.version)}, this bingo reads version ${cacheVersion}`)
     for (const field of ["size", "height", "width", "channels", "files"] as const) {
       const v = header[field]
-      if (!Number.isInteger(v) || v < 0) return yield* bad(`header field '${field}' must be a non-negative integer, got ${JSON.stringify(v)}`)
+      if (!Number.isInteger(v) || v < 0)
+        return yield* bad(`header field '${field}' must be a non-negative integer, got ${JSON.stringify(v)}`)
     }
     if (header.channels !== 1 && header.channels !== 3) return yield* bad(`header field 'channels' must be 1 or 3, got ${header.channels}`)
     if (!Array.isArray(header.classNames)) return yield* bad(`header field 'classNames' must be an array`)
@@ -177,29 +192,37 @@ const readLayout = (path: string): Effect.Effect<CacheLayout, DatasetNotFound | 
     const labelsOffset = cacheHead.length + header.size * rowBytes
     const expected = labelsOffset + 8 * header.size + jsonBytes + ends.tail.length
     if (expected !== fileBytes) {
-      return yield* bad(`${fileBytes} bytes, but its header (${header.size} images of ${header.height}x${header.width}x${header.channels}) implies ${expected}`)
+      return yield* bad(
+        `${fileBytes} bytes, but its header (${header.size} images of ${header.height}x${header.width}x${header.channels}) implies ${expected}`
+      )
     }
     return { header, rowBytes, labelsOffset }
   })
 
 /** The labels of a cache, checked against the header's class count; undefined for an unlabelled cache. */
 const readLabels = (path: string, layout: CacheLayout) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (layout.header.labelled === false) return undefined
     const labels = yield* readInt32s(path, layout.labelsOffset, layout.header.size)
     const classes = layout.header.classNames.length
     const bad = labels.findIndex((l) => l < 0 || l >= classes)
     if (bad >= 0) {
-      return yield* new DatasetFormatError({ path, reason: `label ${labels[bad]} of image ${bad} is outside the ${classes} classes of the header` })
+      return yield* new DatasetFormatError({
+        path,
+        reason: `label ${labels[bad]} of image ${bad} is outside the ${classes} classes of the header`
+      })
     }
     return labels
   })
 
 /** `n` little-endian int32 values of a cache file at byte `offset` (its labels or file-indices section). */
 const readInt32s = (path: string, offset: number, n: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bytes = new Uint8Array(4 * n)
-    yield* Effect.tryPromise({ try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, offset)), catch: (e) => ioError(path, e) })
+    yield* Effect.tryPromise({
+      try: () => withFd(path, (fd) => readExactly(fd, bytes, 0, bytes.length, offset)),
+      catch: (e) => ioError(path, e)
+    })
     const view = new DataView(bytes.buffer)
     return Int32Array.from({ length: n }, (_, i) => view.getInt32(4 * i, true))
   })
@@ -209,7 +232,7 @@ const readInt32s = (path: string, offset: number, n: number) =>
  * from (the file-indices section): what a rebuild needs to reuse rows.
  */
 export const readImageCacheIndex = (path: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const layout = yield* readLayout(path)
     const n = layout.header.size
     const fileIndices = yield* readInt32s(path, layout.labelsOffset + 4 * n, n)
@@ -241,12 +264,12 @@ export const readImageCacheHeader = (path: string) => Effect.map(readLayout(path
  * converted to [0, 1] floats as `decodeFolder` would. The file is opened per `gather`, so the
  * store holds no descriptor and needs no closing.
  */
-export const openImageCache = Effect.fn("openImageCache")(function*(path: string) {
+export const openImageCache = Effect.fn("openImageCache")(function* (path: string) {
   const layout = yield* readLayout(path)
   const { header, rowBytes } = layout
   const labels = yield* readLabels(path, layout)
   const gather = (indices: ArrayLike<number>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const count = indices.length
       for (let j = 0; j < count; j++) {
         const i = indices[j]!
@@ -259,7 +282,8 @@ export const openImageCache = Effect.fn("openImageCache")(function*(path: string
         try: () =>
           withFd(path, async (fd) => {
             const reads: Array<Promise<void>> = []
-            for (let j = 0; j < count; j++) reads.push(readExactly(fd, bytes, j * rowBytes, rowBytes, cacheHead.length + indices[j]! * rowBytes))
+            for (let j = 0; j < count; j++)
+              reads.push(readExactly(fd, bytes, j * rowBytes, rowBytes, cacheHead.length + indices[j]! * rowBytes))
             await Promise.all(reads)
           }),
         catch: (e) => ioError(path, e)
@@ -267,7 +291,11 @@ export const openImageCache = Effect.fn("openImageCache")(function*(path: string
       const images = new Float32Array(bytes.length)
       for (let k = 0; k < bytes.length; k++) images[k] = byteToUnit[bytes[k]!]!
       return makeImageDataset({
-        ...datasetFields(header, count, labels === undefined ? undefined : Int32Array.from({ length: count }, (_, j) => labels[indices[j]!]!)),
+        ...datasetFields(
+          header,
+          count,
+          labels === undefined ? undefined : Int32Array.from({ length: count }, (_, j) => labels[indices[j]!]!)
+        ),
         images
       })
     })
@@ -281,7 +309,7 @@ export const openImageCache = Effect.fn("openImageCache")(function*(path: string
 })
 
 /** The whole cache as an in-memory dataset (pixels read sequentially in 16 MiB pieces). */
-export const loadImageCache = Effect.fn("loadImageCache")(function*(path: string) {
+export const loadImageCache = Effect.fn("loadImageCache")(function* (path: string) {
   const layout = yield* readLayout(path)
   const { header, rowBytes } = layout
   const labels = yield* readLabels(path, layout)

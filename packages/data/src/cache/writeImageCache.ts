@@ -99,7 +99,7 @@ const int32s = (values: ArrayLike<number>): Uint8Array => {
  * live process is still writing is `CacheWriteError`. Corrupt files follow `onCorrupt` ("skip":
  * named in a warning and in the header's `skipped`; "fail": the build fails with `CorruptImage`).
  */
-export const writeImageCache = Effect.fn("writeImageCache")(function*(
+export const writeImageCache = Effect.fn("writeImageCache")(function* (
   listing: ImageFolderListing,
   options: ImageCacheOptions,
   path: string,
@@ -120,11 +120,13 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
   if (previous !== undefined && previous.pid !== process.pid && isProcessRunning(previous.pid) && silentMs < liveBuilderSilenceMs) {
     return yield* new CacheWriteError({
       path,
-      reason: `process ${previous.pid} is building it (${partial.pixels}, progress saved ${(silentMs / 1000).toFixed(0)} s ago); ` +
+      reason:
+        `process ${previous.pid} is building it (${partial.pixels}, progress saved ${(silentMs / 1000).toFixed(0)} s ago); ` +
         `wait for it, or stop it and run again to resume`
     })
   }
-  const resume = previous !== undefined &&
+  const resume =
+    previous !== undefined &&
     previous.fingerprint === fingerprint &&
     previous.rows === previous.nextSlot - previous.skipped.length &&
     fileSize(partial.pixels) >= cacheHead.length + previous.rows * rowBytes
@@ -161,7 +163,7 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
     atomicWrite(partial.progress, JSON.stringify(progress))
   }
 
-  const write = Effect.gen(function*() {
+  const write = Effect.gen(function* () {
     yield* Effect.try({ try: saveProgress, catch: writeError })
     const buffer = new Uint8Array(Math.max(writeBufferBytes, rowBytes))
     let used = 0
@@ -204,7 +206,9 @@ export const writeImageCache = Effect.fn("writeImageCache")(function*(
     const indices = Int32Array.from({ length: total - start }, (_, i) => start + i)
     const reused = build.reuse === undefined ? undefined : yield* reusableRows(build.reuse, listing, options, stamps, indices)
     if (reused !== undefined) {
-      yield* Effect.logInfo(`image cache ${path}: ${reused.count} of ${indices.length} images unchanged since ${build.reuse} was built, copied from it; decoding ${indices.length - reused.count}`)
+      yield* Effect.logInfo(
+        `image cache ${path}: ${reused.count} of ${indices.length} images unchanged since ${build.reuse} was built, copied from it; decoding ${indices.length - reused.count}`
+      )
     }
     const decoder = reused?.decoder(options.decoder ?? decodeImage)
     const closeReused = Effect.sync(() => reused?.close())
@@ -278,12 +282,13 @@ const reusableRows = (
   stamps: FolderStamps,
   indices: Int32Array
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const old = yield* readImageCacheIndex(oldPath).pipe(Effect.option)
     if (old._tag === "None") return undefined
     const { header, rowBytes, fileIndices } = old.value
     const entries = header.entries
-    if (entries === undefined || header.height !== options.size || header.channels !== options.channels || header.fit !== fitOf(options)) return undefined
+    if (entries === undefined || header.height !== options.size || header.channels !== options.channels || header.fit !== fitOf(options))
+      return undefined
     const oldRow = new Map<string, number>()
     fileIndices.forEach((slot, row) => {
       const stamp = entries.stamps[slot]
@@ -300,15 +305,17 @@ const reusableRows = (
     if (count === 0) return undefined
     const fd = yield* Effect.try(() => openSync(oldPath, "r")).pipe(Effect.option)
     if (fd._tag === "None") return undefined
-    const decoder = (decode: ImageDecoder): ImageDecoder => (file, o) => {
-      const row = rowOf.get(file)
-      if (row === undefined) return decode(file, o)
-      const bytes = new Uint8Array(rowBytes)
-      return Effect.tryPromise(() => readExactly(fd.value, bytes, 0, rowBytes, cacheHead.length + row * rowBytes)).pipe(
-        Effect.as(bytes),
-        Effect.catch(() => decode(file, o)) // unreadable after all: decode instead
-      )
-    }
+    const decoder =
+      (decode: ImageDecoder): ImageDecoder =>
+      (file, o) => {
+        const row = rowOf.get(file)
+        if (row === undefined) return decode(file, o)
+        const bytes = new Uint8Array(rowBytes)
+        return Effect.tryPromise(() => readExactly(fd.value, bytes, 0, rowBytes, cacheHead.length + row * rowBytes)).pipe(
+          Effect.as(bytes),
+          Effect.catch(() => decode(file, o)) // unreadable after all: decode instead
+        )
+      }
     return { count, decoder, close: () => closeSync(fd.value) }
   })
 
@@ -319,7 +326,7 @@ const reusableRows = (
  * saying why; an interrupted build is resumed. A cache built with skipped files under
  * `onCorrupt: "fail"` fails with the first of them, as decoding would.
  */
-export const ensureImageCache = Effect.fn("ensureImageCache")(function*(
+export const ensureImageCache = Effect.fn("ensureImageCache")(function* (
   listing: ImageFolderListing,
   options: ImageCacheOptions,
   path: string
@@ -330,16 +337,21 @@ export const ensureImageCache = Effect.fn("ensureImageCache")(function*(
   let header: ImageCacheHeader
   if (existing._tag === "Success" && existing.success.fingerprint === fingerprint) {
     header = existing.success
-    yield* Effect.logInfo(`image cache ${path}: up to date (${header.size} images of ${header.height}x${header.width}x${header.channels}), not decoding`)
+    yield* Effect.logInfo(
+      `image cache ${path}: up to date (${header.size} images of ${header.height}x${header.width}x${header.channels}), not decoding`
+    )
     if (header.skipped.length > 0 && options.onCorrupt !== "fail") {
-      yield* Effect.logWarning(`image cache ${path}: ${header.skipped.length} of ${header.files} files were skipped as corrupt when it was built, first ${header.skipped[0]!.path}`)
+      yield* Effect.logWarning(
+        `image cache ${path}: ${header.skipped.length} of ${header.files} files were skipped as corrupt when it was built, first ${header.skipped[0]!.path}`
+      )
     }
   } else {
-    const why = existing._tag === "Success"
-      ? "the folder or the decode options changed since it was built"
-      : existing.failure._tag === "DatasetNotFound"
-      ? "none yet"
-      : `unreadable (${existing.failure.reason})`
+    const why =
+      existing._tag === "Success"
+        ? "the folder or the decode options changed since it was built"
+        : existing.failure._tag === "DatasetNotFound"
+          ? "none yet"
+          : `unreadable (${existing.failure.reason})`
     yield* Effect.logInfo(`image cache ${path}: ${why}; decoding ${listing.files.length} images from ${listing.root} once`)
     header = yield* writeImageCache(listing, options, path, { stamps, ...(existing._tag === "Success" ? { reuse: path } : {}) })
   }

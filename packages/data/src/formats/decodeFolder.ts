@@ -58,7 +58,7 @@ export interface DecodedFiles {
  * Corrupt files are logged and skipped, or fail the whole decode (`onCorrupt: "fail"`); progress
  * is logged every 10%.
  */
-export const decodeFiles = Effect.fn("decodeFiles")(function*(
+export const decodeFiles = Effect.fn("decodeFiles")(function* (
   listing: ImageFolderListing,
   indices: Int32Array,
   options: DecodeFolderOptions,
@@ -95,9 +95,10 @@ export const decodeFiles = Effect.fn("decodeFiles")(function*(
         options.onCorrupt === "fail"
           ? Effect.fail(error)
           : Effect.sync(() => {
-            failures[slot] = error
-            onImage(slot, error)
-          }).pipe(Effect.andThen(Effect.logWarning(`skipped corrupt image ${error.path}: ${error.reason}`)))),
+              failures[slot] = error
+              onImage(slot, error)
+            }).pipe(Effect.andThen(Effect.logWarning(`skipped corrupt image ${error.path}: ${error.reason}`)))
+      ),
       Effect.tap(() => (progress === undefined ? Effect.void : progress.report(++done)))
     )
     return options.semaphore === undefined ? decode : Semaphore.withPermit(options.semaphore, decode)
@@ -105,10 +106,14 @@ export const decodeFiles = Effect.fn("decodeFiles")(function*(
 
   // With a shared semaphore every file queues on it at once, in order, so the files of an
   // earlier call (an earlier batch) get their permits before those of a later one.
-  yield* Effect.forEach(Array.from({ length: total }, (_, slot) => slot), decodeOne, {
-    concurrency: options.semaphore === undefined ? concurrency : "unbounded",
-    discard: true
-  })
+  yield* Effect.forEach(
+    Array.from({ length: total }, (_, slot) => slot),
+    decodeOne,
+    {
+      concurrency: options.semaphore === undefined ? concurrency : "unbounded",
+      discard: true
+    }
+  )
 
   const skipped = failures.filter((f): f is CorruptImage => f !== undefined)
   if (skipped.length > 0) {
@@ -125,14 +130,10 @@ export const decodeFiles = Effect.fn("decodeFiles")(function*(
  * logged with its path and reason and returned in `skipped`. Fails with `EmptyDataset` when no
  * file could be decoded.
  */
-export const decodeFolder = Effect.fn("decodeFolder")(function*(
-  listing: ImageFolderListing,
-  options: DecodeFolderOptions
-) {
+export const decodeFolder = Effect.fn("decodeFolder")(function* (listing: ImageFolderListing, options: DecodeFolderOptions) {
   const name = options.name ?? folderName(listing.root)
-  const indices = options.indices === undefined
-    ? Int32Array.from({ length: listing.files.length }, (_, i) => i)
-    : Int32Array.from(options.indices)
+  const indices =
+    options.indices === undefined ? Int32Array.from({ length: listing.files.length }, (_, i) => i) : Int32Array.from(options.indices)
   const total = indices.length
   const { size, channels } = options
   const len = size * size * channels

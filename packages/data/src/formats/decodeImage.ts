@@ -23,7 +23,10 @@ export type ImageDecoder = (path: string, options: DecodeImageOptions) => Effect
 /** sharp's message on one line: libvips repeats its lines ("premature end of JPEG image" x2). */
 const errorText = (e: unknown): string => {
   const message = e instanceof Error ? e.message : String(e)
-  const lines = message.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0)
+  const lines = message
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
   return [...new Set(lines)].join("; ")
 }
 
@@ -85,7 +88,11 @@ const cacheRestore = Effect.sync(() => {
  * folder is being loaded or streamed.
  */
 export const withSharpCacheOff = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.acquireUseRelease(cacheOff, () => effect, () => cacheRestore)
+  Effect.acquireUseRelease(
+    cacheOff,
+    () => effect,
+    () => cacheRestore
+  )
 
 /** `withSharpCacheOff` for the lifetime of the current scope (a stream's). */
 export const sharpCacheOffScoped = Effect.acquireRelease(cacheOff, () => cacheRestore)

@@ -69,10 +69,7 @@ const readDirRecursive = (path: string) =>
  * `DatasetNotFound` when `root` is not a directory and with `EmptyDataset` (naming `root`) when
  * it holds no class folder or no image.
  */
-export const listImageFolder = Effect.fn("listImageFolder")(function*(
-  root: string,
-  options: ListImageFolderOptions = {}
-) {
+export const listImageFolder = Effect.fn("listImageFolder")(function* (root: string, options: ListImageFolderOptions = {}) {
   const name = options.name ?? folderName(root)
   yield* requireDirectory(root)
   if (options.labels === "none") {

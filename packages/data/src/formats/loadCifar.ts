@@ -5,18 +5,7 @@ import { isDirectory, isFile, listDirectory, readBytes, requireDirectory } from 
 import type { DatasetSplits } from "../DatasetSplits.ts"
 import { type ImageDataset, makeImageDataset } from "../ImageDataset.ts"
 
-export const cifar10ClassNames = [
-  "airplane",
-  "automobile",
-  "bird",
-  "cat",
-  "deer",
-  "dog",
-  "frog",
-  "horse",
-  "ship",
-  "truck"
-] as const
+export const cifar10ClassNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"] as const
 
 export type CifarVariant = "cifar10" | "cifar100"
 
@@ -79,7 +68,7 @@ export const decodeCifarRecords = (
   return undefined
 }
 
-const readRecords = Effect.fnUntraced(function*(
+const readRecords = Effect.fnUntraced(function* (
   paths: ReadonlyArray<string>,
   variant: CifarVariant,
   name: string,
@@ -100,17 +89,20 @@ const readRecords = Effect.fnUntraced(function*(
   return { images: data, labels: Int32Array.from(labels) }
 })
 
-const readClassNames = Effect.fnUntraced(function*(path: string) {
+const readClassNames = Effect.fnUntraced(function* (path: string) {
   if (!(yield* isFile(path))) return undefined
   const text = new TextDecoder().decode(yield* readBytes(path))
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0)
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
 })
 
 /**
  * CIFAR-10 / CIFAR-100 from the binary version of the archives (the "binary version suitable
  * for C programs"): 32 x 32 x 3 images in [0, 1], HWC.
  */
-export const loadCifar = Effect.fn("loadCifar")(function*(options: CifarOptions = {}) {
+export const loadCifar = Effect.fn("loadCifar")(function* (options: CifarOptions = {}) {
   const variant = options.variant ?? "cifar10"
   const spec = layout[variant]
   let dir = options.dir ?? join("data", spec.folder)
@@ -136,11 +128,8 @@ export const loadCifar = Effect.fn("loadCifar")(function*(options: CifarOptions 
     testPath = join(dir, "test.bin")
   }
   const train = yield* readRecords(trainPaths, variant, name, options.limitTrain)
-  const test = (yield* isFile(testPath))
-    ? yield* readRecords([testPath], variant, `${name}/test`, options.limitTest)
-    : undefined
-  const names = (yield* readClassNames(join(dir, spec.namesFile))) ??
-    (variant === "cifar10" ? cifar10ClassNames : undefined)
+  const test = (yield* isFile(testPath)) ? yield* readRecords([testPath], variant, `${name}/test`, options.limitTest) : undefined
+  const names = (yield* readClassNames(join(dir, spec.namesFile))) ?? (variant === "cifar10" ? cifar10ClassNames : undefined)
   const classNames = names !== undefined && names.length === spec.numClasses ? names : undefined
   const toDataset = (split: typeof train, splitName: string): ImageDataset =>
     makeImageDataset({

@@ -121,22 +121,23 @@ const toDataset = (table: DigitsTable, indices: Int32Array, side: number, name: 
  * scaled to [0, 1] (divided by 16), one channel; `size` > 8 upsamples bilinearly. The file has
  * no split of its own: `testFraction` of each class is held out (`splitDigits`).
  */
-export const loadDigits = Effect.fn("loadDigits")(function*(options: DigitsOptions = {}) {
+export const loadDigits = Effect.fn("loadDigits")(function* (options: DigitsOptions = {}) {
   const file = options.file ?? defaultDigitsFile
   const { size, testFraction, seed, name } = { ...digitsDefaults, ...options }
   const raw = yield* readBytes(file).pipe(
-    Effect.mapError((e) =>
-      new DatasetNotFound({
-        path: file,
-        reason: `${e.reason ?? "unreadable"}; Debian ships scikit-learn's digits in python3-sklearn: apt-get install python3-sklearn`
-      })
+    Effect.mapError(
+      (e) =>
+        new DatasetNotFound({
+          path: file,
+          reason: `${e.reason ?? "unreadable"}; Debian ships scikit-learn's digits in python3-sklearn: apt-get install python3-sklearn`
+        })
     )
   )
   const bytes = isGzip(raw)
     ? yield* Effect.try({
-      try: () => gunzipSync(raw),
-      catch: (e) => new DatasetFormatError({ path: file, reason: `gzip: ${(e as Error).message}` })
-    })
+        try: () => gunzipSync(raw),
+        catch: (e) => new DatasetFormatError({ path: file, reason: `gzip: ${(e as Error).message}` })
+      })
     : raw
   const table = parseDigitsCsv(new TextDecoder().decode(bytes), file)
   if (table instanceof DatasetFormatError) return yield* table

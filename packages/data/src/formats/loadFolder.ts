@@ -52,9 +52,12 @@ export interface FolderOptions {
 export const folderCachePath = (cacheDir: string, split: "train" | "test", options: FolderOptions): string =>
   join(cacheDir, `${split}-${options.size}x${options.size}x${options.channels ?? 3}-${options.fit ?? "cover"}.bingoimg`)
 
-const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
+const loadSplits = Effect.fn("loadFolder")(function* (options: FolderOptions) {
   if (options.inMemory === false && options.cache === undefined) {
-    return yield* new InvalidDatasetConfig({ dataset: "folder", reason: "inMemory: false reads the images from cache files: set cache (a directory) too" })
+    return yield* new InvalidDatasetConfig({
+      dataset: "folder",
+      reason: "inMemory: false reads the images from cache files: set cache (a directory) too"
+    })
   }
   const name = options.name ?? folderName(options.dir)
   const decode = {
@@ -65,7 +68,7 @@ const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
     concurrency: options.concurrency ?? defaultDecodeConcurrency
   } as const
   const load = (listing: ImageFolderListing, split: "train" | "test", splitName: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       if (options.cache === undefined) return (yield* decodeFolder(listing, { ...decode, name: splitName })).dataset as ImageSource
       const path = folderCachePath(options.cache, split, options)
       yield* ensureImageCache(listing, { ...decode, name: splitName }, path)
@@ -81,7 +84,11 @@ const loadSplits = Effect.fn("loadFolder")(function*(options: FolderOptions) {
   }
   const testName = `${name}/test`
   const testListing = limitListing(
-    yield* listImageFolder(options.testDir, { name: testName, labels, ...(labels === "folders" ? { classNames: trainListing.classNames } : {}) }),
+    yield* listImageFolder(options.testDir, {
+      name: testName,
+      labels,
+      ...(labels === "folders" ? { classNames: trainListing.classNames } : {})
+    }),
     options.limitTest
   )
   const test = yield* load(testListing, "test", testName)

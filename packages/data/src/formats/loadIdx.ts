@@ -38,7 +38,7 @@ const candidates = (base: string): ReadonlyArray<string> => {
   return [base, `${base}.gz`, dotted, `${dotted}.gz`]
 }
 
-const findIdxFile = Effect.fnUntraced(function*(dir: string, base: string) {
+const findIdxFile = Effect.fnUntraced(function* (dir: string, base: string) {
   for (const name of candidates(base)) {
     const path = join(dir, name)
     if (yield* isFile(path)) return path
@@ -46,12 +46,7 @@ const findIdxFile = Effect.fnUntraced(function*(dir: string, base: string) {
   return undefined
 })
 
-const readSplit = Effect.fnUntraced(function*(
-  dir: string,
-  prefix: "train" | "t10k",
-  name: string,
-  limit: number | undefined
-) {
+const readSplit = Effect.fnUntraced(function* (dir: string, prefix: "train" | "t10k", name: string, limit: number | undefined) {
   const imagesPath = yield* findIdxFile(dir, `${prefix}-images-idx3-ubyte`)
   const labelsPath = yield* findIdxFile(dir, `${prefix}-labels-idx1-ubyte`)
   if (imagesPath === undefined || labelsPath === undefined) {
@@ -80,13 +75,13 @@ const readSplit = Effect.fnUntraced(function*(
  * train-labels-idx1-ubyte and, when present, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte,
  * each raw or gzipped. Images become N x H x W x 1 in [0, 1].
  */
-export const loadIdx = Effect.fn("loadIdx")(function*(options: IdxOptions = {}) {
+export const loadIdx = Effect.fn("loadIdx")(function* (options: IdxOptions = {}) {
   const dir = options.dir ?? defaultIdxDir
   yield* requireDirectory(dir)
   const name = options.name ?? basename(dir)
   const train = yield* readSplit(dir, "train", name, options.limitTrain)
-  const hasTest = (yield* findIdxFile(dir, "t10k-images-idx3-ubyte")) !== undefined ||
-    (yield* findIdxFile(dir, "t10k-labels-idx1-ubyte")) !== undefined
+  const hasTest =
+    (yield* findIdxFile(dir, "t10k-images-idx3-ubyte")) !== undefined || (yield* findIdxFile(dir, "t10k-labels-idx1-ubyte")) !== undefined
   const test = hasTest ? yield* readSplit(dir, "t10k", `${name}/test`, options.limitTest) : undefined
   if (test !== undefined && (test.height !== train.height || test.width !== train.width)) {
     return yield* new ImageShapeMismatch({
@@ -100,9 +95,10 @@ export const loadIdx = Effect.fn("loadIdx")(function*(options: IdxOptions = {}) 
     for (let i = 0; i < split.labels.length; i++) maxLabel = Math.max(maxLabel, split.labels[i]!)
   }
   const numClasses = maxLabel + 1
-  const classNames: ReadonlyArray<string> = name.toLowerCase().includes("fashion") && numClasses <= 10
-    ? fashionMnistClassNames.slice(0, numClasses)
-    : Array.from({ length: numClasses }, (_, i) => String(i))
+  const classNames: ReadonlyArray<string> =
+    name.toLowerCase().includes("fashion") && numClasses <= 10
+      ? fashionMnistClassNames.slice(0, numClasses)
+      : Array.from({ length: numClasses }, (_, i) => String(i))
   const toDataset = (split: typeof train, splitName: string): ImageDataset =>
     makeImageDataset({
       name: splitName,

@@ -159,7 +159,7 @@ export const makeShapes = (options: ShapesOptions): ImageDataset => {
         const shade = gx * (x - size / 2) + gy * (y - size / 2)
         for (let c = 0; c < channels; c++) {
           const value = (bg[c]! + shade) * (1 - a) + fg[c]! * a + noise * rng.normal()
-          images[base + (y * size + x) * channels + c] = value < 0 ? 0 : Math.min(value , 1)
+          images[base + (y * size + x) * channels + c] = value < 0 ? 0 : Math.min(value, 1)
         }
       }
     }

@@ -53,7 +53,7 @@ const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] ===
  * Read an IDX file (gunzipped first when it is gzip, whatever its name). Fails with
  * `DatasetNotFound` or `DatasetFormatError`, both naming the file.
  */
-export const readIdx = Effect.fn("readIdx")(function*(path: string, expectedRank?: number) {
+export const readIdx = Effect.fn("readIdx")(function* (path: string, expectedRank?: number) {
   let bytes = yield* readBytes(path)
   if (isGzip(bytes)) {
     const compressed = bytes

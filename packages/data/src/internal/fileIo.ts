@@ -13,11 +13,21 @@ export const readBytes = (path: string): Effect.Effect<Uint8Array, DatasetNotFou
 
 /** Whether a path exists and is a directory. */
 export const isDirectory = (path: string): Effect.Effect<boolean> =>
-  Effect.promise(() => stat(path).then((s) => s.isDirectory(), () => false))
+  Effect.promise(() =>
+    stat(path).then(
+      (s) => s.isDirectory(),
+      () => false
+    )
+  )
 
 /** Whether a path exists and is a file. */
 export const isFile = (path: string): Effect.Effect<boolean> =>
-  Effect.promise(() => stat(path).then((s) => s.isFile(), () => false))
+  Effect.promise(() =>
+    stat(path).then(
+      (s) => s.isFile(),
+      () => false
+    )
+  )
 
 /** A directory's entries; a missing directory is `DatasetNotFound`. */
 export const listDirectory = (path: string): Effect.Effect<ReadonlyArray<string>, DatasetNotFound> =>
@@ -28,4 +38,4 @@ export const listDirectory = (path: string): Effect.Effect<ReadonlyArray<string>
 
 /** Fail with `DatasetNotFound` unless `path` is a directory. */
 export const requireDirectory = (path: string): Effect.Effect<void, DatasetNotFound> =>
-  Effect.flatMap(isDirectory(path), (ok) => ok ? Effect.void : Effect.fail(new DatasetNotFound({ path, reason: "no such directory" })))
+  Effect.flatMap(isDirectory(path), (ok) => (ok ? Effect.void : Effect.fail(new DatasetNotFound({ path, reason: "no such directory" }))))

@@ -6,12 +6,7 @@ export interface ShuffledBatchesOptions {
 }
 
 /** One epoch's batches: a random permutation of 0..n-1 cut into batches of `batchSize`. */
-export const shuffledBatches = (
-  n: number,
-  batchSize: number,
-  rng: Rng,
-  options: ShuffledBatchesOptions = {}
-): Array<Int32Array> => {
+export const shuffledBatches = (n: number, batchSize: number, rng: Rng, options: ShuffledBatchesOptions = {}): Array<Int32Array> => {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`shuffledBatches: n must be a non-negative integer, got ${n}`)
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`shuffledBatches: batchSize must be a positive integer, got ${batchSize}`)
@@ -31,12 +26,7 @@ export const shuffledBatches = (
  * row a of `bagsNeighbours`, an n*k row-major matrix of dataset indices (as the bag miner writes
  * it; whether a row contains the anchor itself is the miner's choice).
  */
-export const samplePositives = (
-  bagsNeighbours: Int32Array,
-  k: number,
-  anchors: ArrayLike<number>,
-  rng: Rng
-): Int32Array => {
+export const samplePositives = (bagsNeighbours: Int32Array, k: number, anchors: ArrayLike<number>, rng: Rng): Int32Array => {
   if (!Number.isInteger(k) || k < 1 || bagsNeighbours.length % k !== 0) {
     throw new RangeError(`samplePositives: ${bagsNeighbours.length} values is not an n*k matrix with k = ${k}`)
   }

@@ -26,17 +26,13 @@ export interface GatherAhead {
  * dataset itself and `rows` the step's indices.
  * The read-ahead fiber is a child of the caller's: it is interrupted when the loop ends early.
  */
-export const gatherAhead = (
-  source: ImageSource,
-  steps: number,
-  rowsOf: (step: number) => ArrayLike<number>
-): GatherAhead => {
+export const gatherAhead = (source: ImageSource, steps: number, rowsOf: (step: number) => ArrayLike<number>): GatherAhead => {
   if (isImageDataset(source)) return { take: (step) => Effect.sync(() => ({ images: source, rows: Int32Array.from(rowsOf(step)) })) }
   let ahead: { readonly step: number; readonly fiber: Fiber.Fiber<ImageDataset, DatasetError> } | undefined
   const start = (step: number) => Effect.forkChild(source.gather(rowsOf(step)))
   return {
     take: (step) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         let fiber: Fiber.Fiber<ImageDataset, DatasetError>
         if (ahead !== undefined && ahead.step === step) {
           fiber = ahead.fiber

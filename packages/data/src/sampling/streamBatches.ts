@@ -82,43 +82,47 @@ export const streamBatches = (
   }
   const { order: _order, prefetch: _prefetch, dropLast: _dropLast, ...decodeOptions } = options
 
-  return Stream.unwrap(Effect.gen(function*() {
-    // The stream's scope: fibers forked into it are interrupted when the stream ends for any reason.
-    const scope = yield* Effect.scope
-    if (options.decoder === undefined) yield* sharpCacheOffScoped
-    const semaphore = yield* Semaphore.make(concurrency)
-    const running = new Map<number, Fiber.Fiber<DecodedFolder | undefined, CorruptImage>>()
-    let skippedTotal = 0
+  return Stream.unwrap(
+    Effect.gen(function* () {
+      // The stream's scope: fibers forked into it are interrupted when the stream ends for any reason.
+      const scope = yield* Effect.scope
+      if (options.decoder === undefined) yield* sharpCacheOffScoped
+      const semaphore = yield* Semaphore.make(concurrency)
+      const running = new Map<number, Fiber.Fiber<DecodedFolder | undefined, CorruptImage>>()
+      let skippedTotal = 0
 
-    const decodeBatch = (b: number) =>
-      decodeFolder(listing, { ...decodeOptions, indices: slices[b]!, semaphore, concurrency, progress: false }).pipe(
-        // Every file of the batch corrupt ("skip" mode): each was logged; emit nothing for it.
-        Effect.catchTag("EmptyDataset", () => Effect.succeed(undefined)),
-        Effect.tap((d) => Effect.sync(() => (skippedTotal += d === undefined ? slices[b]!.length : d.skipped.length)))
+      const decodeBatch = (b: number) =>
+        decodeFolder(listing, { ...decodeOptions, indices: slices[b]!, semaphore, concurrency, progress: false }).pipe(
+          // Every file of the batch corrupt ("skip" mode): each was logged; emit nothing for it.
+          Effect.catchTag("EmptyDataset", () => Effect.succeed(undefined)),
+          Effect.tap((d) => Effect.sync(() => (skippedTotal += d === undefined ? slices[b]!.length : d.skipped.length)))
+        )
+
+      // Batches are taken in order: b, then b+1, ...; taking b starts b..b+prefetch if not yet started.
+      const take = (b: number) =>
+        Effect.gen(function* () {
+          for (let j = b; j <= Math.min(b + prefetch, slices.length - 1); j++) {
+            if (!running.has(j)) running.set(j, yield* Effect.forkIn(decodeBatch(j), scope))
+          }
+          const fiber = running.get(b)!
+          running.delete(b)
+          const decoded = yield* Fiber.join(fiber)
+          if (decoded === undefined) return undefined
+          const batch: FolderBatch = { batch: b, dataset: decoded.dataset, indices: decoded.indices, skipped: decoded.skipped }
+          return batch
+        })
+
+      return Stream.fromIterable(slices.map((_, b) => b)).pipe(
+        Stream.mapEffect(take),
+        Stream.filter((batch): batch is FolderBatch => batch !== undefined),
+        Stream.onEnd(
+          Effect.suspend(() =>
+            skippedTotal === 0
+              ? Effect.void
+              : Effect.logWarning(`image folder ${listing.root}: skipped ${skippedTotal} of ${order.length} images this epoch`)
+          )
+        )
       )
-
-    // Batches are taken in order: b, then b+1, ...; taking b starts b..b+prefetch if not yet started.
-    const take = (b: number) =>
-      Effect.gen(function*() {
-        for (let j = b; j <= Math.min(b + prefetch, slices.length - 1); j++) {
-          if (!running.has(j)) running.set(j, yield* Effect.forkIn(decodeBatch(j), scope))
-        }
-        const fiber = running.get(b)!
-        running.delete(b)
-        const decoded = yield* Fiber.join(fiber)
-        if (decoded === undefined) return undefined
-        const batch: FolderBatch = { batch: b, dataset: decoded.dataset, indices: decoded.indices, skipped: decoded.skipped }
-        return batch
-      })
-
-    return Stream.fromIterable(slices.map((_, b) => b)).pipe(
-      Stream.mapEffect(take),
-      Stream.filter((batch): batch is FolderBatch => batch !== undefined),
-      Stream.onEnd(Effect.suspend(() =>
-        skippedTotal === 0
-          ? Effect.void
-          : Effect.logWarning(`image folder ${listing.root}: skipped ${skippedTotal} of ${order.length} images this epoch`)
-      ))
-    )
-  }))
+    })
+  )
 }

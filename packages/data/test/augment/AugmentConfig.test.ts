@@ -39,14 +39,19 @@ describe("AugmentConfigSchema", () => {
   })
 
   it("is the check resolveAugmentConfig and validateAugmentConfig apply", () => {
-    expect(() => resolveAugmentConfig({ outputSize: 16, hue: 0.7 })).toThrow("invalid augmentation config: hue: Expected a value between 0 and 0.5, got 0.7")
-    expect(() => resolveAugmentConfig({ outputSize: 16.5 })).toThrow("invalid augmentation config: outputSize: Expected an integer, got 16.5")
+    expect(() => resolveAugmentConfig({ outputSize: 16, hue: 0.7 })).toThrow(
+      "invalid augmentation config: hue: Expected a value between 0 and 0.5, got 0.7"
+    )
+    expect(() => resolveAugmentConfig({ outputSize: 16.5 })).toThrow(
+      "invalid augmentation config: outputSize: Expected an integer, got 16.5"
+    )
     expect(() => resolveAugmentConfig({ outputSize: 16, std: [1, -1] })).toThrow("std[1]: Expected a value greater than 0, got -1")
   })
 
   it.effect("a user's invalid config fails as InvalidAugmentConfig with the field and the reason", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const error = yield* Effect.flip(validateAugmentConfig({ outputSize: 16, blurSigma: [2, 0.1] }))
       expect({ field: error.field, reason: error.reason }).toEqual({ field: "blurSigma", reason: "need 0 < lo <= hi, got [2, 0.1]" })
-    }))
+    })
+  )
 })

@@ -100,9 +100,19 @@ describe("augmentBatch", () => {
         for (let c = 0; c < 2; c++) expect(out[(y * 3 + x) * 2 + c]).toBe(plain[(y * 3 + 2 - x) * 2 + c])
       }
     }
-    const square = single(2, 2, 1, (y, x) => [[0.1, 0.2], [0.3, 0.4]][y]![x]!)
-    expect(Array.from(augmentBatch(square, [0], { ...identity(2), flipProb: 1 }, Rng.fromSeed(0))))
-      .toEqual([0.2, 0.1, 0.4, 0.3].map(Math.fround))
+    const square = single(
+      2,
+      2,
+      1,
+      (y, x) =>
+        [
+          [0.1, 0.2],
+          [0.3, 0.4]
+        ][y]![x]!
+    )
+    expect(Array.from(augmentBatch(square, [0], { ...identity(2), flipProb: 1 }, Rng.fromSeed(0)))).toEqual(
+      [0.2, 0.1, 0.4, 0.3].map(Math.fround)
+    )
   })
 
   it("blur preserves a constant image", () => {
@@ -166,12 +176,7 @@ describe("augmentation kernels", () => {
     const src = new Float32Array([0, 1, 2, 3])
     const dst = new Float32Array(16)
     resizeBilinear(src, 2, 2, 1, { top: 0, left: 0, height: 2, width: 2 }, 4, 4, dst)
-    expect(Array.from(dst)).toEqual([
-      0, 0.25, 0.75, 1,
-      0.5, 0.75, 1.25, 1.5,
-      1.5, 1.75, 2.25, 2.5,
-      2, 2.25, 2.75, 3
-    ])
+    expect(Array.from(dst)).toEqual([0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3])
   })
 
   it("random crop boxes stay in the image with area and ratio in range; impossible ranges fall back to a center crop", () => {
@@ -239,11 +244,12 @@ describe("augmentation kernels", () => {
   })
 
   it.effect("an invalid user config is a typed InvalidAugmentConfig naming the field", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const error = yield* Effect.flip(validateAugmentConfig({ outputSize: 16, cropScale: [0.8, 0.2] }))
       expect(error._tag).toBe("InvalidAugmentConfig")
       expect(error.field).toBe("cropScale")
       const ok = yield* validateAugmentConfig({ outputSize: 16, mean: [0.2, 0.3, 0.4] })
       expect(ok.std).toEqual([0.5])
-    }))
+    })
+  )
 })

@@ -20,7 +20,10 @@ beforeAll(async () => {
   await writeImageFolder(root)
   corruptRoot = tempDir("cache-folder-corrupt")
   await writeImageFolder(corruptRoot)
-  writeFileSync(join(corruptRoot, "cat", "a2.jpg"), Uint8Array.from({ length: 500 }, (_, i) => (i * 131 + 7) % 256))
+  writeFileSync(
+    join(corruptRoot, "cat", "a2.jpg"),
+    Uint8Array.from({ length: 500 }, (_, i) => (i * 131 + 7) % 256)
+  )
 })
 
 /** n fake files "f0".."f(n-1)" (label i % 3) and a decoder giving file fi the bytes (i * 31 + j) % 256 after a delay that scrambles completion order. */
@@ -37,7 +40,9 @@ const fake = (n: number, len: number) => {
     const i = Number(path.slice("/fake/f".length))
     if (path.endsWith("f13")) return Effect.fail(new CorruptImage({ path, reason: "fake corrupt" }))
     // a real timer: it.effect runs on the TestClock, where Effect.sleep would never end
-    return Effect.promise(() => new Promise((resolve) => setTimeout(resolve, (i * 7) % 5))).pipe(Effect.as(Uint8Array.from({ length: len }, (_, j) => (i * 31 + j) % 256)))
+    return Effect.promise(() => new Promise((resolve) => setTimeout(resolve, (i * 7) % 5))).pipe(
+      Effect.as(Uint8Array.from({ length: len }, (_, j) => (i * 31 + j) % 256))
+    )
   }
   return { listing, decoder, calls: () => calls }
 }
@@ -46,7 +51,7 @@ const expectedBytes = (i: number, len: number) => Array.from({ length: len }, (_
 
 describe("image cache", () => {
   it.effect("holds what decodeFolder decodes, bit for bit, with labels and class names", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const listing = yield* listImageFolder(corruptRoot)
       const options = { size: 5, channels: 3, concurrency: 3 } as const
       const path = join(tempDir("cache-write"), "train.bingoimg")
@@ -65,10 +70,11 @@ describe("image cache", () => {
       const json = JSON.stringify(header)
       expect(statSync(path).size).toBe(8 + 6 * 75 + 4 * 6 + 4 * 6 + Buffer.byteLength(json) + 4 + 8)
       expect(readdirSync(join(path, ".."))).toEqual(["train.bingoimg"])
-    }))
+    })
+  )
 
   it.effect("writes rows in listing order whatever order decodes finish in; a skipped file leaves no gap", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const len = 4 * 4 * 1
       const { listing, decoder } = fake(40, len)
       const path = join(tempDir("cache-order"), "c.bingoimg")
@@ -79,10 +85,11 @@ describe("image cache", () => {
       kept.forEach((i, row) => expect([...bytes.subarray(8 + row * len, 8 + (row + 1) * len)]).toEqual(expectedBytes(i, len)))
       const loaded = yield* loadImageCache(path)
       expect(Array.from(loaded.labels!)).toEqual(kept.map((i) => i % 3))
-    }))
+    })
+  )
 
   it.effect("openImageCache gathers any rows, repeats included, equal to the in-memory subset", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const len = 3 * 3 * 3
       const { listing, decoder } = fake(30, len)
       const path = join(tempDir("cache-gather"), "c.bingoimg")
@@ -98,10 +105,11 @@ describe("image cache", () => {
       expect(got.labels).toEqual(want.labels)
       expect((yield* store.gather([])).size).toBe(0)
       expect(() => Effect.runSync(store.gather([29]))).toThrow(/out of range \[0, 29\)/)
-    }))
+    })
+  )
 
   it.effect("ensureImageCache decodes once, reuses an unchanged cache, rebuilds when the folder changes decoding only what changed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir("cache-ensure")
       yield* Effect.promise(() => writeImageFolder(dir))
       const listing = yield* listImageFolder(dir)
@@ -140,10 +148,11 @@ describe("image cache", () => {
       const fourth = yield* captureLogs(ensureImageCache(grown, options, path))
       expect(decodes).toBe(22)
       expect(fourth.lines.some((l) => l.includes("unreadable (7 bytes, too short for an image cache"))).toBe(true)
-    }))
+    })
+  )
 
   it.effect("onCorrupt fail: the build fails with CorruptImage, leaves no cache (only its partial files) and keeps the old cache", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const len = 2 * 2 * 1
       const { listing, decoder } = fake(20, len)
       const dir = tempDir("cache-fail")
@@ -163,10 +172,11 @@ describe("image cache", () => {
       const refused = yield* Effect.flip(ensureImageCache(listing, { size: 2, channels: 1, decoder, onCorrupt: "fail" }, path))
       expect(refused).toBeInstanceOf(CorruptImage)
       expect(refused.message).toContain("/fake/f13")
-    }))
+    })
+  )
 
   it.effect("a damaged or foreign file is a typed error naming it and what is wrong", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const len = 2 * 2 * 1
       const { listing, decoder } = fake(10, len)
       const dir = tempDir("cache-damaged")
@@ -216,10 +226,11 @@ describe("image cache", () => {
       const writeError = yield* Effect.flip(writeImageCache(listing, { size: 2, channels: 1, decoder }, unwritable))
       expect(writeError._tag).toBe("CacheWriteError")
       expect(writeError.message).toMatch(/^cannot write the image cache .*good.bingoimg\/c.bingoimg: EEXIST: file already exists, mkdir/)
-    }))
+    })
+  )
 
   it.effect("an interrupted build resumes from its saved progress: fewer decodes, the same bytes as an uninterrupted build", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const len = 3 * 3 * 1
       const { listing, decoder } = fake(60, len)
       const dir = tempDir("cache-resume")
@@ -228,10 +239,16 @@ describe("image cache", () => {
       // the first attempt dies (a defect, as a crash) at file 41; progress is saved after every row
       const path = join(dir, "c.bingoimg")
       const dying: ImageDecoder = (file, o) => (file.endsWith("/f41") ? Effect.die(new Error("killed")) : decoder(file, o))
-      const exit = yield* Effect.exit(writeImageCache(listing, { size: 3, channels: 1, decoder: dying, concurrency: 4 }, path, { progressSeconds: 0 }))
+      const exit = yield* Effect.exit(
+        writeImageCache(listing, { size: 3, channels: 1, decoder: dying, concurrency: 4 }, path, { progressSeconds: 0 })
+      )
       expect(Exit.isFailure(exit)).toBe(true)
       expect(existsSync(path)).toBe(false)
-      const progress = JSON.parse(readFileSync(`${path}.partial.json`, "utf8")) as { nextSlot: number; rows: number; skipped: Array<{ slot: number }> }
+      const progress = JSON.parse(readFileSync(`${path}.partial.json`, "utf8")) as {
+        nextSlot: number
+        rows: number
+        skipped: Array<{ slot: number }>
+      }
       expect(progress.nextSlot).toBeGreaterThan(13) // f13, skipped as corrupt, is behind it
       expect(progress.nextSlot).toBeLessThanOrEqual(41)
       expect(progress.skipped.map((s) => s.slot)).toEqual([13])
@@ -249,10 +266,11 @@ describe("image cache", () => {
       expect(resumed.value.skipped.map((s) => s.path)).toEqual(["/fake/f13"])
       expect(readFileSync(path)).toEqual(readFileSync(fresh))
       expect(readdirSync(dir).sort()).toEqual(["c.bingoimg", "fresh.bingoimg"])
-    }))
+    })
+  )
 
   it.effect("a partial build that a live process is writing is not touched", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { listing, decoder } = fake(5, 4)
       const dir = tempDir("cache-live")
       const path = join(dir, "c.bingoimg")
@@ -277,5 +295,6 @@ describe("image cache", () => {
       writeFileSync(`${path}.partial.json`, JSON.stringify({ ...progress, pid: 2 ** 22 + 1 }))
       writeFileSync(`${path}.partial`, "BINGOIMG")
       expect((yield* writeImageCache(shorter, options, path)).size).toBe(4)
-    }))
+    })
+  )
 })

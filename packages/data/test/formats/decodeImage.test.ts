@@ -24,7 +24,7 @@ const luma = ([r, g, b]: ReadonlyArray<number>) => Math.round(0.299 * r! + 0.587
 describe("decodeImage", () => {
   for (const image of folderImages) {
     it.effect(`${image.file} (${image.spec.width}x${image.spec.height}x${image.spec.channels}) -> 8x8 RGB and luma`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const path = join(root, image.file)
         const rgb = yield* decodeImage(path, { size: 8, channels: 3 })
         expect(rgb.length).toBe(8 * 8 * 3)
@@ -33,11 +33,12 @@ describe("decodeImage", () => {
         const grey = yield* decodeImage(path, { size: 5, channels: 1 })
         expect(grey.length).toBe(25)
         expect(maxError(grey, [luma(image.rgb)])).toBeLessThanOrEqual(image.file.endsWith(".jpg") ? 3 : 0)
-      }))
+      })
+    )
   }
 
   it.effect("cover keeps the centred square; fill stretches the whole image", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // 24x8: black, grey 128 and white vertical thirds
       const data = new Uint8Array(24 * 8)
       for (let y = 0; y < 8; y++) for (let x = 0; x < 24; x++) data[y * 24 + x] = x < 8 ? 0 : x < 16 ? 128 : 255
@@ -51,13 +52,17 @@ describe("decodeImage", () => {
       expect(Math.abs(row[2]! - 128) + Math.abs(row[3]! - 128)).toBeLessThan(40)
       expect(row[5]).toBeGreaterThan(235)
       expect(Array.from(fill.subarray(30, 36))).toEqual(row) // every row alike
-    }))
+    })
+  )
 
   it.effect("random bytes, a truncated JPEG and a missing file are CorruptImage naming the path", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir("decode-bad")
       const junk = join(dir, "junk.jpg")
-      writeFileSync(junk, Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256))
+      writeFileSync(
+        junk,
+        Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % 256)
+      )
       const junkError = yield* Effect.flip(decodeImage(junk, { size: 4, channels: 3 }))
       expect(junkError).toMatchObject({ _tag: "CorruptImage", path: junk })
       expect(junkError.reason).toMatch(/unsupported image format/)
@@ -78,10 +83,11 @@ describe("decodeImage", () => {
         _tag: "CorruptImage",
         path: missing
       })
-    }))
+    })
+  )
 
   it.effect("withSharpCacheOff: libvips' cache is off inside (nested too) and its limits restored after", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const limits = () => {
         const { memory, files, items } = sharp.cache()
         return [memory.max, files.max, items.max]
@@ -89,15 +95,20 @@ describe("decodeImage", () => {
       const before = limits()
       expect(before.some((x) => x > 0)).toBe(true)
       const inside = yield* withSharpCacheOff(
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const outer = limits()
           const nested = yield* withSharpCacheOff(Effect.sync(limits))
           return [outer, nested, limits()]
         })
       )
-      expect(inside).toEqual([[0, 0, 0], [0, 0, 0], [0, 0, 0]])
+      expect(inside).toEqual([
+        [0, 0, 0],
+        [0, 0, 0],
+        [0, 0, 0]
+      ])
       expect(limits()).toEqual(before)
       yield* Effect.flip(withSharpCacheOff(Effect.fail("boom")))
       expect(limits()).toEqual(before)
-    }))
+    })
+  )
 })

@@ -7,7 +7,7 @@ import { cifarBytes, cifarPixel, tempDir } from "../fixtures.ts"
 
 describe("loadCifar", () => {
   it.effect("reads CIFAR-10 batches in numeric order, CHW records to HWC floats", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const root = tempDir("cifar10")
       const dir = join(root, "cifar-10-batches-bin")
       mkdirSync(dir)
@@ -27,10 +27,11 @@ describe("loadCifar", () => {
       expect(train.images[3 * 3072 + 2]).toBeCloseTo(cifarPixel(0, 0, 2), 7)
       const limited = yield* loadCifar({ dir, limitTrain: 4 })
       expect(Array.from(limited.train.labels!)).toEqual([3, 4, 5, 7])
-    }))
+    })
+  )
 
   it.effect("reads CIFAR-100's fine label and its class names file", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir("cifar100")
       writeFileSync(join(dir, "train.bin"), cifarBytes([42, 99, 0], "cifar100"))
       writeFileSync(join(dir, "fine_label_names.txt"), Array.from({ length: 100 }, (_, i) => `class${i}`).join("\n"))
@@ -40,10 +41,11 @@ describe("loadCifar", () => {
       expect(train.classNames![42]).toBe("class42")
       expect(test).toBeUndefined()
       expect(train.images[2 * 3072 + 5 * 3 + 1]).toBeCloseTo(cifarPixel(2, 5, 1), 7)
-    }))
+    })
+  )
 
   it.effect("a file that is not whole records is a DatasetFormatError naming it", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir("cifar-bad")
       const path = join(dir, "data_batch_1.bin")
       writeFileSync(path, cifarBytes([1, 2], "cifar10").subarray(0, 5000))
@@ -53,10 +55,11 @@ describe("loadCifar", () => {
       const labels = join(dir, "data_batch_1.bin")
       writeFileSync(labels, cifarBytes([12], "cifar10"))
       expect(yield* Effect.flip(loadCifar({ dir }))).toMatchObject({ _tag: "DatasetFormatError", path: labels })
-    }))
+    })
+  )
 
   it.effect("a missing directory or batch is DatasetNotFound with the path", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const missing = join(tempDir("cifar-none"), "nothing")
       expect(yield* Effect.flip(loadCifar({ dir: missing }))).toMatchObject({ _tag: "DatasetNotFound", path: missing })
       const empty = tempDir("cifar-empty")
@@ -68,12 +71,14 @@ describe("loadCifar", () => {
         _tag: "DatasetNotFound",
         path: join(empty, "train.bin")
       })
-    }))
+    })
+  )
 
   it.effect("an empty batch file is EmptyDataset", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir("cifar-zero")
       writeFileSync(join(dir, "data_batch_1.bin"), new Uint8Array(0))
       expect(yield* Effect.flip(loadCifar({ dir, name: "tiny" }))).toMatchObject({ _tag: "EmptyDataset", dataset: "tiny" })
-    }))
+    })
+  )
 })

@@ -14,7 +14,7 @@ const classCounts = (labels: Int32Array): Array<number> => {
 
 describe("loadDigits", () => {
   it.effect("reads the CSV: 8x8x1 images in [0, 1] (pixel / 16), labels 0..9, class names '0'..'9'", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const file = writeDigitsCsv(tempDir("digits"), 50)
       const { train, test } = yield* loadDigits({ file })
       // 5 images per class, round(0.2 x 5) = 1 of each held out
@@ -35,10 +35,11 @@ describe("loadDigits", () => {
           for (let p = 0; p < 64; p++) expect(ds.images[j * 64 + p]).toBe(((i + p) % 17) / 16)
         }
       }
-    }))
+    })
+  )
 
   it.effect("the split is stratified, seeded, deterministic and disjoint; testFraction 0 gives no test split", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const labels = Int32Array.from({ length: 200 }, (_, i) => i % 10)
       const a = splitDigits(labels, 0.25, 7)
       const b = splitDigits(labels, 0.25, 7)
@@ -59,10 +60,11 @@ describe("loadDigits", () => {
       const none = yield* loadDigits({ file, testFraction: 0 })
       expect(none.test).toBeUndefined()
       expect(none.train.size).toBe(60)
-    }))
+    })
+  )
 
   it.effect("size 16 upsamples bilinearly (half-pixel centres) to 16x16", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const file = writeDigitsCsv(tempDir("digits-up"), 20)
       const small = yield* loadDigits({ file, testFraction: 0 })
       const big = yield* loadDigits({ file, testFraction: 0, size: 16 })
@@ -76,20 +78,22 @@ describe("loadDigits", () => {
       const bottom = s(1, 0) * 0.75 + s(1, 1) * 0.25
       expect(big.train.images[16 + 1]).toBeCloseTo(top * 0.75 + bottom * 0.25, 6)
       expect(Array.from(big.train.labels!)).toEqual(Array.from(small.train.labels!))
-    }))
+    })
+  )
 
   it.effect("a missing file is DatasetNotFound naming it and saying apt-get install python3-sklearn", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const file = join(tempDir("digits-none"), "digits.csv.gz")
       const error = yield* Effect.flip(loadDigits({ file }))
       expect(error._tag).toBe("DatasetNotFound")
       expect(error).toMatchObject({ path: file })
       expect(error.message).toContain(file)
       expect(error.message).toMatch(/apt-get install python3-sklearn/)
-    }))
+    })
+  )
 
   it.effect("a malformed line is a DatasetFormatError naming the file and the line", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = tempDir("digits-bad")
       const file = join(dir, "digits.csv.gz")
       const good = [...new Array(64).fill(3), 1].join(",")
@@ -100,7 +104,8 @@ describe("loadDigits", () => {
       writeFileSync(file, gzipSync(`${good}\n${[...new Array(63).fill(3), 17, 1].join(",")}\n`))
       const pixel = yield* Effect.flip(loadDigits({ file }))
       expect(pixel.message).toMatch(/line 2, column 64: pixel '17'/)
-    }))
+    })
+  )
 
   // Debian's `python3-sklearn` package (installed by CI); BINGO_DIGITS_FILE overrides.
   const digitsFile = process.env["BINGO_DIGITS_FILE"] ?? defaultDigitsFile
@@ -108,23 +113,27 @@ describe("loadDigits", () => {
   if (!haveDigits) {
     console.warn(`skipping the real digits test: ${digitsFile} not found (apt-get install python3-sklearn)`)
   }
-  it.effect.skipIf(!haveDigits)(`reads the real scikit-learn digits from ${digitsFile}`, () =>
-    Effect.gen(function*() {
-      const { train, test } = yield* loadDigits({ file: digitsFile })
-      // 1,797 images; round(0.2 x class size) of each class held out: 359 test
-      expect([train.size, test!.size]).toEqual([1438, 359])
-      expect([train.height, train.width, train.channels]).toEqual([8, 8, 1])
-      const all = classCounts(train.labels!).map((n, c) => n + classCounts(test!.labels!)[c]!)
-      expect(all).toEqual([178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
-      let mean = 0
-      let max = 0
-      for (const ds of [train, test!]) {
-        for (const v of ds.images) {
-          mean += v
-          max = Math.max(max, v)
+  it.effect.skipIf(!haveDigits)(
+    `reads the real scikit-learn digits from ${digitsFile}`,
+    () =>
+      Effect.gen(function* () {
+        const { train, test } = yield* loadDigits({ file: digitsFile })
+        // 1,797 images; round(0.2 x class size) of each class held out: 359 test
+        expect([train.size, test!.size]).toEqual([1438, 359])
+        expect([train.height, train.width, train.channels]).toEqual([8, 8, 1])
+        const all = classCounts(train.labels!).map((n, c) => n + classCounts(test!.labels!)[c]!)
+        expect(all).toEqual([178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
+        let mean = 0
+        let max = 0
+        for (const ds of [train, test!]) {
+          for (const v of ds.images) {
+            mean += v
+            max = Math.max(max, v)
+          }
         }
-      }
-      expect(max).toBe(1)
-      expect(mean / (1797 * 64)).toBeCloseTo(0.30526, 4)
-    }), 30_000)
+        expect(max).toBe(1)
+        expect(mean / (1797 * 64)).toBeCloseTo(0.30526, 4)
+      }),
+    30_000
+  )
 })

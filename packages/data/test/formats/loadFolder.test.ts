@@ -20,7 +20,7 @@ beforeAll(async () => {
 
 describe("loadFolder", () => {
   it.effect("train and test splits share the training classes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const splits = yield* loadFolder({ dir: root, testDir: testRoot, size: 6, channels: 1 })
       const train = splits.train
       const test = yield* gatherAll(splits.test!)
@@ -31,10 +31,11 @@ describe("loadFolder", () => {
       expect(Array.from(test!.labels!)).toEqual([0, 2]) // cat/t.jpg, fish/t.png
       expect(test.images[0]).toBeCloseTo(76 / 255, 1)
       expect(test.images[36]).toBeCloseTo(29 / 255, 2)
-    }))
+    })
+  )
 
   it.effect("a folder named after its split (fashion/train, fashion/test) is named after its parent", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const parent = join(tempDir("load-folder-split"), "fashion")
       yield* Effect.promise(() => writeImage(join(parent, "train", "cat", "a.png"), { width: 4, height: 4, channels: 3, pixel: [1, 2, 3] }))
       yield* Effect.promise(() => writeImage(join(parent, "test", "cat", "b.png"), { width: 4, height: 4, channels: 3, pixel: [1, 2, 3] }))
@@ -42,17 +43,19 @@ describe("loadFolder", () => {
       expect([splits.train.name, splits.test!.name]).toEqual(["fashion", "fashion/test"])
       const named = yield* loadFolder({ dir: join(parent, "train"), size: 4, name: "fmnist" })
       expect(named.train.name).toBe("fmnist")
-    }))
+    })
+  )
 
   it.effect("limit keeps images from every class", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { train } = yield* loadFolder({ dir: root, size: 2, limit: 3 })
       expect(train.size).toBe(3)
       expect(Array.from(train.labels!)).toEqual([0, 1, 2])
-    }))
+    })
+  )
 
   it.effect("through the registry: defaults (3 channels, skip), typed option errors", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const source = yield* createDatasetSource({ name: "folder", options: { dir: root, size: 3 } })
       const { train } = yield* source.load
       expect([train.size, train.channels]).toEqual([folderImages.length, 3])
@@ -61,10 +64,11 @@ describe("loadFolder", () => {
       expect(missingSize.message).toMatch(/size/)
       const badMode = yield* Effect.flip(createDatasetSource({ name: "folder", options: { dir: root, size: 3, onCorrupt: "ignore" } }))
       expect(badMode.message).toMatch(/onCorrupt/)
-    }))
+    })
+  )
 
   it.effect("errors name the path: missing dir, corrupt file in fail mode", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const missing = join(tempDir("load-folder-missing"), "gone")
       expect(yield* Effect.flip(loadFolder({ dir: missing, size: 4 }))).toMatchObject({ _tag: "DatasetNotFound", path: missing })
       const dir = tempDir("load-folder-corrupt")
@@ -74,10 +78,11 @@ describe("loadFolder", () => {
       expect(yield* Effect.flip(loadFolder({ dir, size: 4, onCorrupt: "fail" }))).toMatchObject({ _tag: "CorruptImage", path: bad })
       const { train } = yield* loadFolder({ dir, size: 4 })
       expect(train.size).toBe(1)
-    }))
+    })
+  )
 
   it.effect("cache: decoded once into the cache directory, the same images, reused by the next load", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const cache = join(tempDir("load-folder-cache"), "cache")
       const options = { dir: root, testDir: testRoot, size: 5, channels: 3 as const, cache }
       const plain = yield* loadFolder({ dir: root, testDir: testRoot, size: 5 })
@@ -93,12 +98,16 @@ describe("loadFolder", () => {
         expect(value.test!.labels).toEqual(plain.test!.labels)
       }
       expect([second.value.train.name, second.value.test!.name]).toEqual(["renamed", "renamed/test"])
-    }))
+    })
+  )
 
   it.effect("inMemory: false gives stores over the cache files; without cache it is a config error", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const cache = tempDir("load-folder-stream")
-      const source = yield* createDatasetSource({ name: "folder", options: { dir: root, testDir: testRoot, size: 4, cache, inMemory: false } })
+      const source = yield* createDatasetSource({
+        name: "folder",
+        options: { dir: root, testDir: testRoot, size: 4, cache, inMemory: false }
+      })
       const { train, test } = yield* source.load
       expect(isImageDataset(train) || isImageDataset(test!)).toBe(false)
       expect(train.labels).toEqual((yield* gatherAll((yield* loadFolder({ dir: root, size: 4 })).train)).labels)
@@ -107,10 +116,11 @@ describe("loadFolder", () => {
       const error = yield* Effect.flip(loadFolder({ dir: root, size: 4, inMemory: false }))
       expect(error).toMatchObject({ _tag: "InvalidDatasetConfig" })
       expect(error.message).toMatch(/set cache/)
-    }))
+    })
+  )
 
   it.effect("labels: none lists every image at any depth, unlabelled, in memory and through the cache", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const listing = yield* listImageFolder(root, { labels: "none" })
       expect(listing.labels).toBeUndefined()
       expect(listing.classNames).toEqual([])
@@ -130,5 +140,6 @@ describe("loadFolder", () => {
       }
       const empty = tempDir("load-folder-unlabelled-empty")
       expect(yield* Effect.flip(listImageFolder(empty, { labels: "none" }))).toMatchObject({ _tag: "EmptyDataset", path: empty })
-    }))
+    })
+  )
 })

@@ -34,12 +34,7 @@ describe("shuffledBatches", () => {
 describe("samplePositives", () => {
   // 4 anchors, bags of k = 3 (row a = the bag of anchor a)
   const k = 3
-  const bags = Int32Array.from([
-    0, 5, 9,
-    1, 7, 2,
-    2, 3, 8,
-    3, 0, 6
-  ])
+  const bags = Int32Array.from([0, 5, 9, 1, 7, 2, 2, 3, 8, 3, 0, 6])
 
   it("always returns a member of the anchor's bag", () => {
     const rng = Rng.fromSeed(0)

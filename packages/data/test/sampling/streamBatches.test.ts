@@ -38,7 +38,7 @@ const countingDecoder = (ms: number) => {
   const finished = new Set<number>()
   const interrupted = new Set<number>()
   const decoder: ImageDecoder = (path) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       started.add(fileIndex(path))
       yield* sleep(ms)
       finished.add(fileIndex(path))
@@ -49,12 +49,10 @@ const countingDecoder = (ms: number) => {
 
 describe("streamBatches", () => {
   it.effect("yields every index of the permutation exactly once, in order, with its image and label", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const order = Rng.fromSeed(7).permutation(10)
       const { decoder } = countingDecoder(0)
-      const batches = yield* Stream.runCollect(
-        streamBatches(fakeListing(10), 4, { size: 2, channels: 1, order, decoder, concurrency: 3 })
-      )
+      const batches = yield* Stream.runCollect(streamBatches(fakeListing(10), 4, { size: 2, channels: 1, order, decoder, concurrency: 3 }))
       expect(batches.map((b) => b.batch)).toEqual([0, 1, 2])
       expect(batches.map((b) => b.dataset.size)).toEqual([4, 4, 2])
       expect(batches.flatMap((b) => Array.from(b.indices))).toEqual(Array.from(order))
@@ -64,15 +62,14 @@ describe("streamBatches", () => {
           expect(b.dataset.labels![j]).toBe(i % 2)
         })
       }
-      const dropped = yield* Stream.runCollect(
-        streamBatches(fakeListing(10), 4, { size: 2, channels: 1, order, decoder, dropLast: true })
-      )
+      const dropped = yield* Stream.runCollect(streamBatches(fakeListing(10), 4, { size: 2, channels: 1, order, decoder, dropLast: true }))
       expect(dropped.map((b) => b.dataset.size)).toEqual([4, 4])
-    }))
+    })
+  )
 
   for (const prefetch of [0, 2]) {
     it.effect(`prefetch ${prefetch}: batches up to b+${prefetch} decode while batch b is consumed, none further`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { decoder, started, finished } = countingDecoder(1)
         const batchSize = 3
         const numBatches = 6
@@ -83,13 +80,15 @@ describe("streamBatches", () => {
           decoder,
           prefetch,
           concurrency: 2
-        }).pipe(Stream.runForEach(() =>
-          Effect.gen(function*() {
-            // the consumer "computes" for 60 ms; decodes ahead go on meanwhile
-            yield* sleep(60)
-            seen.push({ finished: [...finished].sort((a, b) => a - b), started: [...started].sort((a, b) => a - b) })
-          })
-        ))
+        }).pipe(
+          Stream.runForEach(() =>
+            Effect.gen(function* () {
+              // the consumer "computes" for 60 ms; decodes ahead go on meanwhile
+              yield* sleep(60)
+              seen.push({ finished: [...finished].sort((a, b) => a - b), started: [...started].sort((a, b) => a - b) })
+            })
+          )
+        )
         seen.forEach(({ finished: done, started: begun }, b) => {
           const ahead = Math.min(numBatches, b + 1 + prefetch) * batchSize
           // every file of batches 0..b+prefetch decoded by the end of batch b's compute ...
@@ -97,14 +96,17 @@ describe("streamBatches", () => {
           // ... and no file of a later batch started
           expect(begun).toEqual(done)
         })
-      }))
+      })
+    )
   }
 
   it.effect("stopped early: running decodes are interrupted and nothing more is started", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { decoder, started, finished, interrupted } = countingDecoder(20)
-      const first = yield* streamBatches(fakeListing(40), 4, { size: 2, channels: 1, decoder, prefetch: 2, concurrency: 8 })
-        .pipe(Stream.take(1), Stream.runCollect)
+      const first = yield* streamBatches(fakeListing(40), 4, { size: 2, channels: 1, decoder, prefetch: 2, concurrency: 8 }).pipe(
+        Stream.take(1),
+        Stream.runCollect
+      )
       expect(Array.from(first[0]!.indices)).toEqual([0, 1, 2, 3])
       const startedAtStop = started.size
       expect(startedAtStop).toBeGreaterThanOrEqual(8) // batch 1 was under way (8 decodes in flight) ...
@@ -112,10 +114,11 @@ describe("streamBatches", () => {
       expect(finished.size + interrupted.size).toBe(startedAtStop) // none left running
       yield* sleep(60)
       expect(started.size).toBe(startedAtStop)
-    }))
+    })
+  )
 
   it.effect("stopped early through Stream.toAsyncIterable (break): the same clean-up", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { decoder, started, finished, interrupted } = countingDecoder(20)
       const stream = streamBatches(fakeListing(40), 4, { size: 2, channels: 1, decoder, prefetch: 2, concurrency: 4 })
       const sizes = yield* Effect.promise(async () => {
@@ -133,28 +136,34 @@ describe("streamBatches", () => {
       expect(finished.size + interrupted.size).toBe(total)
       yield* sleep(40)
       expect(started.size).toBe(total)
-    }))
+    })
+  )
 
   it.effect("a corrupt file: skipped (named, the rest kept) or the stream fails with CorruptImage", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const good = countingDecoder(0).decoder
       const decoder: ImageDecoder = (path, options) =>
         path === "f5" ? Effect.fail(new CorruptImage({ path, reason: "truncated" })) : good(path, options)
-      const { value: batches, lines } = yield* captureLogs(Stream.runCollect(
-        streamBatches(fakeListing(8), 3, { size: 2, channels: 1, decoder })
-      ))
-      expect(batches.map((b) => Array.from(b.indices))).toEqual([[0, 1, 2], [3, 4], [6, 7]])
+      const { value: batches, lines } = yield* captureLogs(
+        Stream.runCollect(streamBatches(fakeListing(8), 3, { size: 2, channels: 1, decoder }))
+      )
+      expect(batches.map((b) => Array.from(b.indices))).toEqual([
+        [0, 1, 2],
+        [3, 4],
+        [6, 7]
+      ])
       expect(batches[1]!.skipped.map((s) => s.path)).toEqual(["f5"])
       expect(lines).toContain("Warn skipped corrupt image f5: truncated")
       expect(lines.at(-1)).toBe("Warn image folder /fake: skipped 1 of 8 images this epoch")
-      const error = yield* Effect.flip(Stream.runCollect(
-        streamBatches(fakeListing(8), 3, { size: 2, channels: 1, decoder, onCorrupt: "fail" })
-      ))
+      const error = yield* Effect.flip(
+        Stream.runCollect(streamBatches(fakeListing(8), 3, { size: 2, channels: 1, decoder, onCorrupt: "fail" }))
+      )
       expect(error).toMatchObject({ _tag: "CorruptImage", path: "f5" })
-    }))
+    })
+  )
 
   it.effect("real folder: the streamed batches hold the images loadFolder decodes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const listing = yield* listImageFolder(root)
       const options = { size: 4, channels: 3 } as const
       const whole = yield* decodeFolder(listing, options)
@@ -171,5 +180,6 @@ describe("streamBatches", () => {
         })
         expect(b.dataset.classNames).toEqual(["cat", "dog", "fish"])
       }
-    }))
+    })
+  )
 })

@@ -21,9 +21,7 @@ export const expectSameShape = (loss: string, xs: Readonly<Record<string, tf.Ten
   for (const [name, x] of entries.slice(1)) {
     expectMatrix(loss, name, x)
     if (x.shape[0] !== shape[0] || x.shape[1] !== shape[1]) {
-      throw new RangeError(
-        `${loss}: '${name}' has shape [${x.shape.join(", ")}] but '${firstName}' has [${shape.join(", ")}]`
-      )
+      throw new RangeError(`${loss}: '${name}' has shape [${x.shape.join(", ")}] but '${firstName}' has [${shape.join(", ")}]`)
     }
   }
   return shape

@@ -8,9 +8,16 @@ beforeAll(async () => {
 
 describe("logSumExpRows", () => {
   it("equals log(sum(exp)) by hand, stays finite at +-1e3, and has softmax as its gradient", () => {
-    const x = tf.tensor2d([[0, Math.log(3)], [1000, 1000], [-1000, -1001]])
+    const x = tf.tensor2d([
+      [0, Math.log(3)],
+      [1000, 1000],
+      [-1000, -1001]
+    ])
     const before = tf.memory().numTensors
-    const [value, grad] = tf.tidy(() => [logSumExpRows(x), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(logSumExpRows(a as tf.Tensor2D), tf.tensor2d([[1], [2], [1]]))))(x)])
+    const [value, grad] = tf.tidy(() => [
+      logSumExpRows(x),
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(logSumExpRows(a as tf.Tensor2D), tf.tensor2d([[1], [2], [1]]))))(x)
+    ])
     const v = value!.dataSync()
     expect(v[0]).toBeCloseTo(Math.log(1 + 3), 5) // log(e^0 + e^ln3)
     expect(v[1]).toBeCloseTo(1000 + Math.log(2), 3)
