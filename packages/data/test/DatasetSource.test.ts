@@ -1,5 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { failureOf } from "@bingo/runtime"
 import { join } from "node:path"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { createDatasetSource, type DatasetConfig, datasetRegistry, listDatasets } from "../src/datasetRegistry.ts"
@@ -87,8 +88,7 @@ describe("datasetRegistry", () => {
         expect(digits.message).toMatch(Object.keys(options)[0]!)
       }
       const exit = yield* Effect.exit(Layer.build(DatasetSource.layer({ name: "idx", options: { limitTrain: 0 } })).pipe(Effect.scoped))
-      expect(Exit.isFailure(exit)).toBe(true)
-      expect(String(exit)).toMatch(/InvalidDatasetConfig/)
+      expect(failureOf(exit)).toMatchObject({ _tag: "InvalidDatasetConfig", dataset: "idx" })
     })
   )
 

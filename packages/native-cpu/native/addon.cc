@@ -80,7 +80,7 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Large tensors come and go every step: keep them on the heap instead of fresh mmaps
-  // (page faults cost ~2.5 ms per 8 MB, NATIVE.md).
+  // (page faults cost ~2.5 ms per 8 MB; ../shared/docs/NATIVE.md, the prototype notes).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   gThreads = omp_get_max_threads();

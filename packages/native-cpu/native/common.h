@@ -31,7 +31,7 @@ inline std::vector<int64_t> i64s(const Napi::Value& v) {
 Napi::Float32Array newF32(Napi::Env env, size_t n, float** data);
 
 // Element counts above which an element-wise loop is split over threads: ~1,000 small
-// calls per training step gain nothing from a second thread (NATIVE.md).
+// calls per training step gain nothing from a second thread (../shared/docs/NATIVE.md, the prototype notes).
 // With passive OpenMP waiting a parallel region costs tens of microseconds to wake the other
 // thread, so element-wise loops split only above 256k elements (1 MB). Their schedules are
 // dynamic: a thread slowed by another process (or V8's GC threads) does not hold the region back.

@@ -75,7 +75,7 @@ export interface ThreadChoice {
  * Threads for oneDNN and the element-wise loops. `BINGO_NATIVE_THREADS=<n>` forces a count;
  * otherwise all cores minus those other processes keep busy (sampled from /proc/stat over
  * 50 ms), at least one: two OpenMP threads on a machine whose second core is taken run
- * slower than one (NATIVE.md).
+ * slower than one (../shared/docs/NATIVE.md, the prototype notes).
  */
 export const chooseThreads = (env: NodeJS.ProcessEnv = process.env): ThreadChoice => {
   const cores = cpus().length

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
+import { failureOf } from "@bingo/runtime"
 import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { CorruptImage } from "../../src/DatasetError.ts"
@@ -158,7 +159,7 @@ describe("image cache", () => {
       const dir = tempDir("cache-fail")
       const path = join(dir, "c.bingoimg")
       const exit = yield* Effect.exit(writeImageCache(listing, { size: 2, channels: 1, decoder, onCorrupt: "fail" }, path))
-      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/CorruptImage|fake corrupt/)
+      expect(failureOf(exit)).toMatchObject({ _tag: "CorruptImage", path: "/fake/f13", reason: "fake corrupt" })
       expect(readdirSync(dir).sort()).toEqual(["c.bingoimg.partial", "c.bingoimg.partial.json"])
       // a good cache first, then a failing rebuild: the good one survives
       const short: ImageFolderListing = { ...listing, files: listing.files.slice(0, 10), labels: listing.labels!.subarray(0, 10) }
