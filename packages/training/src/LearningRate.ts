@@ -1,4 +1,4 @@
-import type { LrScaling, OptimisationOptions } from "@bingo/optim"
+import { type LrScaling, type OptimisationOptions, scaledLr } from "@bingo/optim"
 
 /**
  * The learning-rate schedule of every training loop: an optional linear scaling of the base lr
@@ -26,7 +26,7 @@ export type { LrScaling }
 
 /** The rate the schedule peaks at: `lr` scaled to the batch size under "per-256". */
 export const peakLr = (s: Pick<LrSchedule, "lr" | "lrScaling" | "batchSize">): number =>
-  s.lrScaling === "per-256" ? (s.lr * s.batchSize) / 256 : s.lr
+  s.lrScaling === "per-256" ? scaledLr(s.lr, s.batchSize) : s.lr
 
 /** The rate of step `step` (0-based) of `stepsPerEpoch` in epoch `epoch` (0-based). */
 export const scheduledLr = (s: LrSchedule, epoch: number, step: number, stepsPerEpoch: number): number => {
