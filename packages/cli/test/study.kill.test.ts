@@ -1,0 +1,74 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { spawnCli } from "./cliProcess.ts"
+
+/** The study smoke test's tiny base config (packages/cli/test/study.test.ts), 2 arms x 2 seeds. */
+const baseYaml = [
+  "name: tiny",
+  "seed: 3",
+  "backend: wasm",
+  "outDir: unused",
+  "dataset: { name: shapes, options: { trainSize: 256, testSize: 128, size: 8, seed: 0 } }",
+  "augment: { outputSize: 8 }",
+  "teacher: { backbone: convnet-small, widthMultiplier: 0.25, headHidden: 64, embeddingDim: 32, pretrain: { epochs: 3, batchSize: 32, lr: 0.02, queueSize: 128 } }",
+  "bags: { method: knn, k: 4 }",
+  "student: { backbone: convnet-small, widthMultiplier: 0.25, headHidden: 64, embeddingDim: 32 }",
+  "distill: { epochs: 2, batchSize: 64, lr: 0.01, queueSize: 128, checkpointEverySteps: 1 }",
+  "eval: { knn: { k: 10 }, linear: { epochs: 2 } }"
+].join("\n")
+
+const studyYaml = [
+  "name: smoke",
+  "config: base.yaml",
+  "outDir: out",
+  "seeds: [0, 1]",
+  "arms:",
+  "  - name: knn",
+  "  - name: random-bags",
+  "    set: { bags.method: random }"
+].join("\n")
+
+const cells = ["knn/seed-0", "random-bags/seed-0", "knn/seed-1", "random-bags/seed-1"]
+
+const studyDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "bingo-study-kill-"))
+  writeFileSync(join(dir, "base.yaml"), baseYaml)
+  writeFileSync(join(dir, "study.yaml"), studyYaml)
+  return dir
+}
+
+/** What a cell's training and evaluation produced (not its timings, RSS, commit). */
+const outcome = (dir: string, cell: string) => {
+  const r = JSON.parse(readFileSync(join(dir, "out", "cells", cell, "cell.json"), "utf8"))
+  return { scores: r.scores, baselines: r.baselines, distillLosses: r.distillLosses, bagPurity: r.bagPurity }
+}
+
+describe("bingo study, killed and resumed (real processes)", () => {
+  it("a study killed with SIGKILL in the middle of its second cell resumes that cell from its checkpoint and ends with the cells of an uninterrupted study", async () => {
+    const reference = studyDir()
+    const killed = studyDir()
+    const whole = spawnCli(["study", join(reference, "study.yaml")])
+    // the killed study: SIGKILL once the second cell has checkpointed a step (distillation checkpoints every step)
+    const first = spawnCli(["study", join(killed, "study.yaml")])
+    const secondCheckpoint = join(killed, "out", "cells", cells[1]!, "checkpoint.safetensors")
+    const poll = setInterval(() => {
+      if (existsSync(secondCheckpoint)) first.child.kill("SIGKILL")
+    }, 2)
+    const interrupted = await first.done
+    clearInterval(poll)
+    expect(interrupted.signal).toBe("SIGKILL")
+    expect(cells.filter((c) => existsSync(join(killed, "out", "cells", c, "cell.json"))).length).toBeLessThan(cells.length)
+    // started again, it skips the finished cell and continues
+    const resumed = await spawnCli(["study", join(killed, "study.yaml")]).done
+    expect(resumed.code).toBe(0)
+    expect(resumed.stdout).toMatch(/1 done, 3 to run/)
+    expect(resumed.stdout).toMatch(/distillation: resumed from \S+random-bags\/seed-0\/checkpoint\.safetensors/)
+    expect((await whole.done).code).toBe(0)
+    for (const cell of cells) expect(outcome(killed, cell), cell).toEqual(outcome(reference, cell))
+    expect(readFileSync(join(killed, "out", "results.md"), "utf8").replace(/\d+ s|\d+ min/g, "")).toBe(
+      readFileSync(join(reference, "out", "results.md"), "utf8").replace(/\d+ s|\d+ min/g, "")
+    )
+  }, 240_000)
+})
