@@ -188,6 +188,7 @@ describe("cell plan", () => {
     expect(parseStudyArgs(["s.yaml", "--shard", "0/2"])).toEqual({ file: "s.yaml", mode: "run", shard: "0/2" })
     expect(parseStudyArgs(["--dry-run", "s.yaml", "--shard=1/2"])).toEqual({ file: "s.yaml", mode: "dry-run", shard: "1/2" })
     expect(parseStudyArgs(["s.yaml", "--table"])).toEqual({ file: "s.yaml", mode: "table" })
+    expect(parseStudyArgs(["s.yaml", "--retry-failed"])).toEqual({ file: "s.yaml", mode: "run", retryFailed: true })
     expect(parseStudyArgs(["s.yaml", "--table", "--shard", "0/2"])).toEqual({
       bad: "--table merges the cells of every shard; it takes no --shard"
     })
@@ -367,6 +368,46 @@ describe("bingo study (2 arms x 2 seeds on tiny shapes)", () => {
         const resumed = yield* runStudy(study)
         expect(resumed.ran).toEqual([3])
         expect((yield* readCellRecord(cellFile("random-bags", 1))).scores).toEqual(records[3]!.scores)
+      }).pipe(Effect.provide(quiet)),
+    120_000
+  )
+
+  it.effect(
+    "an arm whose training diverges is recorded as failed (failed.json), the study goes on, the table says so; --retry-failed runs it again",
+    () =>
+      Effect.gen(function* () {
+        const dir = studyDir(
+          [
+            "name: failing",
+            "config: base.yaml",
+            "outDir: out",
+            "seeds: [0]",
+            "arms:",
+            "  - name: ok",
+            "  - name: huge-lr",
+            "    set: { distill.lr: 1.0e+38 }"
+          ].join("\n")
+        )
+        const study: Study = yield* loadStudy(join(dir, "study.yaml"))
+        const failedFile = join(dir, "out", "cells", "huge-lr", "seed-0", "failed.json")
+        const run = yield* runStudy(study)
+        expect(run.ran).toEqual([0, 1])
+        expect(existsSync(join(dir, "out", "cells", "ok", "seed-0", "cell.json"))).toBe(true)
+        expect(existsSync(join(dir, "out", "cells", "huge-lr", "seed-0", "cell.json"))).toBe(false)
+        const failed = JSON.parse(readFileSync(failedFile, "utf8"))
+        expect(failed).toMatchObject({ arm: "huge-lr", seed: 0, index: 1 })
+        expect(["TrainingDiverged", "TrainingCollapsed"]).toContain(failed.error._tag)
+        expect(run.results.failed.map((c) => [c.index, c.arm])).toEqual([[1, "huge-lr"]])
+        expect(run.results.missing).toEqual([])
+        expect(run.table).toContain("huge-lr (1 failed)")
+        expect(run.table).toMatch(
+          /Failed cells \(1; training collapsed or diverged[^\n]*\n- huge-lr seed 0 \(cells\/huge-lr\/seed-0\): Training(Diverged|Collapsed): /
+        )
+        // a plain re-run skips it; --retry-failed runs it again (and it fails the same way)
+        expect((yield* runStudy(study)).ran).toEqual([])
+        const retried = yield* runStudy(study, { retryFailed: true })
+        expect(retried.ran).toEqual([1])
+        expect(retried.results.failed).toHaveLength(1)
       }).pipe(Effect.provide(quiet)),
     120_000
   )

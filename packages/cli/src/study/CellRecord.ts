@@ -47,8 +47,12 @@ export const CellRecord = Schema.Struct({
 
 export type CellRecord = typeof CellRecord.Type
 
-/** Read and decode a cell.json. */
-export const readCellRecord = (path: string): Effect.Effect<CellRecord, StudyFileError> =>
+/** Read and decode a JSON file of the study (`what` names it in the error: "a cell record"). */
+const readStudyJson = <S extends Schema.Top>(
+  path: string,
+  schema: S,
+  what: string
+): Effect.Effect<S["Type"], StudyFileError, S["DecodingServices"]> =>
   Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
       try: () => readFile(path, "utf8"),
@@ -58,10 +62,13 @@ export const readCellRecord = (path: string): Effect.Effect<CellRecord, StudyFil
       try: () => JSON.parse(text) as unknown,
       catch: (e) => new StudyFileError({ path, operation: "read", reason: `not JSON: ${(e as Error).message}` })
     })
-    return yield* Schema.decodeUnknownEffect(CellRecord)(json, { errors: "all" }).pipe(
-      Effect.mapError((e) => new StudyFileError({ path, operation: "read", reason: `not a cell record: ${formatSchemaProblems(e.issue)}` }))
+    return yield* Schema.decodeUnknownEffect(schema)(json, { errors: "all" }).pipe(
+      Effect.mapError((e) => new StudyFileError({ path, operation: "read", reason: `not ${what}: ${formatSchemaProblems(e.issue)}` }))
     )
   })
+
+/** Read and decode a cell.json. */
+export const readCellRecord = (path: string): Effect.Effect<CellRecord, StudyFileError> => readStudyJson(path, CellRecord, "a cell record")
 
 /** Write a text file atomically (temp file + rename), as a typed error when the file system refuses. */
 export const writeStudyFile = (path: string, data: string): Effect.Effect<void, StudyFileError> =>
@@ -73,3 +80,23 @@ export const writeStudyFile = (path: string, data: string): Effect.Effect<void, 
 /** Write a cell.json atomically: a cell is done exactly when its file exists. */
 export const writeCellRecord = (path: string, record: CellRecord): Effect.Effect<void, StudyFileError> =>
   writeStudyFile(path, `${JSON.stringify(record, null, 2)}\n`)
+
+/**
+ * A cell whose training failed the way a method can fail: collapsed (TrainingCollapsed),
+ * diverged (TrainingDiverged) or a probe that diverged (LinearProbeDiverged). It is an outcome
+ * of the arm, recorded in `<cell>/failed.json` so the study goes on with the other cells and the
+ * table says so; `bingo study --retry-failed` runs such cells again.
+ */
+export const FailedCell = Schema.Struct({
+  study: Schema.String,
+  arm: Schema.String,
+  seed: Schema.Number,
+  index: Schema.Number,
+  error: Schema.Struct({ _tag: Schema.String, message: Schema.String }),
+  commit: Schema.NullOr(Schema.String),
+  failedAt: Schema.String
+})
+export type FailedCell = typeof FailedCell.Type
+
+/** Read and decode a failed.json. */
+export const readFailedCell = (path: string): Effect.Effect<FailedCell, StudyFileError> => readStudyJson(path, FailedCell, "a failed cell")

@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { metricLabel, type StudyResults } from "./studyTable.ts"
+import { vegaLiteSvg } from "../report/vegaSvg.ts"
 
 /** One bar: a mean and its ±1 std error bar, in percent. */
 export interface Bar {
@@ -61,15 +62,6 @@ export const barChartSpec = (title: string, metric: string, bars: ReadonlyArray<
   ]
 })
 
-/** The SVG text of `barChartSpec`. vega is loaded on first use (it is only needed here). */
+/** The SVG text of `barChartSpec`. */
 export const barChartSvg = (title: string, metric: string, bars: ReadonlyArray<Bar>): Effect.Effect<string> =>
-  Effect.promise(async () => {
-    const [vega, vegaLite] = await Promise.all([import("vega"), import("vega-lite")])
-    const spec = vegaLite.compile(barChartSpec(title, metric, bars) as Parameters<typeof vegaLite.compile>[0]).spec
-    const view = new vega.View(vega.parse(spec), { renderer: "none" })
-    try {
-      return await view.toSVG()
-    } finally {
-      view.finalize()
-    }
-  })
+  vegaLiteSvg(barChartSpec(title, metric, bars))

@@ -23,6 +23,8 @@ export interface Cell {
   readonly dir: string
   /** `<dir>/cell.json`, written when the cell has finished. */
   readonly recordPath: string
+  /** `<dir>/failed.json`, written instead when its training collapsed or diverged (see FailedCell). */
+  readonly failurePath: string
   /** What `runPipeline` gets: the arm's config with the cell's seed, outDir and name, the shared teacher and bags, and which baselines to evaluate. */
   readonly config: PipelineConfig
   /** Shared files the cell reads and the study makes first when missing: the pre-trained teacher (absent when the base config names `teacher.weights`) and the bags (absent when the arm names `bags.file`). */
@@ -91,6 +93,7 @@ export const planCells = (study: Study): ReadonlyArray<Cell> => {
         seed,
         dir,
         recordPath: join(dir, "cell.json"),
+        failurePath: join(dir, "failed.json"),
         config,
         shared: { ...(sharedTeacher === undefined ? {} : { teacher: sharedTeacher }), ...(bags === undefined ? {} : { bags }) }
       }
@@ -100,6 +103,9 @@ export const planCells = (study: Study): ReadonlyArray<Cell> => {
 
 /** Whether a cell has finished (its cell.json exists; cell.json is written last, atomically). */
 export const isDone = (cell: Cell): boolean => existsSync(cell.recordPath)
+
+/** A cell whose training collapsed or diverged (it has a failed.json and no cell.json). */
+export const isFailed = (cell: Cell): boolean => !isDone(cell) && existsSync(cell.failurePath)
 
 /** Shard `index` of `count`: the cells whose index mod `count` is `index`. */
 export interface Shard {

@@ -1,11 +1,12 @@
 import { Effect } from "effect"
+import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { barChartSvg, barsOf } from "./barChart.ts"
-import { type Cell, inShard, isDone, planCells, type Shard } from "./cellPlan.ts"
-import { type CellRecord, readCellRecord, writeStudyFile } from "./CellRecord.ts"
+import { type Cell, inShard, isDone, isFailed, planCells, type Shard } from "./cellPlan.ts"
+import { type CellRecord, type FailedCell, readCellRecord, writeStudyFile } from "./CellRecord.ts"
 import { estimateSeconds, formatDuration } from "./estimateTime.ts"
 import { prepareShared, type PreparedShared } from "./prepareShared.ts"
-import { runCell } from "./runCell.ts"
+import { gitCommit, runCell } from "./runCell.ts"
 import type { Study } from "./Study.ts"
 import { formatStudyTable, mergeCells, metricLabel, type StudyResults } from "./studyTable.ts"
 
@@ -36,6 +37,28 @@ export interface StudyRun {
   readonly table: string
 }
 
+/** The errors that are an arm's outcome, not the study's fault: its training collapsed or diverged. */
+const methodFailures: ReadonlyArray<string> = ["TrainingCollapsed", "TrainingDiverged", "LinearProbeDiverged"]
+
+const isMethodFailure = (e: unknown): e is { readonly _tag: string; readonly message: string } =>
+  typeof e === "object" && e !== null && methodFailures.includes((e as { _tag?: unknown })._tag as string)
+
+/** A cell whose training collapsed or diverged: the error is its outcome, written to failed.json atomically. */
+const recordFailure = (study: Study, cell: Cell, e: { readonly _tag: string; readonly message: string }) =>
+  Effect.gen(function* () {
+    const failed: FailedCell = {
+      study: study.name,
+      arm: cell.arm,
+      seed: cell.seed,
+      index: cell.index,
+      error: { _tag: e._tag, message: e.message },
+      commit: gitCommit(),
+      failedAt: new Date().toISOString()
+    }
+    yield* writeStudyFile(cell.failurePath, `${JSON.stringify(failed, null, 2)}\n`)
+    return failed
+  })
+
 const scoreLine = (r: CellRecord): string =>
   r.scores === null
     ? "not evaluated"
@@ -50,10 +73,13 @@ const scoreLine = (r: CellRecord): string =>
  * an interrupted one resumes from its checkpoint. Logs a line when each cell starts and ends,
  * with the elapsed time and an ETA from the cells finished so far.
  */
-export const runStudy = Effect.fn("runStudy")(function* (study: Study, options: { readonly shard?: Shard } = {}) {
+export const runStudy = Effect.fn("runStudy")(function* (
+  study: Study,
+  options: { readonly shard?: Shard; readonly retryFailed?: boolean } = {}
+) {
   const plan = planCells(study)
   const mine = plan.filter((c) => inShard(c, options.shard))
-  const pending = mine.filter((c) => !isDone(c))
+  const pending = mine.filter((c) => !isDone(c) && (options.retryFailed === true || !isFailed(c)))
   const shardText = options.shard === undefined ? "" : ` shard ${options.shard.index}/${options.shard.count}: ${mine.length} cells,`
   yield* Effect.logInfo(
     `study ${study.name}: ${plan.length} cells (${study.arms.length} arms x ${study.seeds.length} seeds),${shardText} ${mine.length - pending.length} done, ${pending.length} to run`
@@ -72,7 +98,18 @@ export const runStudy = Effect.fn("runStudy")(function* (study: Study, options: 
     yield* Effect.logInfo(
       `study: ${name} started (${i + 1} of ${pending.length} in this run; elapsed ${formatDuration(elapsed())}, ${eta(pending.slice(i))})`
     )
-    const record = yield* runCell(study, cell)
+    const record = yield* runCell(study, cell).pipe(
+      Effect.map((r): CellRecord | FailedCell => r),
+      Effect.catch((e) => (isMethodFailure(e) ? recordFailure(study, cell, e) : Effect.fail(e)))
+    )
+    if ("error" in record) {
+      yield* Effect.logWarning(
+        `study: ${name} failed (${record.error._tag}), recorded in ${cell.failurePath}; the study goes on: ${record.error.message}`
+      )
+      continue
+    }
+    // a retried cell that now finished is no longer failed
+    yield* Effect.sync(() => rmSync(cell.failurePath, { force: true }))
     records.push(record)
     yield* Effect.logInfo(
       `study: ${name} finished in ${formatDuration(record.seconds["total"] ?? 0)}: ${scoreLine(record)} (elapsed ${formatDuration(elapsed())}, ${eta(pending.slice(i + 1))})`

@@ -1,8 +1,8 @@
 import { Effect } from "effect"
 import { relative } from "node:path"
 import { baseMetrics, type Study } from "./Study.ts"
-import { type Cell, isDone } from "./cellPlan.ts"
-import { type CellRecord, readCellRecord } from "./CellRecord.ts"
+import { type Cell, isDone, isFailed } from "./cellPlan.ts"
+import { type CellRecord, type FailedCell, readCellRecord, readFailedCell } from "./CellRecord.ts"
 
 /** Mean and sample standard deviation of one metric over seeds. */
 export interface MetricSummary {
@@ -29,8 +29,16 @@ export interface StudyResults {
   readonly rows: ReadonlyArray<StudyRow>
   readonly cells: number
   readonly finished: number
-  /** The cells without a cell.json, in plan order. */
+  /** The cells with neither a cell.json nor a failed.json, in plan order. */
   readonly missing: ReadonlyArray<{ readonly index: number; readonly arm: string; readonly seed: number; readonly dir: string }>
+  /** The cells whose training collapsed or diverged (failed.json), with the error. */
+  readonly failed: ReadonlyArray<{
+    readonly index: number
+    readonly arm: string
+    readonly seed: number
+    readonly dir: string
+    readonly error: string
+  }>
 }
 
 /** Mean and sample std (n - 1 in the denominator) of `values` (at least one). */
@@ -68,10 +76,16 @@ const summariseRow = (label: string, kind: StudyRow["kind"], scores: ReadonlyArr
  * arm over its finished seeds, then the random student (one row per student architecture, over
  * seeds), the teacher and the random teacher (one evaluation each).
  */
-export const summariseStudy = (study: Study, cells: ReadonlyArray<Cell>, records: ReadonlyArray<CellRecord>): StudyResults => {
+export const summariseStudy = (
+  study: Study,
+  cells: ReadonlyArray<Cell>,
+  records: ReadonlyArray<CellRecord>,
+  failures: ReadonlyArray<FailedCell> = []
+): StudyResults => {
+  const failedIn = (arm: string) => failures.filter((f) => f.arm === arm).length
   const rows: Array<StudyRow> = study.arms.map((arm) =>
     summariseRow(
-      arm.name,
+      failedIn(arm.name) === 0 ? arm.name : `${arm.name} (${failedIn(arm.name)} failed)`,
       "arm",
       records.flatMap((r) => (r.arm === arm.name && r.scores !== null ? [r.scores] : []))
     )
@@ -97,6 +111,7 @@ export const summariseStudy = (study: Study, cells: ReadonlyArray<Cell>, records
   const reported = new Set(rows.flatMap((r) => Object.keys(r.metrics)))
   const others = [...new Set([...baseMetrics, ...reported])].filter((m) => reported.has(m) && !study.headline.includes(m))
   const done = new Set(records.map((r) => r.index))
+  const failed = new Map(failures.filter((f) => !done.has(f.index)).map((f) => [f.index, f]))
   return {
     study: study.name,
     metrics: [...study.headline, ...others],
@@ -104,14 +119,21 @@ export const summariseStudy = (study: Study, cells: ReadonlyArray<Cell>, records
     rows,
     cells: cells.length,
     finished: done.size,
-    missing: cells.filter((c) => !done.has(c.index)).map((c) => ({ index: c.index, arm: c.arm, seed: c.seed, dir: c.dir }))
+    missing: cells
+      .filter((c) => !done.has(c.index) && !failed.has(c.index))
+      .map((c) => ({ index: c.index, arm: c.arm, seed: c.seed, dir: c.dir })),
+    failed: cells.flatMap((c) => {
+      const f = failed.get(c.index)
+      return f === undefined ? [] : [{ index: c.index, arm: c.arm, seed: c.seed, dir: c.dir, error: `${f.error._tag}: ${f.error.message}` }]
+    })
   }
 }
 
 /** Read every cell.json that exists and summarise them. */
 export const mergeCells = Effect.fn("mergeCells")(function* (study: Study, cells: ReadonlyArray<Cell>) {
   const records = yield* Effect.forEach(cells.filter(isDone), (c) => readCellRecord(c.recordPath))
-  return summariseStudy(study, cells, records)
+  const failures = yield* Effect.forEach(cells.filter(isFailed), (c) => readFailedCell(c.failurePath))
+  return summariseStudy(study, cells, records, failures)
 })
 
 /**
@@ -133,6 +155,14 @@ export const formatStudyTable = (results: StudyResults, outDir: string): string 
           "",
           `Missing cells (${results.missing.length}): ${results.missing.map((c) => `${c.arm} seed ${c.seed} (${relative(outDir, c.dir)})`).join(", ")}`
         ]
+  const failed =
+    results.failed.length === 0
+      ? []
+      : [
+          "",
+          `Failed cells (${results.failed.length}; training collapsed or diverged, so they have no scores; \`bingo study --retry-failed\` runs them again):`,
+          ...results.failed.map((c) => `- ${c.arm} seed ${c.seed} (${relative(outDir, c.dir)}): ${c.error}`)
+        ]
   return `${[
     `# Study ${results.study}`,
     "",
@@ -141,6 +171,7 @@ export const formatStudyTable = (results: StudyResults, outDir: string): string 
     line(header),
     `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
     ...body.map(line),
-    ...missing
+    ...missing,
+    ...failed
   ].join("\n")}\n`
 }
