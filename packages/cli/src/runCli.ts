@@ -1,5 +1,5 @@
 import { Cause, Effect, Exit, Logger } from "effect"
-import { dirname, resolve } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { listBackbones, backboneRegistry } from "@bingo/backbones"
 import { DatasetSource, listDatasets } from "@bingo/data"
 import { LossRegistry } from "@bingo/losses"
@@ -8,6 +8,7 @@ import { loadConfig } from "./loadConfig.ts"
 import { describeSplits } from "./describeSplits.ts"
 import { formatPipelineResult, pipelineLayer, resolveDatasetPaths, runPipeline } from "./runPipeline.ts"
 import { parseStudyArgs, studyCommand, studyUsage } from "./study/studyCommand.ts"
+import { reportAfterRun, reportCommand, reportUsage } from "./report/reportCommand.ts"
 
 const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
 
@@ -18,7 +19,7 @@ usage:
                                                        folder with \`cache\` is decoded into its cache now
   bingo compare <config.yaml> --losses bingo,seed,moco [--set ...]
                                                        the same run once per loss (same teacher, bags, budget)
-${studyUsage}  bingo losses | backbones | datasets                  list what the registries hold
+${reportUsage}${studyUsage}  bingo losses | backbones | datasets                  list what the registries hold
 `
 
 const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides: Array<string>; losses?: Array<string>; bad?: string } => {
@@ -84,10 +85,19 @@ const program = (argv: ReadonlyArray<string>) =>
         const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(
           Effect.provide(pipelineLayer(config, dirname(path)))
         )
-        yield* Effect.sync(() =>
-          console.log(`\n${formatPipelineResult(result)}\nresults: ${resolve(dirname(path), config.outDir, "results.json")}`)
-        )
+        const outDir = resolve(dirname(path), config.outDir)
+        yield* Effect.sync(() => console.log(`\n${formatPipelineResult(result)}\nresults: ${join(outDir, "results.json")}`))
+        yield* reportAfterRun(outDir)
         return 0
+      }
+      case "report": {
+        if (rest.length !== 1 || rest[0]!.startsWith("-")) {
+          yield* Effect.sync(() =>
+            process.stderr.write(`${rest.length === 0 ? "missing <runDir>" : `unexpected argument '${rest[1] ?? rest[0]}'`}\n\n${usage}`)
+          )
+          return 2
+        }
+        return yield* reportCommand(rest[0]!)
       }
       case "study": {
         const args = parseStudyArgs(rest)

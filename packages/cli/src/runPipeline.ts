@@ -14,6 +14,7 @@ import type { PipelineConfig } from "./PipelineConfig.ts"
 import { loadPlugins } from "./loadPlugins.ts"
 import { ConfigError } from "./ConfigError.ts"
 import { teacherWarnings } from "./teacherWarnings.ts"
+import { writeRunConfig } from "./runConfigFile.ts"
 
 export interface PipelineResult {
   readonly name: string
@@ -49,7 +50,7 @@ export interface PipelineResult {
 /** Peak RSS of this process so far, MiB (maxRSS is in KiB on every platform Node reports it for). */
 export const peakRssMiB = (): number => Math.round(process.resourceUsage().maxRSS / 1024)
 
-const encoderSpec = (section: PipelineConfig["student"], inputShape: readonly [number, number, number]): EncoderSpec => ({
+export const encoderSpec = (section: PipelineConfig["student"], inputShape: readonly [number, number, number]): EncoderSpec => ({
   backbone: section.backbone,
   inputShape,
   widthMultiplier: section.widthMultiplier,
@@ -86,6 +87,8 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
       const config = yield* withQueueSizes(given, train.size)
       // checked before the teacher is pre-trained, so a config that cannot finish fails in seconds
       yield* checkSplits(config, train, test)
+      // the decoded config, for `bingo report` (and a record of what ran); written once the data are known to fit it
+      yield* Effect.sync(() => writeRunConfig(given, configDir))
       const augment = augmentOf(config, train)
       const metrics = { path: join(outDir, "metrics.jsonl"), every: config.metricsEvery }
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const

@@ -282,7 +282,7 @@ describe("bad input: one typed error, no stack trace", () => {
       /^bingo: distillation diverged at epoch 2, step 1: loss NaN, gradient norm NaN at lr \S+; last good checkpoint: \S+\/nan\/checkpoint\.safetensors\. Try a lower lr [^\n]*\n$/
     )
     const kept = ["teacher.safetensors", "bags.npy", "checkpoint.safetensors"]
-    expect(readdirSync(dir).sort()).toEqual([...kept, "metrics.jsonl"].sort())
+    expect(readdirSync(dir).sort()).toEqual([...kept, "config.json", "metrics.jsonl"].sort())
     const checkpoint = decodeSafetensors(readFileSync(join(dir, "checkpoint.safetensors")))
     expect(JSON.parse(checkpoint.metadata["bingo-state"]!).progress).toMatchObject({ epoch: 1, stepInEpoch: 0, globalStep: 4 })
     // running it again resumes from that checkpoint, fails the same way and rewrites nothing

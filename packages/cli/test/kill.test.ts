@@ -31,6 +31,7 @@ eval: { knn: { k: 10 }, linear: { epochs: 2 }, randomBaseline: false, teacher: f
 `
 
 const results = [
+  "config.json",
   "metrics.jsonl",
   "teacher.safetensors",
   "teacher.checkpoint.safetensors",
@@ -38,7 +39,8 @@ const results = [
   "checkpoint.safetensors",
   "student.safetensors",
   "student-tfjs",
-  "results.json"
+  "results.json",
+  "report.html"
 ]
 const isTemp = (name: string) => /^\..+\.\d+\.\d+\.tmp$/.test(name)
 /** Temp files in outDir and student-tfjs/. */
@@ -59,7 +61,8 @@ const checkComplete = async (dir: string): Promise<void> => {
     expect(results).toContain(name)
     if (name.endsWith(".safetensors")) expect(() => decodeSafetensors(readFileSync(path))).not.toThrow()
     else if (name === "bags.npy") await Effect.runPromise(readBagsNpy(path, { n: 256 }))
-    else if (name === "results.json") JSON.parse(readFileSync(path, "utf8"))
+    else if (name === "results.json" || name === "config.json") JSON.parse(readFileSync(path, "utf8"))
+    else if (name === "report.html") expect(readFileSync(path, "utf8")).toMatch(/<\/html>\n$/)
     // appended a whole line at a time: every complete line parses (a kill may cut the last one short)
     else if (name === "metrics.jsonl") readMetrics(path)
     else if (existsSync(join(path, "model.json"))) {
@@ -260,6 +263,7 @@ describe("kill -9 and resume (real processes)", () => {
     const exported = readdirSync(join(reference.out, "student-tfjs")).sort()
     expect(readdirSync(join(killed.out, "student-tfjs")).sort()).toEqual(exported)
     const compared = [
+      "config.json",
       "teacher.safetensors",
       "bags.npy",
       "checkpoint.safetensors",

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import type { Effect } from "effect"
 import { metricLabel, type StudyResults } from "./studyTable.ts"
 import { vegaLiteSvg } from "../report/vegaSvg.ts"
 
