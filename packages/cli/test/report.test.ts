@@ -3,13 +3,17 @@ import { Effect } from "effect"
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { failureOf } from "@bingo/runtime"
+import { failureOf, Rng, Runtime } from "@bingo/runtime"
+import { createEncoder, disposeEncoder, type EncoderSpec, parameterCount, saveWeights } from "@bingo/backbones"
+import { evaluateEncoder } from "@bingo/eval"
 import { bagPurity, makeBags, writeBagsNpy } from "@bingo/bag-miner"
-import { makeShapes } from "@bingo/data"
+import { DatasetSource, makeShapes } from "@bingo/data"
 import type { EpochLine, StepLine } from "@bingo/training"
 import { decodeConfig } from "../src/loadConfig.ts"
 import { makeReport } from "../src/report/makeReport.ts"
-import { runConfigOf, writeRunConfig } from "../src/runConfigFile.ts"
+import { readRunConfig, runConfigOf, writeRunConfig } from "../src/runConfigFile.ts"
+import { confusionMatrix, mapSubsample, umap2d } from "../src/report/embeddingMaps.ts"
+import { augmentOf, encoderSpec, resolveDatasetPaths } from "../src/runPipeline.ts"
 import type { PipelineResult } from "../src/runPipeline.ts"
 import { runCli } from "../src/runCli.ts"
 
@@ -109,7 +113,9 @@ const fixtureRun = (
         outDir: "run",
         plugins: [],
         dataset: options.dataset ?? { name: "shapes", options: { trainSize: 64, testSize: 32, size: 16, seed: 0 } },
-        teacher: { backbone: "mlp" },
+        backend: "cpu",
+        teacher: { backbone: "mlp", widthMultiplier: 0.25, headHidden: 32, embeddingDim: 16 },
+        eval: { knn: { k: 10 }, linear: { epochs: 5 } },
         bags: {}
       },
       "x"
@@ -183,7 +189,7 @@ describe("bingo report", () => {
         // run facts and the config
         expect(html).toContain("<tr><th>peak RSS</th><td>321 MiB</td></tr>")
         expect(html).toContain("<tr><th>backend</th><td>cpu</td></tr>")
-        expect(html).toContain("name: fixture\nseed: 0\nbackend: auto\noutDir: .\n")
+        expect(html).toContain("name: fixture\nseed: 0\nbackend: cpu\noutDir: .\n")
         // self-contained: no script, stylesheet link, frame or remote image
         expect(html).not.toMatch(/<script|<link|<iframe|src="https?:|href="https?:/)
         // SVG ids are made unique per chart, so one chart's clip paths never clip another
@@ -282,4 +288,100 @@ describe("bingo report", () => {
     )
     expect(await runCli(["report"], { log: false })).toBe(2)
   })
+})
+
+describe("embedding maps and confusion matrices", () => {
+  it("confusionMatrix counts (true, predicted) pairs; mapSubsample keeps every row up to the cap, else a seeded sorted subset", () => {
+    expect(confusionMatrix(Int32Array.from([0, 0, 1, 2, 2, 2]), Int32Array.from([0, 1, 1, 2, 0, 2]), 3)).toEqual([
+      [1, 1, 0],
+      [0, 1, 0],
+      [1, 0, 2]
+    ])
+    expect([...mapSubsample(4, 5, 0)]).toEqual([0, 1, 2, 3])
+    const sub = mapSubsample(100, 10, 3)
+    expect(sub).toHaveLength(10)
+    expect([...sub]).toEqual([...sub].sort((a, b) => a - b))
+    expect(new Set(sub).size).toBe(10)
+    expect([...mapSubsample(100, 10, 3)]).toEqual([...sub])
+    expect([...mapSubsample(100, 10, 4)]).not.toEqual([...sub])
+  })
+
+  it.effect("umap2d is seeded: the same features and seed give the same 2-D map", () =>
+    Effect.gen(function* () {
+      const rng = Rng.fromSeed(1)
+      const features = Float32Array.from({ length: 40 * 6 }, () => rng.normal())
+      const rows = mapSubsample(40, 40, 0)
+      const a = yield* umap2d(features, 6, rows, 7)
+      expect(a).toHaveLength(40)
+      expect(a.every(([x, y]) => Number.isFinite(x) && Number.isFinite(y))).toBe(true)
+      expect(yield* umap2d(features, 6, rows, 7)).toEqual(a)
+    })
+  )
+
+  it.effect(
+    "a map per network of the test features (student, random student, teacher) coloured by class; a confusion matrix per network whose top-1 is results.json's",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* fixtureRun()
+        const config = yield* readRunConfig(dir)
+        // a student and a teacher as a run leaves them, and results.json scored as runPipeline scores them
+        const { train, test } = yield* Effect.gen(function* () {
+          return yield* (yield* DatasetSource).load
+        }).pipe(Effect.provide(DatasetSource.layer({ name: "shapes", options: resolveDatasetPaths(config.dataset.options, dir) })))
+        const studentSpec: EncoderSpec = {
+          backbone: "mlp",
+          inputShape: [16, 16, 1],
+          widthMultiplier: 0.125,
+          headHidden: 16,
+          embeddingDim: 8
+        }
+        const teacherSpec = encoderSpec(config.teacher, [16, 16, 1])
+        const networks = [
+          ["student (bingo)", createEncoder(studentSpec, Rng.fromSeed(11), "s")],
+          ["student (random init)", createEncoder(studentSpec, Rng.fromSeed(config.seed), "random-student")],
+          ["teacher", createEncoder(teacherSpec, Rng.fromSeed(12), "t")],
+          ["teacher (random init)", createEncoder(teacherSpec, Rng.fromSeed(config.seed), "random-teacher")]
+        ] as const
+        yield* saveWeights(join(dir, "student.safetensors"), networks[0][1].params, { spec: JSON.stringify(studentSpec) })
+        yield* saveWeights(join(dir, "teacher.safetensors"), networks[2][1].params, { spec: JSON.stringify(teacherSpec) })
+        const rows = []
+        for (const [model, encoder] of networks) {
+          const scores = yield* evaluateEncoder(encoder, train, test!, {
+            view: augmentOf(config, train),
+            knn: config.eval.knn,
+            linear: config.eval.linear,
+            seed: config.seed
+          })
+          rows.push({ model, backbone: "mlp", params: parameterCount(encoder.backbone), scores })
+          disposeEncoder(encoder)
+        }
+        writeFileSync(join(dir, "results.json"), JSON.stringify({ ...result, rows }))
+
+        const html = readFileSync(yield* makeReport(dir), "utf8")
+        const drawn = charts(html)
+        // one circle per test image in each map, one cell per (true, predicted) class pair in each matrix
+        for (const name of ["map-student-bingo", "map-student-random-init", "map-teacher"])
+          expect(drawn[name], name).toBeGreaterThanOrEqual(32)
+        expect(drawn["map-teacher-random-init"]).toBeUndefined()
+        for (const name of [
+          "confusion-student-bingo",
+          "confusion-student-random-init",
+          "confusion-teacher",
+          "confusion-teacher-random-init"
+        ])
+          expect(drawn[name], name).toBeGreaterThanOrEqual(100)
+        const embeddings = /<section id="embeddings">(.*?)<\/section>/s.exec(html)![1]!
+        const agreement = [
+          ...embeddings.matchAll(/<tr><td>([^<]+)<\/td><td class="num">([\d.]+)<\/td><td class="num">([\d.]+)<\/td><\/tr>/g)
+        ].map((m) => [m[1], m[2], m[3]])
+        expect(agreement).toEqual(
+          rows.map((r) => [r.model, (100 * r.scores.linearTop1).toFixed(1), (100 * r.scores.linearTop1).toFixed(1)])
+        )
+        // the figure of one map: its legend names the classes in label order
+        const map = /data-chart="map-teacher">(.*?)<\/figure>/s.exec(html)![1]!
+        const legend = [...map.matchAll(/<text[^>]*>([a-z-]+)<\/text>/g)].map((m) => m[1]).filter((t) => train.classNames!.includes(t!))
+        expect(legend).toEqual(train.classNames)
+      }).pipe(Effect.provide(Runtime.layerTest)),
+    120_000
+  )
 })

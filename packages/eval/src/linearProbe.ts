@@ -45,6 +45,44 @@ export const linearProbe = (
   options: LinearProbeOptions,
   rng: Rng
 ): ProbeScore => {
+  const { scores: _scores, ...score } = fitLinearProbe(train, test, dim, options, rng)
+  return score
+}
+
+/** A probe's scores, each test image's predicted class and the test logits. */
+export interface ProbePredictions extends ProbeScore {
+  /** The top-ranked class of each test image (`rankClasses`: ties to the lower class), as top-1 counts it. */
+  readonly predictions: Int32Array
+}
+
+/**
+ * `linearProbe` (the same training, the same scores for the same arguments and rng), also
+ * returning the class it predicts for each test image: what a confusion matrix needs. Empty
+ * predictions when the probe diverged.
+ */
+export const linearProbePredictions = (
+  train: { readonly features: Float32Array; readonly labels: Int32Array },
+  test: { readonly features: Float32Array; readonly labels: Int32Array },
+  dim: number,
+  options: LinearProbeOptions,
+  rng: Rng
+): ProbePredictions => {
+  const { scores, ...score } = fitLinearProbe(train, test, dim, options, rng)
+  const predictions = new Int32Array(scores === undefined ? 0 : test.labels.length)
+  if (scores !== undefined)
+    for (let r = 0; r < predictions.length; r++)
+      predictions[r] = rankClasses(scores.subarray(r * options.numClasses, (r + 1) * options.numClasses))[0]!
+  return { ...score, predictions }
+}
+
+/** The probe itself: its scores and the test logits (N_test x numClasses), undefined when it diverged. */
+const fitLinearProbe = (
+  train: { readonly features: Float32Array; readonly labels: Int32Array },
+  test: { readonly features: Float32Array; readonly labels: Int32Array },
+  dim: number,
+  options: LinearProbeOptions,
+  rng: Rng
+): ProbeScore & { readonly scores: Float32Array | undefined } => {
   const nTrain = train.labels.length
   const nTest = test.labels.length
   const { mean, std } = standardiser(train.features, nTrain, dim)
@@ -91,10 +129,10 @@ export const linearProbe = (
       const mean = lossSum.dataSync()[0]! / Math.max(1, steps)
       tf.tidy(() => lossSum.assign(tf.scalar(0)))
       epochLosses.push(mean)
-      if (!Number.isFinite(mean)) return { top1: Number.NaN, top5: Number.NaN, epochLosses }
+      if (!Number.isFinite(mean)) return { top1: Number.NaN, top5: Number.NaN, epochLosses, scores: undefined }
     }
     const logits = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(test.features, [nTest, dim]).sub(mean).div(std), w), b))
-    const scores = logits.dataSync()
+    const scores = logits.dataSync() as Float32Array
     logits.dispose()
     let hit1 = 0
     let hit5 = 0
@@ -103,7 +141,7 @@ export const linearProbe = (
       if (ranked[0] === test.labels[r]) hit1++
       if (ranked.slice(0, 5).includes(test.labels[r]!)) hit5++
     }
-    return { top1: hit1 / nTest, top5: hit5 / nTest, epochLosses }
+    return { top1: hit1 / nTest, top5: hit5 / nTest, epochLosses, scores }
   } finally {
     tf.dispose([w, b, xTrain, yTrain, mean, std, lossSum])
     sgd.dispose()

@@ -5,7 +5,7 @@ import { createEncoder, disposeEncoder } from "@bingo/backbones"
 import { makeShapes } from "@bingo/data"
 import { beforeAll, describe, expect, it } from "vitest"
 import { evaluateEncoder } from "../src/evaluateEncoder.ts"
-import { linearProbe, linearProbeDefaults } from "../src/linearProbe.ts"
+import { linearProbe, linearProbeDefaults, linearProbePredictions } from "../src/linearProbe.ts"
 import { formatResultsTable } from "../src/report.ts"
 import { useCpu } from "./setup.ts"
 
@@ -108,5 +108,28 @@ describe("formatResultsTable", () => {
     )
     expect(t).toContain("| student | mlp      | 1,234  | 50.0      | 62.5         | 95.0         |")
     expect(t).toContain("chance: 10.0%")
+  })
+})
+
+describe("linearProbePredictions", () => {
+  it("trains the same probe as linearProbe (same scores) and returns each test image's top-ranked class, whose accuracy is top-1", () => {
+    const rng = Rng.fromSeed(7)
+    const tr = blobs(300, rng, 1.5),
+      te = blobs(150, rng, 1.5)
+    const options = { ...linearProbeDefaults, epochs: 8, numClasses: 3 }
+    const before = tf.memory().numTensors
+    const probe = linearProbePredictions(tr, te, tr.dim, options, Rng.fromSeed(0))
+    expect(tf.memory().numTensors).toBe(before)
+    const { predictions, ...score } = probe
+    expect(score).toEqual(linearProbe(tr, te, tr.dim, options, Rng.fromSeed(0)))
+    expect(predictions).toHaveLength(150)
+    const hits = predictions.filter((p, i) => p === te.labels[i]).length
+    expect(hits / 150).toBe(probe.top1)
+    // overlapping blobs: some mistakes, in every class
+    expect(probe.top1).toBeGreaterThan(0.5)
+    expect(probe.top1).toBeLessThan(1)
+    expect(new Set(predictions)).toEqual(new Set([0, 1, 2]))
+    // a diverged probe predicts nothing
+    expect(linearProbePredictions(tr, te, tr.dim, { ...options, lr: 1e38 }, Rng.fromSeed(0)).predictions).toHaveLength(0)
   })
 })
