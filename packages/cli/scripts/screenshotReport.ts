@@ -4,6 +4,7 @@
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import puppeteer from "puppeteer-core"
+import sharp from "sharp"
 
 const [html, png, height] = process.argv.slice(2)
 if (html === undefined || png === undefined) {
@@ -19,7 +20,9 @@ try {
   const page = await browser.newPage()
   await page.setViewport({ width: 1280, height: height === undefined ? 900 : Number(height) })
   await page.goto(pathToFileURL(resolve(html)).href, { waitUntil: "load" })
-  await page.screenshot({ path: resolve(png) as `${string}.png`, fullPage: height === undefined })
+  const shot = await page.screenshot({ fullPage: height === undefined })
+  // a 256-colour palette: a third of the bytes, no visible change on charts and text
+  await sharp(shot).png({ palette: true, compressionLevel: 9 }).toFile(resolve(png))
   console.log(`screenshot: ${resolve(png)}`)
 } finally {
   await browser.close()

@@ -80,7 +80,7 @@ export const confusionChartSpec = (
   const cell = names.length <= 20 ? 24 : Math.max(6, Math.floor(480 / names.length))
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: { text: title, subtitle: "linear probe on the test images: rows true class, columns predicted; shade = share of the row" },
+    title: { text: title, subtitle: "linear probe, test images" },
     width: { step: cell },
     height: { step: cell },
     data: { values: cells },
@@ -91,7 +91,15 @@ export const confusionChartSpec = (
     layer: [
       {
         mark: "rect",
-        encoding: { color: { field: "fraction", type: "quantitative", scale: { domain: [0, 1], scheme: "blues" }, title: "share of row" } }
+        encoding: {
+          color: {
+            field: "fraction",
+            type: "quantitative",
+            scale: { domain: [0, 1], scheme: "blues" },
+            title: "share of row",
+            legend: { gradientLength: 120 }
+          }
+        }
       },
       ...(names.length <= 20
         ? [

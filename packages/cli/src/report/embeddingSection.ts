@@ -144,13 +144,13 @@ export const embeddingSection = Effect.fn("embeddingSection")(function* (
     if (model.map) {
       const xy = yield* umap2d(te.values, te.dim, rows, config.seed)
       const points = xy.map(([x, y], j) => ({ x, y, label: names[testLabels[rows[j]!]!]! }))
-      const subtitle = `UMAP of ${rows.length.toLocaleString("en-US")}${rows.length < test.size ? ` of ${test.size.toLocaleString("en-US")}` : ""} test images' features (${te.dim}-d, L2-normalised)`
+      const subtitle = `UMAP of ${rows.length.toLocaleString("en-US")}${rows.length < test.size ? ` of ${test.size.toLocaleString("en-US")}` : ""} test images' features (${te.dim}-d)`
       maps.push(chartFigure(`map-${slug(model.name)}`, yield* vegaLiteSvg(mapChartSpec(model.name, subtitle, points, names))))
     }
   }
   const table = htmlTable(["model", "linear top-1 of these predictions (%)", "results.json (%)"], agreement, [1, 2])
   return section(
-    `<h3>Maps of the test images</h3><p class="note">Each network's backbone features of the test images, laid out in 2-D by UMAP (umap-js, seeded), coloured by class. Clusters of one colour mean features a linear probe or kNN can read the class from; the random networks show what the architecture gives before training.</p><div class="charts">${maps.join("")}</div>` +
-      `<h3>Confusion matrices</h3><p class="note">The linear probe of the evaluation, trained again with the same features, options and seed; its top-1 matches results.json's when the report runs on the run's backend.</p>${table}<div class="charts">${matrices.join("")}</div>`
+    `<h3>Maps of the test images</h3><p class="note">Each network's backbone features of the test images, laid out in 2-D by UMAP (umap-js, seeded), coloured by class. Clusters of one colour mean features a linear probe or kNN can read the class from; the random networks show what the architecture gives before training.</p><div class="charts small">${maps.join("")}</div>` +
+      `<h3>Confusion matrices</h3><p class="note">The linear probe of the evaluation, trained again with the same features, options and seed; its top-1 matches results.json's when the report runs on the run's backend. Rows are the true class, columns the predicted one; the shade is the share of the row.</p>${table}<div class="charts small">${matrices.join("")}</div>`
   )
 })

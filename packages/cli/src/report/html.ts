@@ -40,14 +40,16 @@ export interface ReportSection {
 
 const style = `
 :root { color-scheme: light; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1280px; padding: 16px 24px 48px; color: #1d1d1f; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1320px; padding: 16px 24px 48px; color: #1d1d1f; }
 h1 { font-size: 22px; margin: 8px 0 2px; }
 h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 16px 0 6px; }
 .meta { color: #555; margin: 0 0 8px; }
 nav a { margin-right: 14px; }
-.charts { display: flex; flex-wrap: wrap; gap: 12px 20px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(580px, 1fr)); gap: 16px 20px; align-items: start; }
+.charts.small { grid-template-columns: repeat(auto-fill, minmax(390px, 1fr)); }
 figure.chart { margin: 0; }
+figure.chart svg { max-width: 100%; height: auto; }
 figure.chart figcaption { color: #555; font-size: 12px; max-width: 560px; }
 table { border-collapse: collapse; margin: 6px 0 10px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #e5e5e5; text-align: left; vertical-align: top; }

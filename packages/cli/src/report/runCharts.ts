@@ -62,7 +62,7 @@ const lineChart = (
           title: yTitle,
           scale: extra.yDomain === undefined ? { zero: false } : { domain: [...extra.yDomain] }
         },
-        color: { field: "series", type: "nominal", sort: null, legend: { title: null, labelLimit: 320 } }
+        color: { field: "series", type: "nominal", sort: null, legend: { title: null, orient: "bottom", columns: 4, labelLimit: 200 } }
       }
     },
     ...(extra.rule === undefined
@@ -130,12 +130,5 @@ export const spreadChartSpec = (metrics: ReadonlyArray<MetricsLine>): VegaLiteSp
       Object.entries(l.embeddings).map(([network, e]) => ({ x: xOf(l), series: `${s}: ${network}`, value: e.spread }))
     )
   )
-  return lineChart(
-    "embedding spread",
-    "sqrt(1 - |mean of the L2-normalised embeddings|²): 1 spread out, 0 collapsed",
-    points,
-    "step of its stage",
-    "spread",
-    { yDomain: [0, 1] }
-  )
+  return lineChart("embedding spread", "1 spread out, 0 collapsed", points, "step of its stage", "spread", { yDomain: [0, 1] })
 }

@@ -31,7 +31,7 @@ export const trainingSection = Effect.fn("trainingSection")(function* (metrics: 
     chartFigure(
       "spread",
       yield* vegaLiteSvg(spreadChartSpec(metrics)),
-      "Spread of each watched network's embeddings across the batch; training stops when the trained network's stays near 0 (docs/errors.md)."
+      "Spread of each watched network's L2-normalised embeddings across the batch, sqrt(1 - |mean|²); training stops when the trained network's stays near 0 (docs/errors.md)."
     )
   )
   const steps = metrics.filter((l) => l.type === "step").length
