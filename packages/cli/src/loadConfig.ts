@@ -19,8 +19,11 @@ export const decodeConfig = (raw: unknown, path: string) =>
 
 const checkConfig = (config: PipelineConfig, path: string) =>
   Effect.gen(function* () {
+    const teacherProblem = teacherFieldProblem(config.teacher)
+    if (teacherProblem !== undefined) return yield* new ConfigError({ path, reason: teacherProblem })
     for (const section of ["teacher", "student"] as const) {
       const name = config[section].backbone
+      if (name === undefined) continue // a model-file teacher (checked above)
       if (backboneRegistry[name] === undefined) {
         return yield* new ConfigError({
           path,
@@ -29,6 +32,43 @@ const checkConfig = (config: PipelineConfig, path: string) =>
       }
     }
   })
+
+/** Keys of `teacher` that only some weight formats read, and the formats that read them. */
+const formatFields = {
+  backbone: ["bingo", "torchvision"],
+  stem: ["bingo", "torchvision"],
+  weightsPrefix: ["torchvision"],
+  featureOutput: ["onnx"],
+  embeddingOutput: ["onnx"],
+  input: ["onnx"]
+} as const satisfies Record<string, ReadonlyArray<PipelineConfig["teacher"]["weightsFormat"]>>
+
+/**
+ * The first problem with the teacher's keys for its `weightsFormat`, or undefined: a model file
+ * (onnx) needs `weights` and `featureOutput` and has no backbone of bingo's; an encoder (bingo,
+ * torchvision, or pre-trained here) needs `backbone`. Keys another format reads are refused
+ * rather than silently ignored.
+ */
+const teacherFieldProblem = (teacher: PipelineConfig["teacher"]): string | undefined => {
+  const format = teacher.weightsFormat
+  for (const [key, formats] of Object.entries(formatFields)) {
+    if (teacher[key as keyof typeof formatFields] !== undefined && !(formats as ReadonlyArray<string>).includes(format)) {
+      return `teacher.${key}: not read by weightsFormat ${format} (only by ${formats.join(", ")})`
+    }
+  }
+  if (format === "onnx") {
+    if (teacher.weights === undefined) return `teacher.weights: required for weightsFormat ${format} (the model file)`
+    if (teacher.featureOutput === undefined)
+      return `teacher.featureOutput: required for weightsFormat ${format} (the output with the pooled features)`
+    if (teacher.bnMode !== "eval")
+      return `teacher.bnMode: ${teacher.bnMode} needs a teacher bingo builds (weightsFormat bingo or torchvision); a ${format} model runs as exported`
+    return undefined
+  }
+  if (teacher.backbone === undefined) {
+    return `teacher.backbone: required for weightsFormat ${format}${teacher.weights === undefined ? " (the teacher pre-trained here)" : ""}`
+  }
+  return undefined
+}
 
 /**
  * A copy of a raw config object with each value set at its dotted key path, in order, e.g.

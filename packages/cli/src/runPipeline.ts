@@ -9,11 +9,12 @@ import { LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
 import { Trainer } from "@bingo/trainer"
 import type { EpochSummary } from "@bingo/training"
-import { evaluateEncoder, type EvaluationOptions, formatResultsTable, type ReportRow } from "@bingo/eval"
+import { evaluateEncoder, evaluateFeatures, type EvaluationOptions, formatResultsTable, type ReportRow } from "@bingo/eval"
 import type { PipelineConfig } from "./PipelineConfig.ts"
 import { loadPlugins } from "./loadPlugins.ts"
 import { ConfigError } from "./ConfigError.ts"
 import { teacherWarnings } from "./teacherWarnings.ts"
+import { teacherLayer } from "./teacherLayer.ts"
 import { writeRunConfig } from "./runConfigFile.ts"
 
 export interface PipelineResult {
@@ -92,27 +93,7 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
       const augment = augmentOf(config, train)
       const metrics = { path: join(outDir, "metrics.jsonl"), every: config.metricsEvery }
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
-      const teacherSpec = encoderSpec(config.teacher, inputShape)
-      const teacher =
-        config.teacher.weights !== undefined
-          ? Teacher.layerPretrained({
-              spec: teacherSpec,
-              weights: resolve(configDir, config.teacher.weights),
-              bnMode: config.teacher.bnMode,
-              format: config.teacher.weightsFormat,
-              torchvision: {
-                head: config.teacher.weightsHead,
-                ...(config.teacher.weightsPrefix === undefined ? {} : { prefix: config.teacher.weightsPrefix })
-              }
-            })
-          : Teacher.layerMoco({
-              spec: teacherSpec,
-              augment,
-              moco: { ...config.teacher.pretrain, logEvery: 0, metrics },
-              seed: config.seed,
-              weightsPath: join(outDir, "teacher.safetensors"),
-              bnMode: config.teacher.bnMode
-            })
+      const teacher = teacherLayer(config, { configDir, outDir, augment, channels: train.channels, seed: config.seed, metrics })
       const trainer = Trainer.layer({
         student: encoderSpec(config.student, inputShape),
         augment,
@@ -389,22 +370,33 @@ export const runPipeline = Effect.fn("runPipeline")(function* (config: PipelineC
       yield* evaluate("student (random init)", random, { train, test })
     }
     if (config.eval.teacher) {
-      yield* evaluate("teacher", teacher.encoder, { train, test })
-      // the teacher's architecture untrained: what its features are worth before any pre-training
-      const randomTeacher = yield* Effect.acquireRelease(
-        Effect.sync(() => createEncoder(teacher.encoder.spec, Rng.fromSeed(config.seed), "random-teacher")),
-        (e) => Effect.sync(() => disposeEncoder(e))
+      // the teacher through its own embedding pass (a TF.js encoder, or a model file in its runtime)
+      const teacherScores = yield* evaluateFeatures((split) => teacher.embedDataset(split, augment), train, test, evalOptions)
+      rows.push({ model: "teacher", backbone: teacher.architecture, params: teacher.parameterCount, scores: teacherScores })
+      yield* Effect.logInfo(
+        `eval teacher: kNN ${(100 * teacherScores.knnTop1).toFixed(1)}%, linear ${(100 * teacherScores.linearTop1).toFixed(1)}%`
       )
-      yield* evaluate("teacher (random init)", randomTeacher, { train, test })
+      // the teacher's architecture untrained: what its features are worth before any pre-training
+      // (bingo can re-initialise an encoder it builds; a model file's graph it cannot)
+      if (teacher.encoder !== undefined) {
+        const spec = teacher.encoder.spec
+        const randomTeacher = yield* Effect.acquireRelease(
+          Effect.sync(() => createEncoder(spec, Rng.fromSeed(config.seed), "random-teacher")),
+          (e) => Effect.sync(() => disposeEncoder(e))
+        )
+        yield* evaluate("teacher (random init)", randomTeacher, { train, test })
+      } else
+        yield* Effect.logInfo(`eval: no random-init teacher row (a ${teacher.format} teacher is a model file bingo cannot re-initialise)`)
       const top1 = (model: string) => {
         const scores = rows.find((r) => r.model === model)?.scores
         return scores === undefined ? undefined : { knn: scores.knnTop1, linear: scores.linearTop1 }
       }
       const randomStudent = top1("student (random init)")
+      const randomTeacher = top1("teacher (random init)")
       warnings.push(
         ...teacherWarnings({
           teacher: top1("teacher")!,
-          randomTeacher: top1("teacher (random init)")!,
+          ...(randomTeacher === undefined ? {} : { randomTeacher }),
           ...(randomStudent === undefined ? {} : { randomStudent })
         })
       )

@@ -13,8 +13,8 @@ export interface Top1 {
 
 export interface TeacherComparison {
   readonly teacher: Top1
-  /** A randomly initialised encoder of the teacher's architecture. */
-  readonly randomTeacher: Top1
+  /** A randomly initialised encoder of the teacher's architecture (none for a model-file teacher: ONNX). */
+  readonly randomTeacher?: Top1
   /** The randomly initialised student, when it was evaluated. */
   readonly randomStudent?: Top1
 }
@@ -32,7 +32,7 @@ export const teacherWarnings = (c: TeacherComparison): ReadonlyArray<string> => 
   const notAbove = (r: Top1) => c.teacher.knn <= r.knn + teacherMargin && c.teacher.linear <= r.linear + teacherMargin
   const text = (who: string, r: Top1) => `the random-init ${who}'s ${pct(r.knn)} / ${pct(r.linear)}`
   const beaten = [
-    ...(notAbove(c.randomTeacher) ? [text("teacher", c.randomTeacher)] : []),
+    ...(c.randomTeacher !== undefined && notAbove(c.randomTeacher) ? [text("teacher", c.randomTeacher)] : []),
     ...(c.randomStudent !== undefined && notAbove(c.randomStudent) ? [text("student", c.randomStudent)] : [])
   ]
   if (beaten.length === 0) return []

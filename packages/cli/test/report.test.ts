@@ -335,7 +335,7 @@ describe("embedding maps and confusion matrices", () => {
           headHidden: 16,
           embeddingDim: 8
         }
-        const teacherSpec = encoderSpec(config.teacher, [16, 16, 1])
+        const teacherSpec = encoderSpec({ ...config.teacher, backbone: config.teacher.backbone! }, [16, 16, 1])
         const networks = [
           ["student (bingo)", createEncoder(studentSpec, Rng.fromSeed(11), "s")],
           ["student (random init)", createEncoder(studentSpec, Rng.fromSeed(config.seed), "random-student")],

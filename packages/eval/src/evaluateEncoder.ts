@@ -43,8 +43,16 @@ const finiteProbe = (probe: string, score: ProbeScore) => {
  * `options.semiSupervised` trained on that fraction of the labels (the features are extracted
  * once for all of them). Both splits need labels.
  */
-export const evaluateEncoder = Effect.fn("evaluateEncoder")(function* (
-  encoder: Encoder,
+export const evaluateEncoder = (encoder: Encoder, train: ImageSource, test: ImageSource, options: EvaluationOptions) =>
+  evaluateFeatures((split, progress) => extractFeatures(encoder, split, options.view, progress), train, test, options)
+
+/**
+ * {@link evaluateEncoder} for any source of frozen features: `featuresOf(split, progress)` gives
+ * the [N, dim] features of a split (a teacher that is not a TF.js encoder, such as an ONNX graph,
+ * passes its own embedding pass).
+ */
+export const evaluateFeatures = Effect.fn("evaluateFeatures")(function* <E>(
+  featuresOf: (split: ImageSource, progress: string) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, E>,
   train: ImageSource,
   test: ImageSource,
   options: EvaluationOptions
@@ -55,8 +63,8 @@ export const evaluateEncoder = Effect.fn("evaluateEncoder")(function* (
   for (const l of train.labels) maxLabel = Math.max(maxLabel, l)
   for (const l of test.labels) maxLabel = Math.max(maxLabel, l)
   const numClasses = Math.max(train.numClasses ?? 0, maxLabel + 1)
-  const tr = yield* extractFeatures(encoder, train, options.view, `eval: features of ${train.name}`)
-  const te = yield* extractFeatures(encoder, test, options.view, `eval: features of ${test.name}`)
+  const tr = yield* featuresOf(train, `eval: features of ${train.name}`)
+  const te = yield* featuresOf(test, `eval: features of ${test.name}`)
   const trainSet = { features: tr.values, labels: train.labels }
   const testSet = { features: te.values, labels: test.labels }
   const knn = knnClassifier(trainSet, testSet, tr.dim, { ...options.knn, numClasses })

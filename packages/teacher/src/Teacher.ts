@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { Context, Effect, Layer } from "effect"
 import { existsSync, rmSync } from "node:fs"
-import { Rng } from "@bingo/runtime"
+import { fnv1a, Rng } from "@bingo/runtime"
 import {
   assignParams,
   loadTorchvisionSafetensors,
@@ -12,13 +12,15 @@ import {
   type Encoder,
   type EncoderSpec,
   extractFeatures,
+  parameterCount,
   readWeights,
   saveWeights
 } from "@bingo/backbones"
 import { type AugmentConfig, type DatasetError, DatasetSource, type ImageSource } from "@bingo/data"
 import type { EpochSummary } from "@bingo/training"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
-import { TeacherWeightsMismatch } from "./TeacherError.ts"
+import { makeOnnxTeacher, type OnnxTeacherOptions } from "./onnxTeacher.ts"
+import { type TeacherInferenceFailed, TeacherWeightsMismatch } from "./TeacherError.ts"
 
 /**
  * How the frozen teacher's batch norm behaves: running statistics are the principled default
@@ -29,26 +31,49 @@ export type TeacherBnMode = "eval" | "batch-stats"
 /**
  * The frozen teacher of a distillation run. It is never updated: `embedKeys` gives the
  * L2-normalised head embeddings the losses compare against, `embedDataset` the pooled backbone
- * features bags are mined from (deterministic preprocessing, no augmentation).
+ * features bags are mined from and the teacher is evaluated on (deterministic preprocessing, no
+ * augmentation). A teacher is a bingo encoder run by TF.js (pre-trained here, or loaded from
+ * bingo's or PyTorch's weights) or a model file run by its own runtime (ONNX in onnxruntime-node);
+ * the trainer and the pipeline use only this interface.
  */
-export class Teacher extends Context.Service<
-  Teacher,
-  {
-    readonly encoder: Encoder
-    readonly bnMode: TeacherBnMode
-    /** The epochs of its MoCo-v2 pre-training (loss, lr, embedding health), when pre-trained by bingo; else empty. */
-    readonly pretraining: ReadonlyArray<EpochSummary>
-    /** Teacher embeddings [B, D] of a batch of augmented views (no gradient flows into the teacher). */
-    readonly embedKeys: (x: tf.Tensor4D) => tf.Tensor2D
-    /** Backbone features of every image of a dataset (center views), [N, featureDim]. */
-    readonly embedDataset: (
-      dataset: ImageSource,
-      view: AugmentConfig
-    ) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, DatasetError>
-  }
->()("@bingo/teacher/Teacher") {
+export interface TeacherShape {
+  /** Where it came from: "moco" (pre-trained here), "bingo", "torchvision", "onnx", "tfjs", "test". */
+  readonly format: string
+  /** What runs its passes: the run's TF.js backend, or onnxruntime-node (CPU). */
+  readonly runtime: "tfjs" | "onnxruntime"
+  /** For the results table: an encoder's backbone, or the model file's name. */
+  readonly architecture: string
+  /** Parameters of the backbone (an encoder), or every weight stored in the model file. */
+  readonly parameterCount: number
+  /** The bingo encoder, when the teacher is one (its random-init twin is evaluated too); undefined for model files. */
+  readonly encoder: Encoder | undefined
+  /** Width of `embedKeys`' embeddings; the student's embeddingDim must equal it. */
+  readonly embeddingDim: number
+  readonly bnMode: TeacherBnMode
+  /** The epochs of its MoCo-v2 pre-training (loss, lr, embedding health), when pre-trained by bingo; else empty. */
+  readonly pretraining: ReadonlyArray<EpochSummary>
+  /**
+   * Identifies the teacher's weights in the distillation checkpoint's fingerprint, so a teacher
+   * swapped under an existing outDir is refused rather than resumed: FNV-1a of an encoder's
+   * variables, or of a model file's bytes with the outputs and input settings used.
+   */
+  readonly fingerprint: () => string
+  /** Teacher embeddings [B, D] of a batch of augmented views (no gradient flows into the teacher); the caller disposes them. */
+  readonly embedKeys: (x: tf.Tensor4D) => Effect.Effect<tf.Tensor2D, TeacherInferenceFailed>
+  /** Backbone features of every image of a dataset (center views), [N, featureDim]. */
+  readonly embedDataset: (
+    dataset: ImageSource,
+    view: AugmentConfig
+  ) => Effect.Effect<{ readonly values: Float32Array; readonly dim: number }, DatasetError | TeacherInferenceFailed>
+}
+
+export class Teacher extends Context.Service<Teacher, TeacherShape>()("@bingo/teacher/Teacher") {
   /** A teacher around an encoder produced by `acquire`; the encoder is disposed with the layer. */
-  static readonly fromEncoder = <E, R>(acquire: Effect.Effect<Encoder | PretrainedEncoder, E, R>, bnMode: TeacherBnMode = "eval") =>
+  static readonly fromEncoder = <E, R>(
+    acquire: Effect.Effect<Encoder | PretrainedEncoder, E, R>,
+    bnMode: TeacherBnMode = "eval",
+    format = "bingo"
+  ) =>
     Layer.effect(
       Teacher,
       Effect.gen(function* () {
@@ -60,14 +85,27 @@ export class Teacher extends Context.Service<
           return yield* extractFeatures(encoder, dataset, view, `teacher: embedding ${dataset.name}`)
         })
         return Teacher.of({
+          format,
+          runtime: "tfjs",
+          architecture: encoder.spec.backbone,
+          parameterCount: parameterCount(encoder.backbone),
           encoder,
+          embeddingDim: encoder.spec.embeddingDim,
           bnMode,
           pretraining,
-          embedKeys: (x) => tf.tidy(() => embed(encoder, x, bnMode)),
+          fingerprint: () => fnv1a([...encoder.params.values()].map((v) => v.dataSync() as Float32Array)),
+          embedKeys: (x) => Effect.sync(() => tf.tidy(() => embed(encoder, x, bnMode))),
           embedDataset
         })
       })
     )
+
+  /**
+   * An ONNX teacher run by onnxruntime-node (CPU; `onnxruntime-node` is an optional dependency):
+   * its embedding pass and each step's keys run there, the student stays in TF.js. The file, the
+   * named outputs and the input are checked when the layer is built (`makeOnnxTeacher`).
+   */
+  static readonly layerOnnx = (options: OnnxTeacherOptions) => Layer.effect(Teacher, Effect.map(makeOnnxTeacher(options), Teacher.of))
 
   /** A teacher loaded from a .safetensors file of an encoder with this spec. */
   static readonly layerPretrained = (options: {
@@ -97,7 +135,8 @@ export class Teacher extends Context.Service<
         }
         return encoder
       }),
-      options.bnMode
+      options.bnMode,
+      options.format ?? "bingo"
     )
 
   /**
@@ -170,7 +209,8 @@ export class Teacher extends Context.Service<
         }
         return { encoder, pretraining: trained.epochs } satisfies PretrainedEncoder
       }),
-      options.bnMode
+      options.bnMode,
+      "moco"
     )
 
   /** A randomly initialised small teacher (16x16x1 inputs, 16-d embeddings): for other packages' tests. */
@@ -181,7 +221,9 @@ export class Teacher extends Context.Service<
         Rng.fromSeed(1),
         "teacher"
       )
-    )
+    ),
+    "eval",
+    "test"
   )
 }
 

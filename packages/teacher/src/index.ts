@@ -1,3 +1,5 @@
 export * from "./pretrainMoco.ts"
 export * from "./Teacher.ts"
 export * from "./TeacherError.ts"
+export * from "./onnxTeacher.ts"
+export * from "./teacherInput.ts"

@@ -70,22 +70,24 @@ describe("Teacher", () => {
     withRuntime(
       Effect.gen(function* () {
         const teacher = yield* Teacher
-        const snapshot = () => [...teacher.encoder.params.values()].map((v) => Array.from(v.dataSync()))
+        const encoder = teacher.encoder!
+        const snapshot = () => [...encoder.params.values()].map((v) => Array.from(v.dataSync()))
         const w0 = snapshot()
-        expect([...teacher.encoder.params.values()].every((v) => !v.trainable)).toBe(true)
+        expect([...encoder.params.values()].every((v) => !v.trainable)).toBe(true)
         const x = tf.randomUniform([8, 16, 16, 1], 0, 1, "float32", 2) as tf.Tensor4D
         const before = tf.memory().numTensors
-        const y = teacher.embedKeys(x)
+        const y = yield* teacher.embedKeys(x)
         expect(y.shape).toEqual([8, 16])
         y.dispose()
         expect(tf.memory().numTensors).toBe(before)
-        const norms = tf.tidy(() => tf.norm(teacher.embedKeys(x), "euclidean", 1))
+        const keys = yield* teacher.embedKeys(x)
+        const norms = tf.tidy(() => tf.norm(keys, "euclidean", 1))
         Array.from(norms.dataSync()).forEach((n) => expect(n).toBeCloseTo(1, 5))
-        norms.dispose()
+        tf.dispose([keys, norms])
         expect(snapshot()).toEqual(w0)
         // batch-stats mode (the reference's behaviour) normalises with batch statistics -> different keys
-        const yBatch = tf.tidy(() => embed(teacher.encoder, x, "batch-stats"))
-        const yEval = teacher.embedKeys(x)
+        const yBatch = tf.tidy(() => embed(encoder, x, "batch-stats"))
+        const yEval = yield* teacher.embedKeys(x)
         expect(Array.from(yBatch.dataSync())).not.toEqual(Array.from(yEval.dataSync()))
         expect(snapshot()).toEqual(w0)
         tf.dispose([x, yBatch, yEval])
@@ -100,7 +102,7 @@ describe("Teacher", () => {
         const teacher = yield* Teacher
         const { train } = yield* (yield* DatasetSource).load
         const f = yield* teacher.embedDataset(train, { outputSize: 16 })
-        expect(f.dim).toBe(teacher.encoder.backbone.outputDim)
+        expect(f.dim).toBe(teacher.encoder!.backbone.outputDim)
         expect(f.values.length).toBe(train.size * f.dim)
         expect(f.values.every(Number.isFinite)).toBe(true)
       }),
@@ -117,7 +119,7 @@ describe("Teacher", () => {
         const probe = tf.tidy(() => tf.randomUniform([4, 16, 16, 1], 0, 1, "float32", 5)) as tf.Tensor4D
         const keysOf = Effect.gen(function* () {
           const t = yield* Teacher
-          const y = t.embedKeys(probe)
+          const y = yield* t.embedKeys(probe)
           const v = Array.from(y.dataSync())
           y.dispose()
           return v
@@ -251,7 +253,7 @@ describe("Teacher from a PyTorch checkpoint", () => {
       const got = yield* withRuntime(
         Effect.gen(function* () {
           const t = yield* Teacher
-          const y = t.embedKeys(tf.tensor4d(x.data, x.shape as [number, number, number, number]))
+          const y = yield* t.embedKeys(tf.tensor4d(x.data, x.shape as [number, number, number, number]))
           const v = Array.from(y.dataSync())
           y.dispose()
           return v

@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect"
-import { Rng } from "@bingo/runtime"
+import { fnv1a, Rng } from "@bingo/runtime"
 import { cloneEncoder, createEncoder, disposeEncoder, type Encoder, type EncoderSpec } from "@bingo/backbones"
 import type { AugmentConfig, DatasetError, ImageSource } from "@bingo/data"
 import type { Bags } from "@bingo/bag-miner"
@@ -14,7 +14,7 @@ import {
   type TrainingCollapsed,
   type TrainingDiverged
 } from "@bingo/training"
-import { Teacher } from "@bingo/teacher"
+import { Teacher, type TeacherInferenceFailed } from "@bingo/teacher"
 import { distillationObjective } from "./distillationObjective.ts"
 import { BagsDoNotMatchDataset, DatasetSmallerThanBatch, EmbeddingDimMismatch } from "./TrainerError.ts"
 
@@ -66,6 +66,7 @@ export class Trainer extends Context.Service<
       | EmbeddingDimMismatch
       | CheckpointError
       | DatasetError
+      | TeacherInferenceFailed
     >
   }
 >()("@bingo/trainer/Trainer") {
@@ -77,16 +78,6 @@ export class Trainer extends Context.Service<
         return Trainer.of({ distil: (input) => distil(teacher, options, input) })
       })
     )
-}
-
-/** FNV-1a over the bytes of typed arrays: identifies bags and teacher weights in the fingerprint. */
-const fnv1a = (arrays: ReadonlyArray<ArrayBufferView>): string => {
-  let h = 0x811c9dc5
-  for (const a of arrays) {
-    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
-    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0
-  }
-  return h.toString(16).padStart(8, "0")
 }
 
 /**
@@ -107,7 +98,8 @@ const fingerprintOf = (options: DistillOptions, input: DistillInput, teacher: Te
     plan: "order-rng-anchors-and-positives",
     k: input.bags.k,
     bags: fnv1a([input.bags.neighbours]),
-    teacher: fnv1a([...teacher.encoder.params.values()].map((v) => v.dataSync() as Float32Array))
+    // the teacher's weights (an encoder's variables, or a model file's bytes and outputs): Teacher.fingerprint
+    teacher: teacher.fingerprint()
   })
 
 const distil = Effect.fn("Trainer.distil")(function* (teacher: Teacher["Service"], options: DistillOptions, input: DistillInput) {
@@ -115,8 +107,8 @@ const distil = Effect.fn("Trainer.distil")(function* (teacher: Teacher["Service"
   if (bags.n !== dataset.size) return yield* new BagsDoNotMatchDataset({ bagsN: bags.n, datasetN: dataset.size })
   // the last partial batch is dropped: a dataset smaller than a batch would train no step at all
   if (dataset.size < options.batchSize) return yield* new DatasetSmallerThanBatch({ datasetN: dataset.size, batchSize: options.batchSize })
-  if (teacher.encoder.spec.embeddingDim !== options.student.embeddingDim) {
-    return yield* new EmbeddingDimMismatch({ teacher: teacher.encoder.spec.embeddingDim, student: options.student.embeddingDim })
+  if (teacher.embeddingDim !== options.student.embeddingDim) {
+    return yield* new EmbeddingDimMismatch({ teacher: teacher.embeddingDim, student: options.student.embeddingDim })
   }
   const withStudentKey = planViews(loss.needs).studentKey
   const initRng = Rng.fromSeed(options.seed)

@@ -25,8 +25,14 @@ export interface Objective<In, E> {
   /** The epoch's steps, drawn from `orderRng` alone (so a resumed run redraws the same plan). */
   readonly planEpoch: (orderRng: Rng) => EpochPlan<In, E>
   /**
+   * Optional, before the step's tf.tidy: the part of a step that may be asynchronous, such as a
+   * frozen teacher running outside TF.js (onnxruntime), from the step's input and `augRng`.
+   * Its result is the input `makeViews` receives. It must leave no tensor behind.
+   */
+  readonly prepare?: ((input: In, context: StepContext) => Effect.Effect<In, E>) | undefined
+  /**
    * A step's views from its input: augmentations (from `augRng`) and the embeddings that take no
-   * gradient (frozen teacher, momentum encoder). Called inside the loop's tf.tidy.
+   * gradient (frozen teacher, momentum encoder). Called inside the loop's tf.tidy, after `prepare`.
    */
   readonly makeViews: (input: In, context: StepContext) => StepViews
 }

@@ -191,8 +191,10 @@ const trainEpoch = <In, E>(run: EpochRun<In, E>) =>
       const input = yield* plan.take(step)
       const lr = scheduledLr(options.schedule, progress.epoch, step, plan.steps)
       const augRng = Rng.fromState(progress.augRng)
+      const context = { epoch: progress.epoch, step, augRng }
       const t0 = performance.now()
-      const numbers = trainStep(objective, input, { epoch: progress.epoch, step, augRng }, trainable, trainableList, run.state.sgd, lr)
+      const prepared = objective.prepare === undefined ? input : yield* objective.prepare(input, context)
+      const numbers = trainStep(objective, prepared, context, trainable, trainableList, run.state.sgd, lr)
       const seconds = (performance.now() - t0) / 1000
       yield* checkStep(run, step, lr, numbers)
       progress.augRng = augRng.state()

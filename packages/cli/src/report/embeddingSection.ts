@@ -49,12 +49,19 @@ const runModels = Effect.fn("runModels")(function* (
       })
   }
   const augment = augmentOf(config, train)
-  const teacherSpec = encoderSpec(config.teacher, [augment.outputSize, augment.outputSize, train.channels])
   const teacherPath = config.teacher.weights === undefined ? join(runDir, "teacher.safetensors") : resolve(runDir, config.teacher.weights)
-  if (config.eval.teacher && existsSync(teacherPath)) {
+  const teacherFormat = config.teacher.weights === undefined ? "bingo" : config.teacher.weightsFormat
+  const teacherBackbone = config.teacher.backbone
+  // a teacher bingo builds as an encoder (bingo, torchvision); a model file (onnx) has no encoder to map here
+  if (config.eval.teacher && teacherBackbone !== undefined && teacherFormat !== "onnx" && existsSync(teacherPath)) {
+    const teacherSpec = encoderSpec({ ...config.teacher, backbone: teacherBackbone }, [
+      augment.outputSize,
+      augment.outputSize,
+      train.channels
+    ])
     // the layer frees its teacher when the provided effect ends: copy the weights into one owned by our scope
     const teacher = yield* Effect.gen(function* () {
-      const loaded = (yield* Teacher).encoder
+      const loaded = (yield* Teacher).encoder!
       return yield* owned(() => cloneWeights(loaded))
     }).pipe(
       Effect.provide(
@@ -62,7 +69,7 @@ const runModels = Effect.fn("runModels")(function* (
           spec: teacherSpec,
           weights: teacherPath,
           bnMode: config.teacher.bnMode,
-          format: config.teacher.weights === undefined ? "bingo" : config.teacher.weightsFormat,
+          format: teacherFormat,
           torchvision: {
             head: config.teacher.weightsHead,
             ...(config.teacher.weightsPrefix === undefined ? {} : { prefix: config.teacher.weightsPrefix })
