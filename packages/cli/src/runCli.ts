@@ -9,6 +9,8 @@ import { describeSplits } from "./describeSplits.ts"
 import { formatPipelineResult, pipelineLayer, resolveDatasetPaths, runPipeline } from "./runPipeline.ts"
 import { parseStudyArgs, studyCommand, studyUsage } from "./study/studyCommand.ts"
 import { reportAfterRun, reportCommand, reportUsage } from "./report/reportCommand.ts"
+import { ProgressBar, type StageTotals } from "./progress/ProgressBar.ts"
+import type { PipelineConfig } from "./PipelineConfig.ts"
 
 const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
 
@@ -46,7 +48,19 @@ const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides
   return { overrides, ...(file === undefined ? {} : { file }), ...(losses === undefined ? {} : { losses }) }
 }
 
-const program = (argv: ReadonlyArray<string>) =>
+/** A terminal to draw progress bars on: `bingo run` draws one per training stage (`ProgressBar`). */
+export interface ProgressTerminal {
+  readonly write: (text: string) => void
+  readonly columns: () => number
+}
+
+/** The bar's stages: each training stage of a config, its epochs and images per step. */
+const stageTotals = (config: PipelineConfig): Record<string, StageTotals> => ({
+  "teacher pre-training": { epochs: config.teacher.pretrain.epochs, imagesPerStep: config.teacher.pretrain.batchSize },
+  distillation: { epochs: config.distill.epochs, imagesPerStep: config.distill.batchSize }
+})
+
+const program = (argv: ReadonlyArray<string>, progress: { terminal?: ProgressTerminal; bar?: ProgressBar }) =>
   Effect.gen(function* () {
     const [command, ...rest] = argv
     switch (command) {
@@ -82,8 +96,10 @@ const program = (argv: ReadonlyArray<string>) =>
           )
           return 0
         }
+        const bar = progress.terminal === undefined ? undefined : new ProgressBar({ ...progress.terminal, stages: stageTotals(config) })
+        progress.bar = bar
         const result = yield* Effect.scoped(runPipeline(config, dirname(path), startedAt)).pipe(
-          Effect.provide(pipelineLayer(config, dirname(path)))
+          Effect.provide(pipelineLayer(config, dirname(path), bar === undefined ? {} : { onStep: bar.update }))
         )
         const outDir = resolve(dirname(path), config.outDir)
         yield* Effect.sync(() => console.log(`\n${formatPipelineResult(result)}\nresults: ${join(outDir, "results.json")}`))
@@ -140,13 +156,35 @@ export const describeFailure = (cause: Cause.Cause<unknown>): string => {
  * The `bingo` command: run `argv` (without "node main.ts") and return the exit code. Failures
  * go to `stderr` (default: the process's) as `describeFailure` words them. main.ts is this plus
  * `process.exitCode`; tests call it directly to exercise the same path without a process.
+ * `progress`: where `bingo run` draws its progress bars; default stderr when it is a terminal (a
+ * TTY), none otherwise, so logs in files and CI keep their lines unchanged; `false`: none.
  */
 export const runCli = async (
   argv: ReadonlyArray<string>,
-  options: { readonly stderr?: (text: string) => void; readonly log?: boolean } = {}
+  options: { readonly stderr?: (text: string) => void; readonly log?: boolean; readonly progress?: ProgressTerminal | false } = {}
 ): Promise<number> => {
-  const logger = Logger.layer(options.log === false ? [] : [Logger.consolePretty()])
-  const exit = await Effect.runPromiseExit(program(argv).pipe(Effect.provide(logger)))
+  const terminal =
+    options.progress === false
+      ? undefined
+      : (options.progress ??
+        (process.stderr.isTTY === true
+          ? { write: (text: string) => void process.stderr.write(text), columns: () => process.stderr.columns || 80 }
+          : undefined))
+  const progress: { terminal?: ProgressTerminal; bar?: ProgressBar } = terminal === undefined ? {} : { terminal }
+  const pretty = Logger.consolePretty()
+  // a log line erases the bar, is printed as always, and the bar is drawn again below it
+  const logger =
+    terminal === undefined
+      ? pretty
+      : Logger.make<unknown, void>((o) => {
+          progress.bar?.clear()
+          pretty.log(o)
+          progress.bar?.redraw()
+        })
+  const exit = await Effect.runPromiseExit(
+    program(argv, progress).pipe(Effect.provide(Logger.layer(options.log === false ? [] : [logger])))
+  )
+  progress.bar?.clear()
   if (Exit.isSuccess(exit)) return exit.value
   const write = options.stderr ?? ((text: string) => void process.stderr.write(text))
   write(describeFailure(exit.cause))

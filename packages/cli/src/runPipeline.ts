@@ -8,7 +8,7 @@ import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
 import { LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
 import { Trainer } from "@bingo/trainer"
-import type { EpochSummary } from "@bingo/training"
+import type { EpochSummary, StepReport } from "@bingo/training"
 import { evaluateEncoder, evaluateFeatures, type EvaluationOptions, formatResultsTable, type ReportRow } from "@bingo/eval"
 import type { PipelineConfig } from "./PipelineConfig.ts"
 import { loadPlugins } from "./loadPlugins.ts"
@@ -60,12 +60,18 @@ export const encoderSpec = (section: PipelineConfig["student"], inputShape: read
   ...(section.stem === undefined ? {} : { stem: section.stem })
 })
 
+/** Watchers of a run that change nothing in it. */
+export interface PipelineHooks {
+  /** Called after every training step of teacher pre-training and distillation (`bingo run`'s progress bar). */
+  readonly onStep?: (report: StepReport) => void
+}
+
 /**
  * The layers of one run, composed here and only here (plus examples and tests). The encoders'
  * input shape comes from the dataset (channels) and the augmentation (view size), so the
  * teacher and trainer layers are built after the DatasetSource has loaded.
  */
-export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
+export const pipelineLayer = (given: PipelineConfig, configDir: string, hooks: PipelineHooks = {}) => {
   const config = given
   const outDir = resolve(configDir, config.outDir)
   const runtime = Runtime.layer({ backend: config.backend, seed: config.seed })
@@ -93,7 +99,15 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
       const augment = augmentOf(config, train)
       const metrics = { path: join(outDir, "metrics.jsonl"), every: config.metricsEvery }
       const inputShape = [augment.outputSize, augment.outputSize, train.channels] as const
-      const teacher = teacherLayer(config, { configDir, outDir, augment, channels: train.channels, seed: config.seed, metrics })
+      const teacher = teacherLayer(config, {
+        configDir,
+        outDir,
+        augment,
+        channels: train.channels,
+        seed: config.seed,
+        metrics,
+        onStep: hooks.onStep
+      })
       const trainer = Trainer.layer({
         student: encoderSpec(config.student, inputShape),
         augment,
@@ -111,7 +125,8 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string) => {
         checkpointEverySteps: config.distill.checkpointEverySteps,
         resume: config.distill.resume,
         logEvery: 0,
-        metrics
+        metrics,
+        onStep: hooks.onStep
       })
       return trainer.pipe(Layer.provideMerge(teacher))
     })

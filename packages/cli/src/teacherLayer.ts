@@ -2,6 +2,7 @@ import { join, resolve } from "node:path"
 import type { EncoderSpec } from "@bingo/backbones"
 import type { AugmentConfig } from "@bingo/data"
 import { Teacher } from "@bingo/teacher"
+import type { StepReport } from "@bingo/training"
 import type { PipelineConfig } from "./PipelineConfig.ts"
 
 /** What the teacher's layer needs from the run besides its config section. */
@@ -14,6 +15,8 @@ export interface TeacherContext {
   readonly channels: number
   readonly seed: number
   readonly metrics: { readonly path: string; readonly every: number }
+  /** Called after every pre-training step (`bingo run`'s progress bar). */
+  readonly onStep?: ((report: StepReport) => void) | undefined
 }
 
 /** The teacher's encoder spec (formats bingo builds: bingo, torchvision, MoCo-v2 here); `backbone` is checked by loadConfig. */
@@ -40,7 +43,7 @@ export const teacherLayer = (
     return Teacher.layerMoco({
       spec: teacherSpec(teacher, context),
       augment: context.augment,
-      moco: { ...teacher.pretrain, logEvery: 0, metrics: context.metrics },
+      moco: { ...teacher.pretrain, logEvery: 0, metrics: context.metrics, onStep: context.onStep },
       seed: context.seed,
       weightsPath: join(context.outDir, "teacher.safetensors"),
       bnMode: teacher.bnMode
