@@ -40,9 +40,12 @@ export const EncoderSection = Schema.Struct({
 
 /** How a teacher model file (ONNX, TF.js) takes its images: `teacher.input`. */
 export const TeacherInputSection = Schema.Struct({
-  /** Axis order of the model's image input; default NCHW for onnx. */
+  /** Axis order of the model's image input; default NCHW for onnx, NHWC for tfjs. */
   layout: Schema.optionalKey(Schema.Literals(["NCHW", "NHWC"])),
-  /** The normalisation the model expects on pixels in [0, 1] (one value or one per channel); default: the run's augment.mean / std. */
+  /**
+   * The normalisation the model expects on pixels in [0, 1] (one value or one per channel); default: what a model bingo
+   * exported records (userDefinedMetadata.preprocessing), else the run's augment.mean / std.
+   */
   mean: Schema.optionalKey(Schema.Array(Schema.Finite).check(Schema.isMinLength(1))),
   std: Schema.optionalKey(Schema.Array(Schema.Finite.check(Schema.isGreaterThan(0))).check(Schema.isMinLength(1))),
   /** Side of the images the model takes (views are resized); default: the model's fixed size, else the view size. */
@@ -53,24 +56,25 @@ export const TeacherInputSection = Schema.Struct({
 
 export const TeacherSection = Schema.Struct({
   ...EncoderSection.fields,
-  /** The teacher's backbone: required unless the teacher is a model file (weightsFormat onnx). */
+  /** The teacher's backbone: required unless the teacher is a model file (weightsFormat onnx, tfjs). */
   backbone: Schema.optionalKey(Schema.String),
-  /** A pre-trained teacher (.safetensors of this encoder, or an .onnx file); without it, MoCo-v2 pre-training runs here. */
+  /** A pre-trained teacher (.safetensors of this encoder, an .onnx file, a TF.js model.json); without it, MoCo-v2 pre-training runs here. */
   weights: Schema.optionalKey(Schema.String),
   /**
    * "bingo": a teacher.safetensors bingo wrote; "torchvision": a PyTorch (torchvision / MoCo-v2) checkpoint exported to
-   * .safetensors; "onnx": an ONNX graph, run by onnxruntime-node (featureOutput, embeddingOutput, input).
+   * .safetensors; "onnx": an ONNX graph, run by onnxruntime-node; "tfjs": a TF.js layers or graph model (model.json +
+   * weight files), run by the run's TF.js backend (both: featureOutput, embeddingOutput, input).
    */
-  weightsFormat: withDefault(Schema.Literals(["bingo", "torchvision", "onnx"]), "bingo"),
+  weightsFormat: withDefault(Schema.Literals(["bingo", "torchvision", "onnx", "tfjs"]), "bingo"),
   /** torchvision format: the name prefix to strip (default: detected, e.g. module.encoder_q.). */
   weightsPrefix: Schema.optionalKey(Schema.String),
   /** torchvision format: "require" the MoCo-v2 head (fc.0 / fc.2) or "skip" it (backbone only). */
   weightsHead: withDefault(Schema.Literals(["require", "skip"]), "require"),
-  /** onnx: the output with the pooled backbone features (bags, evaluation). */
+  /** onnx, tfjs: the output (ONNX output, TF.js layer or graph node) with the pooled backbone features (bags, evaluation). */
   featureOutput: Schema.optionalKey(Schema.String),
-  /** onnx: the output with the head's embedding (the loss's keys, L2-normalised by bingo); default: the features. */
+  /** onnx, tfjs: the output with the head's embedding (the loss's keys, L2-normalised by bingo); default: the features. */
   embeddingOutput: Schema.optionalKey(Schema.String),
-  /** onnx: how the model takes its images. */
+  /** onnx, tfjs: how the model takes its images. */
   input: Schema.optionalKey(TeacherInputSection),
   bnMode: withDefault(Schema.Literals(["eval", "batch-stats"]), "eval"),
   pretrain: withDefault(

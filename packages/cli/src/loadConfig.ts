@@ -38,14 +38,14 @@ const formatFields = {
   backbone: ["bingo", "torchvision"],
   stem: ["bingo", "torchvision"],
   weightsPrefix: ["torchvision"],
-  featureOutput: ["onnx"],
-  embeddingOutput: ["onnx"],
-  input: ["onnx"]
+  featureOutput: ["onnx", "tfjs"],
+  embeddingOutput: ["onnx", "tfjs"],
+  input: ["onnx", "tfjs"]
 } as const satisfies Record<string, ReadonlyArray<PipelineConfig["teacher"]["weightsFormat"]>>
 
 /**
  * The first problem with the teacher's keys for its `weightsFormat`, or undefined: a model file
- * (onnx) needs `weights` and `featureOutput` and has no backbone of bingo's; an encoder (bingo,
+ * (onnx, tfjs) needs `weights` and `featureOutput` and has no backbone of bingo's; an encoder (bingo,
  * torchvision, or pre-trained here) needs `backbone`. Keys another format reads are refused
  * rather than silently ignored.
  */
@@ -56,7 +56,7 @@ const teacherFieldProblem = (teacher: PipelineConfig["teacher"]): string | undef
       return `teacher.${key}: not read by weightsFormat ${format} (only by ${formats.join(", ")})`
     }
   }
-  if (format === "onnx") {
+  if (format === "onnx" || format === "tfjs") {
     if (teacher.weights === undefined) return `teacher.weights: required for weightsFormat ${format} (the model file)`
     if (teacher.featureOutput === undefined)
       return `teacher.featureOutput: required for weightsFormat ${format} (the output with the pooled features)`

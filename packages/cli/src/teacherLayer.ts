@@ -31,7 +31,7 @@ const teacherSpec = (teacher: PipelineConfig["teacher"], context: TeacherContext
 
 /**
  * The Teacher layer a config's `teacher` section asks for: an ONNX graph (weightsFormat onnx,
- * run by onnxruntime-node), an encoder loaded from `.safetensors` (bingo, torchvision), or, with
+ * run by onnxruntime-node), a TF.js model (tfjs, run by the run's backend), an encoder loaded from `.safetensors` (bingo, torchvision), or, with
  * no `weights`, an encoder pre-trained here with MoCo-v2 (saved as <outDir>/teacher.safetensors).
  */
 export const teacherLayer = (
@@ -50,14 +50,15 @@ export const teacherLayer = (
     })
   }
   const weights = resolve(context.configDir, teacher.weights)
-  if (teacher.weightsFormat === "onnx") {
-    return Teacher.layerOnnx({
+  if (teacher.weightsFormat === "onnx" || teacher.weightsFormat === "tfjs") {
+    const options = {
       weights,
       featureOutput: teacher.featureOutput ?? "",
       embeddingOutput: teacher.embeddingOutput,
-      input: { ...teacher.input, layout: teacher.input?.layout ?? "NCHW" },
+      input: { ...teacher.input, layout: teacher.input?.layout ?? (teacher.weightsFormat === "onnx" ? "NCHW" : "NHWC") },
       views: { augment: context.augment, channels: context.channels }
-    })
+    } as const
+    return teacher.weightsFormat === "onnx" ? Teacher.layerOnnx(options) : Teacher.layerTfjs(options)
   }
   return Teacher.layerPretrained({
     spec: teacherSpec(teacher, context),

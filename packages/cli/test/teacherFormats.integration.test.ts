@@ -32,7 +32,7 @@ const onnxSection = {
   input: { layout: "NCHW", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
 }
 
-describe("pipeline with a teacher model file", () => {
+describe("pipeline with a teacher model file (ONNX, TF.js)", () => {
   it.effect(
     "an ONNX teacher (onnxruntime-node) embeds the data for the bags and keys every step; the student trains in TF.js, is evaluated and exported; a re-run resumes",
     () =>
@@ -64,6 +64,42 @@ describe("pipeline with a teacher model file", () => {
     120_000
   )
 
+  it.effect(
+    "a TF.js teacher: the student a previous run exported (<outDir>/student-tfjs/) is the teacher of a new student",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "bingo-tfjs-pipeline-"))
+        // run 1: a student distilled from the ONNX teacher, exported as a TF.js layers model
+        const first = yield* decodeConfig(
+          { ...tinyConfig(onnxSection), outDir: "run1", eval: { ...tinyConfig({}).eval, randomBaseline: false, teacher: false } },
+          "run1.yaml"
+        )
+        const run1: PipelineResult = yield* Effect.scoped(runPipeline(first, dir)).pipe(Effect.provide(pipelineLayer(first, dir)))
+        // run 2: that student is the teacher (outputs by layer name; its recorded preprocessing is the input's default)
+        const second = yield* decodeConfig(
+          {
+            ...tinyConfig({
+              weightsFormat: "tfjs",
+              weights: "run1/student-tfjs/model.json",
+              featureOutput: "features",
+              embeddingOutput: "embedding"
+            }),
+            outDir: "run2",
+            student: { backbone: "mlp", widthMultiplier: 0.125, headHidden: 16, embeddingDim: 16 }
+          },
+          "run2.yaml"
+        )
+        const run2: PipelineResult = yield* Effect.scoped(runPipeline(second, dir)).pipe(Effect.provide(pipelineLayer(second, dir)))
+        expect(run2.rows.map((r) => r.model)).toEqual(["student (bingo)", "student (random init)", "teacher"])
+        expect(run2.rows[2]).toMatchObject({ backbone: "student-tfjs/model.json" })
+        expect(run2.distillLosses.every(Number.isFinite)).toBe(true)
+        expect(existsSync(join(dir, "run2", "student-tfjs", "model.json"))).toBe(true)
+        // the teacher's features are run 1's student's (through its TF.js export): the same kNN accuracy, to one test image
+        expect(Math.abs(run2.rows[2]!.scores.knnTop1 - run1.rows[0]!.scores.knnTop1)).toBeLessThanOrEqual(1 / 64 + 1e-9)
+      }),
+    120_000
+  )
+
   it.effect("config: each format's keys are checked against it, naming the key", () =>
     Effect.gen(function* () {
       const reason = (teacher: Record<string, unknown>) =>
@@ -84,6 +120,9 @@ describe("pipeline with a teacher model file", () => {
         "teacher.backbone: required for weightsFormat torchvision"
       )
       expect(yield* reason({ ...onnxSection, input: { layout: "NCWH" } })).toContain("teacher.input.layout")
+      expect(yield* reason({ weightsFormat: "tfjs", weights: "model.json", featureOutput: "features", stem: "cifar" })).toContain(
+        "teacher.stem: not read by weightsFormat tfjs"
+      )
     })
   )
 })

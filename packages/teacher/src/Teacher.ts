@@ -20,6 +20,7 @@ import { type AugmentConfig, type DatasetError, DatasetSource, type ImageSource 
 import type { EpochSummary } from "@bingo/training"
 import { type MocoOptions, pretrainMoco } from "./pretrainMoco.ts"
 import { makeOnnxTeacher, type OnnxTeacherOptions } from "./onnxTeacher.ts"
+import { makeTfjsTeacher, type TfjsTeacherOptions } from "./tfjsTeacher.ts"
 import { type TeacherInferenceFailed, TeacherWeightsMismatch } from "./TeacherError.ts"
 
 /**
@@ -106,6 +107,13 @@ export class Teacher extends Context.Service<Teacher, TeacherShape>()("@bingo/te
    * named outputs and the input are checked when the layer is built (`makeOnnxTeacher`).
    */
   static readonly layerOnnx = (options: OnnxTeacherOptions) => Layer.effect(Teacher, Effect.map(makeOnnxTeacher(options), Teacher.of))
+
+  /**
+   * A TF.js teacher: a layers or graph model (`model.json` + weight files) read from disk with
+   * plain @tensorflow/tfjs and run on the run's backend; outputs chosen by layer or node name
+   * (`makeTfjsTeacher`). A student bingo exported (`<outDir>/student-tfjs/`) is one.
+   */
+  static readonly layerTfjs = (options: TfjsTeacherOptions) => Layer.effect(Teacher, Effect.map(makeTfjsTeacher(options), Teacher.of))
 
   /** A teacher loaded from a .safetensors file of an encoder with this spec. */
   static readonly layerPretrained = (options: {

@@ -52,8 +52,13 @@ const runModels = Effect.fn("runModels")(function* (
   const teacherPath = config.teacher.weights === undefined ? join(runDir, "teacher.safetensors") : resolve(runDir, config.teacher.weights)
   const teacherFormat = config.teacher.weights === undefined ? "bingo" : config.teacher.weightsFormat
   const teacherBackbone = config.teacher.backbone
-  // a teacher bingo builds as an encoder (bingo, torchvision); a model file (onnx) has no encoder to map here
-  if (config.eval.teacher && teacherBackbone !== undefined && teacherFormat !== "onnx" && existsSync(teacherPath)) {
+  // a teacher bingo builds as an encoder (bingo, torchvision); a model file (onnx, tfjs) has no encoder to map here
+  if (
+    config.eval.teacher &&
+    teacherBackbone !== undefined &&
+    (teacherFormat === "bingo" || teacherFormat === "torchvision") &&
+    existsSync(teacherPath)
+  ) {
     const teacherSpec = encoderSpec({ ...config.teacher, backbone: teacherBackbone }, [
       augment.outputSize,
       augment.outputSize,
