@@ -53,7 +53,8 @@ const lineChart = (
   layer: [
     {
       data: { values: points.filter((p) => finite(p.value)) },
-      mark: { type: "line", strokeWidth: 1.5 },
+      // a short curve (a few epoch lines) is drawn with its points too: a line of one point is invisible
+      mark: { type: "line", strokeWidth: 1.5, point: new Set(points.map((p) => p.x)).size <= 20 },
       encoding: {
         x: { field: "x", type: "quantitative", title: xTitle },
         y: {

@@ -9,23 +9,29 @@ import { prepareShared, type PreparedShared } from "./prepareShared.ts"
 import { gitCommit, runCell } from "./runCell.ts"
 import type { Study } from "./Study.ts"
 import { formatStudyTable, mergeCells, metricLabel, type StudyResults } from "./studyTable.ts"
+import { studyReportHtml } from "./studyReport.ts"
 
 /**
  * Merge whatever cell files exist into `<outDir>/results.md` (the markdown table, also
- * returned), `<outDir>/results.json` (the same numbers) and one bar chart per headline metric,
- * `<outDir>/<metric>.svg`. Every file is written atomically.
+ * returned), `<outDir>/results.json` (the same numbers), one bar chart per headline metric,
+ * `<outDir>/<metric>.svg`, and `<outDir>/report.html` (the table, the charts and a link to every
+ * cell's folder: `studyReportHtml`). Every file is written atomically.
  */
 export const reportStudy = Effect.fn("reportStudy")(function* (study: Study) {
-  const results = yield* mergeCells(study, planCells(study))
+  const cells = planCells(study)
+  const results = yield* mergeCells(study, cells)
   const table = formatStudyTable(results, study.outDir)
   yield* writeStudyFile(join(study.outDir, "results.md"), table)
   yield* writeStudyFile(join(study.outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`)
+  const charts: Array<{ readonly metric: string; readonly svg: string }> = []
   for (const metric of study.headline) {
     const bars = barsOf(results, metric)
     if (bars.length === 0) continue
     const svg = yield* barChartSvg(`${study.name}: ${metricLabel(metric)}`, metric, bars)
     yield* writeStudyFile(join(study.outDir, `${metric}.svg`), svg)
+    charts.push({ metric, svg })
   }
+  yield* writeStudyFile(join(study.outDir, "report.html"), studyReportHtml(study, results, cells, charts))
   return { results, table }
 })
 
