@@ -1,5 +1,6 @@
 import { AugmentConfigSchema } from "@bingo/data"
 import { Effect, Schema } from "effect"
+import { teacherFormatNames } from "@bingo/teacher"
 
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
@@ -61,11 +62,11 @@ export const TeacherSection = Schema.Struct({
   /** A pre-trained teacher (.safetensors of this encoder, an .onnx file, a TF.js model.json); without it, MoCo-v2 pre-training runs here. */
   weights: Schema.optionalKey(Schema.String),
   /**
-   * "bingo": a teacher.safetensors bingo wrote; "torchvision": a PyTorch (torchvision / MoCo-v2) checkpoint exported to
-   * .safetensors; "onnx": an ONNX graph, run by onnxruntime-node; "tfjs": a TF.js layers or graph model (model.json +
-   * weight files), run by the run's TF.js backend (both: featureOutput, embeddingOutput, input).
+   * Which teacher registry entry loads it (`bingo teachers` lists them with the keys each reads): "bingo" (a
+   * teacher.safetensors bingo wrote, or pre-trained here without weights), "torchvision" (a PyTorch checkpoint exported
+   * to .safetensors), "onnx" (an ONNX graph, run by onnxruntime-node), "tfjs" (a TF.js layers or graph model).
    */
-  weightsFormat: withDefault(Schema.Literals(["bingo", "torchvision", "onnx", "tfjs"]), "bingo"),
+  weightsFormat: withDefault(Schema.Literals(teacherFormatNames), "bingo"),
   /** torchvision format: the name prefix to strip (default: detected, e.g. module.encoder_q.). */
   weightsPrefix: Schema.optionalKey(Schema.String),
   /** torchvision format: "require" the MoCo-v2 head (fc.0 / fc.2) or "skip" it (backbone only). */

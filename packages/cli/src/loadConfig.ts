@@ -3,13 +3,15 @@ import { readFile } from "node:fs/promises"
 import { parse } from "yaml"
 import { backboneRegistry, listBackbones } from "@bingo/backbones"
 import { formatSchemaProblems, userInputParseOptions } from "@bingo/runtime"
+import { teacherConfigProblem } from "@bingo/teacher"
 import { ConfigError } from "./ConfigError.ts"
-import { PipelineConfig } from "./PipelineConfig.ts"
+import { PipelineConfig, TeacherSection } from "./PipelineConfig.ts"
 
 /**
  * Decode an already-parsed config object (the `augment` section by data's `AugmentConfigSchema`:
  * an empty crop range, an even blur kernel, ... are schema problems), then check what the schema
- * cannot: the backbones exist in the registry. `path` is only used in error messages.
+ * cannot: the backbones exist in the registry, the teacher's keys fit its format (the teacher
+ * registry). `path` is only used in error messages.
  */
 export const decodeConfig = (raw: unknown, path: string) =>
   Schema.decodeUnknownEffect(PipelineConfig)(raw, userInputParseOptions).pipe(
@@ -33,41 +35,21 @@ const checkConfig = (config: PipelineConfig, path: string) =>
     }
   })
 
-/** Keys of `teacher` that only some weight formats read, and the formats that read them. */
-const formatFields = {
-  backbone: ["bingo", "torchvision"],
-  stem: ["bingo", "torchvision"],
-  weightsPrefix: ["torchvision"],
-  featureOutput: ["onnx", "tfjs"],
-  embeddingOutput: ["onnx", "tfjs"],
-  input: ["onnx", "tfjs"]
-} as const satisfies Record<string, ReadonlyArray<PipelineConfig["teacher"]["weightsFormat"]>>
+/** The `teacher` section with every key at its default: what a key must differ from to count as set. */
+const teacherDefaults = Schema.decodeUnknownSync(TeacherSection)({}) as Record<string, unknown>
 
 /**
- * The first problem with the teacher's keys for its `weightsFormat`, or undefined: a model file
- * (onnx, tfjs) needs `weights` and `featureOutput` and has no backbone of bingo's; an encoder (bingo,
- * torchvision, or pre-trained here) needs `backbone`. Keys another format reads are refused
- * rather than silently ignored.
+ * The teacher's keys checked against its format's registry entry (`teacherConfigProblem`): the
+ * keys set to other than their defaults (`weights` always counts) must all be read by the format,
+ * and the ones it needs must be there.
  */
 const teacherFieldProblem = (teacher: PipelineConfig["teacher"]): string | undefined => {
-  const format = teacher.weightsFormat
-  for (const [key, formats] of Object.entries(formatFields)) {
-    if (teacher[key as keyof typeof formatFields] !== undefined && !(formats as ReadonlyArray<string>).includes(format)) {
-      return `teacher.${key}: not read by weightsFormat ${format} (only by ${formats.join(", ")})`
-    }
-  }
-  if (format === "onnx" || format === "tfjs") {
-    if (teacher.weights === undefined) return `teacher.weights: required for weightsFormat ${format} (the model file)`
-    if (teacher.featureOutput === undefined)
-      return `teacher.featureOutput: required for weightsFormat ${format} (the output with the pooled features)`
-    if (teacher.bnMode !== "eval")
-      return `teacher.bnMode: ${teacher.bnMode} needs a teacher bingo builds (weightsFormat bingo or torchvision); a ${format} model runs as exported`
-    return undefined
-  }
-  if (teacher.backbone === undefined) {
-    return `teacher.backbone: required for weightsFormat ${format}${teacher.weights === undefined ? " (the teacher pre-trained here)" : ""}`
-  }
-  return undefined
+  const given = Object.fromEntries(
+    Object.entries(teacher).filter(
+      ([k, v]) => v !== undefined && (k === "weights" || JSON.stringify(v) !== JSON.stringify(teacherDefaults[k]))
+    )
+  )
+  return teacherConfigProblem(teacher.weightsFormat, given)
 }
 
 /**

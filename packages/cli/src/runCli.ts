@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path"
 import { listBackbones, backboneRegistry } from "@bingo/backbones"
 import { DatasetSource, listDatasets } from "@bingo/data"
 import { LossRegistry } from "@bingo/losses"
+import { formatTeacherFormats } from "@bingo/teacher"
 import { compareLosses, formatComparison } from "./compareLosses.ts"
 import { loadConfig } from "./loadConfig.ts"
 import { describeSplits } from "./describeSplits.ts"
@@ -21,7 +22,8 @@ usage:
                                                        folder with \`cache\` is decoded into its cache now
   bingo compare <config.yaml> --losses bingo,seed,moco [--set ...]
                                                        the same run once per loss (same teacher, bags, budget)
-${reportUsage}${studyUsage}  bingo losses | backbones | datasets                  list what the registries hold
+${reportUsage}${studyUsage}  bingo losses | backbones | datasets | teachers       list what the registries hold (teachers: the
+                                                       teacher.weightsFormat values, what runs each, their keys)
 `
 
 const parseOverrides = (args: ReadonlyArray<string>): { file?: string; overrides: Array<string>; losses?: Array<string>; bad?: string } => {
@@ -128,6 +130,9 @@ const program = (argv: ReadonlyArray<string>, progress: { terminal?: ProgressTer
         return 0
       case "backbones":
         for (const b of listBackbones()) console.log(`${b.padEnd(14)} ${backboneRegistry[b]!.description}`)
+        return 0
+      case "teachers":
+        yield* Effect.sync(() => console.log(formatTeacherFormats()))
         return 0
       case "datasets":
         for (const d of listDatasets()) console.log(d)

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { failureOf } from "@bingo/runtime"
 import { decodeConfig } from "../src/loadConfig.ts"
+import { runCli } from "../src/runCli.ts"
 import { pipelineLayer, type PipelineResult, runPipeline } from "../src/runPipeline.ts"
 
 /** The ONNX fixture of @bingo/teacher (PyTorch export: ResNet-18 at 1/16 width, 16x16x3 NCHW, outputs features [N, 32], embedding [N, 16]). */
@@ -100,6 +101,22 @@ describe("pipeline with a teacher model file (ONNX, TF.js)", () => {
     120_000
   )
 
+  it.effect("bingo teachers lists every teacher format, what runs it and its keys", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const log = console.log
+      console.log = (text: string) => void lines.push(text)
+      const code = yield* Effect.promise(() => runCli(["teachers"], { log: false })).pipe(
+        Effect.ensuring(Effect.sync(() => (console.log = log)))
+      )
+      expect(code).toBe(0)
+      const text = lines.join("\n")
+      for (const format of ["bingo", "torchvision", "onnx", "tfjs"]) expect(text).toMatch(new RegExp(`^${format} `, "m"))
+      expect(text).toContain("runs in: onnxruntime-node (CPU; optional dependency)")
+      expect(text).toContain("featureOutput*: ")
+    })
+  )
+
   it.effect("config: each format's keys are checked against it, naming the key", () =>
     Effect.gen(function* () {
       const reason = (teacher: Record<string, unknown>) =>
@@ -112,7 +129,8 @@ describe("pipeline with a teacher model file (ONNX, TF.js)", () => {
       expect(yield* reason(withoutFeatures)).toContain("teacher.featureOutput: required for weightsFormat onnx")
       expect(yield* reason(withoutWeights)).toContain("teacher.weights: required for weightsFormat onnx")
       expect(yield* reason({ ...onnxSection, backbone: "resnet18" })).toContain("teacher.backbone: not read by weightsFormat onnx")
-      expect(yield* reason({ ...onnxSection, bnMode: "batch-stats" })).toContain("teacher.bnMode: batch-stats needs a teacher bingo builds")
+      expect(yield* reason({ ...onnxSection, bnMode: "batch-stats" })).toContain("teacher.bnMode: not read by weightsFormat onnx")
+      expect(yield* reason({ ...onnxSection, headHidden: 64 })).toContain("teacher.headHidden: not read by weightsFormat onnx")
       expect(yield* reason({ weightsFormat: "bingo", featureOutput: "x", backbone: "mlp" })).toContain(
         "teacher.featureOutput: not read by weightsFormat bingo"
       )
