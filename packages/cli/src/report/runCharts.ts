@@ -53,8 +53,8 @@ const lineChart = (
   layer: [
     {
       data: { values: points.filter((p) => finite(p.value)) },
-      // a short curve (a few epoch lines) is drawn with its points too: a line of one point is invisible
-      mark: { type: "line", strokeWidth: 1.5, point: new Set(points.map((p) => p.x)).size <= 20 },
+      // a curve of a few points (a run of one or two epochs without step lines) shows them: a line of one point is invisible
+      mark: { type: "line", strokeWidth: 1.5, point: new Set(points.map((p) => p.x)).size <= 3 },
       encoding: {
         x: { field: "x", type: "quantitative", title: xTitle },
         y: {
