@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { beforeAll, describe, expect, it } from "vitest"
-import { kmeans } from "../src/kmeans.ts"
+import { Rng } from "@bingo/runtime"
+import { clusterSums, kmeans } from "../src/kmeans.ts"
 import { blobs, useCpu } from "./helpers.ts"
 
 beforeAll(useCpu)
@@ -53,5 +54,18 @@ describe("kmeans", () => {
 
   it("rejects more clusters than samples", () => {
     expect(() => kmeans(new Float32Array(6), 2, { clusters: 4 })).toThrow(/clusters <= N/)
+  })
+
+  it("clusterSums adds each cluster's rows (hand values) and agrees with TF.js's unsortedSegmentSum on random rows", () => {
+    const xs = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8])
+    expect(Array.from(clusterSums(xs, 2, Int32Array.from([1, 0, 1, 1]), 3))).toEqual([3, 4, 13, 16, 0, 0])
+    const rng = Rng.fromSeed(5)
+    const n = 300
+    const dim = 7
+    const rows = Float32Array.from({ length: n * dim }, () => rng.normal())
+    const ids = Int32Array.from({ length: n }, () => rng.int(9))
+    const reference = tf.tidy(() => tf.unsortedSegmentSum(tf.tensor2d(rows, [n, dim]), tf.tensor1d(ids, "int32"), 9).dataSync())
+    const sums = clusterSums(rows, dim, ids, 9)
+    sums.forEach((v, i) => expect(v).toBeCloseTo(reference[i]!, 4))
   })
 })
