@@ -8,7 +8,7 @@ import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
 import { LossRegistry } from "@bingo/losses"
 import { Teacher } from "@bingo/teacher"
 import { Trainer } from "@bingo/trainer"
-import type { EpochSummary, StepReport } from "@bingo/training"
+import { appendMetrics, type EpochSummary, prepareMetrics, type StepReport } from "@bingo/training"
 import { evaluateEncoder, evaluateFeatures, type EvaluationOptions, formatResultsTable, type ReportRow } from "@bingo/eval"
 import type { PipelineConfig } from "./PipelineConfig.ts"
 import { loadPlugins } from "./loadPlugins.ts"
@@ -365,11 +365,22 @@ export const runPipeline = Effect.fn("runPipeline")(function* (config: PipelineC
     seed: config.seed,
     semiSupervised: config.eval.semiSupervised
   }
+  // metrics.jsonl: one "probe" line per probe epoch; an evaluation always runs whole, so a
+  // re-run (after a kill) first drops the lines an earlier one wrote
+  const metricsPath = join(outDir, "metrics.jsonl")
+  prepareMetrics(metricsPath, "linear probe", 0, 0)
+  const probeOptions = (model: string): EvaluationOptions => ({
+    ...evalOptions,
+    onProbe: (probe, epochs) =>
+      epochs.forEach(({ loss, lr }, epoch) =>
+        appendMetrics(metricsPath, { type: "probe", stage: "linear probe", model, probe, epoch, loss, lr, time: new Date().toISOString() })
+      )
+  })
   const rows: Array<ReportRow> = []
   const warnings: Array<string> = []
   const evaluate = (model: string, encoder: typeof distilled.student, ds: { train: ImageSource; test: ImageSource }) =>
     Effect.gen(function* () {
-      const scores = yield* evaluateEncoder(encoder, ds.train, ds.test, evalOptions)
+      const scores = yield* evaluateEncoder(encoder, ds.train, ds.test, probeOptions(model))
       rows.push({ model, backbone: encoder.spec.backbone, params: parameterCount(encoder.backbone), scores })
       yield* Effect.logInfo(`eval ${model}: kNN ${(100 * scores.knnTop1).toFixed(1)}%, linear ${(100 * scores.linearTop1).toFixed(1)}%`)
     })
@@ -386,7 +397,7 @@ export const runPipeline = Effect.fn("runPipeline")(function* (config: PipelineC
     }
     if (config.eval.teacher) {
       // the teacher through its own embedding pass (a TF.js encoder, or a model file in its runtime)
-      const teacherScores = yield* evaluateFeatures((split) => teacher.embedDataset(split, augment), train, test, evalOptions)
+      const teacherScores = yield* evaluateFeatures((split) => teacher.embedDataset(split, augment), train, test, probeOptions("teacher"))
       rows.push({ model: "teacher", backbone: teacher.architecture, params: teacher.parameterCount, scores: teacherScores })
       yield* Effect.logInfo(
         `eval teacher: kNN ${(100 * teacherScores.knnTop1).toFixed(1)}%, linear ${(100 * teacherScores.linearTop1).toFixed(1)}%`

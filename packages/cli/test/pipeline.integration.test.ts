@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { readMetrics } from "@bingo/training"
 import { Effect } from "effect"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -68,6 +69,12 @@ describe("pipeline (integration)", () => {
         for (const w of result.warnings) expect(formatPipelineResult(result)).toContain(`warning: ${w}`)
         expect(result.distillLosses).toHaveLength(2)
         expect(result.distillLosses.every(Number.isFinite)).toBe(true)
+        // metrics.jsonl: the linear probe of every evaluated network, one line per epoch (10)
+        const probes = readMetrics(join(dir, "out", "metrics.jsonl")).filter((l) => l.type === "probe")
+        expect(probes.map((l) => `${l.model}/${l.epoch}`)).toEqual(
+          result.rows.flatMap((r) => Array.from({ length: 10 }, (_, e) => `${r.model}/${e}`))
+        )
+        expect(probes.every((l) => Number.isFinite(l.loss) && l.lr > 0 && l.probe === "linear probe")).toBe(true)
         expect(result.bagPurity).toBeGreaterThan(0.1)
         for (const r of result.rows) {
           expect(r.scores.knnTop1).toBeGreaterThan(0)

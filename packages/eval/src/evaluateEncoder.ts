@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { cosineLr } from "@bingo/optim"
 import { Rng } from "@bingo/runtime"
 import { type Encoder, extractFeatures } from "@bingo/backbones"
 import type { AugmentConfig, ImageSource } from "@bingo/data"
@@ -18,6 +19,8 @@ export interface EvaluationOptions {
    * same features and scores it on the whole test split. Default none.
    */
   readonly semiSupervised?: ReadonlyArray<number>
+  /** Called with each probe's per-epoch mean training losses and lrs, as it finishes (metrics.jsonl). */
+  readonly onProbe?: (probe: string, epochs: ReadonlyArray<{ readonly loss: number; readonly lr: number }>) => void
 }
 
 export interface EvaluationScores {
@@ -29,8 +32,15 @@ export interface EvaluationScores {
   readonly [semiSupervised: `labels${string}pct${"Top1" | "Top5"}`]: number
 }
 
-/** A probe's score, or LinearProbeDiverged when its last epoch's loss is not finite. */
-const finiteProbe = (probe: string, score: ProbeScore) => {
+/**
+ * A probe's score, or LinearProbeDiverged when its last epoch's loss is not finite; either way
+ * its epochs are reported to `options.onProbe` first.
+ */
+const finiteProbe = (probe: string, score: ProbeScore, options: EvaluationOptions) => {
+  options.onProbe?.(
+    probe,
+    score.epochLosses.map((loss, epoch) => ({ loss, lr: cosineLr(options.linear.lr, epoch, options.linear.epochs) }))
+  )
   const last = score.epochLosses.at(-1)
   return last !== undefined && !Number.isFinite(last)
     ? Effect.fail(new LinearProbeDiverged({ probe, epoch: score.epochLosses.length - 1, loss: last }))
@@ -70,13 +80,15 @@ export const evaluateFeatures = Effect.fn("evaluateFeatures")(function* <E>(
   const knn = knnClassifier(trainSet, testSet, tr.dim, { ...options.knn, numClasses })
   const linear = yield* finiteProbe(
     "linear probe",
-    linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+    linearProbe(trainSet, testSet, tr.dim, { ...options.linear, numClasses }, Rng.fromSeed(options.seed)),
+    options
   )
   const semi: Record<`labels${string}pct${"Top1" | "Top5"}`, number> = {}
   for (const fraction of options.semiSupervised ?? []) {
     const score = yield* finiteProbe(
       `linear probe on ${100 * fraction}% of the labels`,
-      semiSupervisedProbe(trainSet, testSet, tr.dim, fraction, { ...options.linear, numClasses }, Rng.fromSeed(options.seed))
+      semiSupervisedProbe(trainSet, testSet, tr.dim, fraction, { ...options.linear, numClasses }, Rng.fromSeed(options.seed)),
+      options
     )
     semi[semiSupervisedMetric(fraction, "Top1")] = score.top1
     semi[semiSupervisedMetric(fraction, "Top5")] = score.top5

@@ -44,7 +44,21 @@ export interface EpochLine extends EpochSummary {
   readonly time: string
 }
 
-export type MetricsLine = StepLine | EpochLine
+/** One epoch of a linear probe of the evaluation (stage "linear probe"): its mean training loss and lr. */
+export interface ProbeLine {
+  readonly type: "probe"
+  readonly stage: "linear probe"
+  /** The evaluated network, as in the results table ("student (bingo)", "teacher", ...). */
+  readonly model: string
+  /** "linear probe", or "linear probe on 1% of the labels", ... */
+  readonly probe: string
+  readonly epoch: number
+  readonly loss: number
+  readonly lr: number
+  readonly time: string
+}
+
+export type MetricsLine = StepLine | EpochLine | ProbeLine
 
 /** The whole lines of a metrics file (a partial last line, from a kill mid-append, is not one). */
 export const readMetrics = (path: string): Array<MetricsLine> => {
