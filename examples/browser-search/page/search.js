@@ -132,6 +132,8 @@ async function main() {
   state.entries = await (await fetch("/gallery/gallery.json")).json()
   const images = state.entries.map((e) => thumb(`/gallery/${e.file}`))
   await Promise.all(images.map((img) => img.decode()))
+  // the first pass compiles webgl's shaders for these shapes / starts wasm: time the second one
+  const warmUp = await embedAll(images, model)
   const { rows, ms } = await embedAll(images, model)
   state.embeddings = rows
   state.msPerImage = ms / images.length
@@ -146,7 +148,8 @@ async function main() {
     `TF.js ${tf.version.tfjs}, backend ${state.backend}${skipped}\n` +
     `student: ${meta.backbone ?? "?"}, input ${model.inputs[0].shape.slice(1).join("x")}, ${model.countParams()} parameters, ` +
     `${rows[0].length}-d embedding\n` +
-    `gallery: ${images.length} images embedded in ${ms.toFixed(1)} ms (${state.msPerImage.toFixed(2)} ms per image, one batch)`
+    `gallery: ${images.length} images embedded in ${ms.toFixed(1)} ms (${state.msPerImage.toFixed(2)} ms per image, one batch; ` +
+    `the first pass, which compiles / initialises the backend, took ${warmUp.ms.toFixed(0)} ms)`
 
   const drop = $("drop")
   drop.addEventListener("dragover", (e) => {

@@ -167,6 +167,24 @@ describe.skipIf(skipped !== undefined)(
       seen.embeddings.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - nodeEmbeddings[i]![j]!)).toBeLessThan(1e-4)))
     })
 
+    it.each(["wasm", "cpu"])("with ?backend=%s (the fallbacks) embeds the gallery as Node does", async (backend) => {
+      const other = await browser!.newPage()
+      try {
+        other.on("console", (m) => {
+          if (m.type() === "error") problems.push(`console error (${backend}): ${m.text()}`)
+        })
+        other.on("pageerror", (e) => problems.push(`page error (${backend}): ${String(e)}`))
+        await other.goto(`${server!.url}?backend=${backend}`, { waitUntil: "load" })
+        await other.waitForSelector("body[data-state=ready], body[data-state=failed]", { timeout: 30_000 })
+        const seen = await other.evaluate(() => ({ backend: window.bingoSearch.backend, embeddings: window.bingoSearch.embeddings }))
+        expect(problems).toEqual([])
+        expect(seen.backend).toBe(backend)
+        seen.embeddings.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - nodeEmbeddings[i]![j]!)).toBeLessThan(1e-4)))
+      } finally {
+        await other.close()
+      }
+    })
+
     it("shows the nearest neighbours of a clicked gallery image, the same as Node computes from the same weights", async () => {
       for (const i of [7, 31]) {
         await page.click(`#gallery img[data-index="${i}"]`)
