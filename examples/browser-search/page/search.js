@@ -99,7 +99,8 @@ function show(query, queryLabel, self, preview, ms) {
       li.dataset.index = String(index)
       li.dataset.score = String(score)
       if (self !== undefined) li.className = entry.label === state.entries[self].label ? "same" : "other"
-      li.append(thumb(`/gallery/${entry.file}`), `#${index} ${entry.className}`, score.toFixed(3))
+      const text = (t) => Object.assign(document.createElement("span"), { textContent: t })
+      li.append(thumb(`/gallery/${entry.file}`), text(`#${index} ${entry.className}`), text(score.toFixed(3)))
       return li
     })
   )
