@@ -64,7 +64,13 @@ export const serve = (options: ServeOptions = {}): Promise<Server> => {
     if (files[pathname] !== undefined) return files[pathname]
     const mount = mounts.find(([prefix]) => pathname.startsWith(prefix))
     if (mount === undefined) return undefined
-    const path = resolve(mount[1], `.${sep}${decodeURIComponent(pathname.slice(mount[0].length))}`)
+    let name: string
+    try {
+      name = decodeURIComponent(pathname.slice(mount[0].length))
+    } catch {
+      return undefined // a malformed %-escape
+    }
+    const path = resolve(mount[1], `.${sep}${name}`)
     return path.startsWith(mount[1] + sep) ? path : undefined
   }
   const server = createServer((req, res) => {

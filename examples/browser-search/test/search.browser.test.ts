@@ -197,7 +197,7 @@ describe.skipIf(skipped !== undefined)(
       expect(problems).toEqual([])
     })
 
-    it("embeds a chosen image file (RGB, 40x28: greyed, centre-cropped, resized) and shows its neighbours as Node computes them", async () => {
+    it("embeds an image file chosen or dropped (RGB, 40x28: greyed, centre-cropped, resized) and shows its neighbours as Node computes them", async () => {
       const [h, w] = [28, 40]
       // fixed pseudo-random bytes (the fractional part of a large sine), exact in 8 bits
       const pixels = Float32Array.from(
@@ -215,6 +215,18 @@ describe.skipIf(skipped !== undefined)(
       await page.waitForSelector("#neighbours[data-query=file]", { timeout: 10_000 })
       const shown = await shownNeighbours(page)
       expectSameNeighbours(shown, nearest(nodeEmbeddings, query), (j) => dot(query, nodeEmbeddings[j]!))
+
+      // the same file dropped on the drop zone (a drop event carrying it, as a drag from the desktop delivers)
+      const png = readFileSync(path).toString("base64")
+      await page.evaluate(`(() => {
+        const transfer = new DataTransfer()
+        transfer.items.add(new File([Uint8Array.from(atob("${png}"), (c) => c.charCodeAt(0))], "dropped.png", { type: "image/png" }))
+        document.getElementById("neighbours").removeAttribute("data-query")
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }))
+      })()`)
+      await page.waitForSelector("#neighbours[data-query=file]", { timeout: 10_000 })
+      expect(await page.evaluate(() => document.getElementById("query").textContent)).toContain("dropped.png (40x28)")
+      expect(await shownNeighbours(page)).toEqual(shown)
       expect(problems).toEqual([])
     })
   }
