@@ -13,12 +13,16 @@ async function pickBackend() {
   const forced = new URLSearchParams(location.search).get("backend")
   if (tf.wasm !== undefined) tf.wasm.setWasmPaths(new URL("/wasm/", location.href).href)
   for (const name of forced ? [forced] : ["webgl", "wasm", "cpu"]) {
+    if (name === "webgl" && !forced && !tf.env().getBool("HAS_WEBGL")) {
+      state.skipped.push("webgl: this browser gives no WebGL context")
+      continue
+    }
     try {
       if (await tf.setBackend(name)) {
         await tf.ready()
         return name
       }
-      state.skipped.push(`${name}: did not initialise`)
+      state.skipped.push(`${name}: did not initialise (the console says why)`)
     } catch (e) {
       state.skipped.push(`${name}: ${e instanceof Error ? e.message : e}`)
     }

@@ -167,18 +167,36 @@ describe.skipIf(skipped !== undefined)(
       seen.embeddings.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - nodeEmbeddings[i]![j]!)).toBeLessThan(1e-4)))
     })
 
-    it.each(["wasm", "cpu"])("with ?backend=%s (the fallbacks) embeds the gallery as Node does", async (backend) => {
+    it.each([
+      ["wasm", "without WebGL"],
+      ["cpu", "with ?backend=cpu"]
+    ])("uses %s %s, names it on the page, and embeds the gallery as Node does", async (backend, how) => {
       const other = await browser!.newPage()
       try {
+        const noWebgl = how === "without WebGL"
+        // no WebGL context, as in a browser without GPU access or software WebGL
+        if (noWebgl)
+          await other.evaluateOnNewDocument(`
+            for (const Canvas of [HTMLCanvasElement, OffscreenCanvas]) {
+              const getContext = Canvas.prototype.getContext
+              Canvas.prototype.getContext = function (type, ...rest) {
+                return /webgl/.test(type) ? null : getContext.call(this, type, ...rest)
+              }
+            }`)
         other.on("console", (m) => {
           if (m.type() === "error") problems.push(`console error (${backend}): ${m.text()}`)
         })
         other.on("pageerror", (e) => problems.push(`page error (${backend}): ${String(e)}`))
-        await other.goto(`${server!.url}?backend=${backend}`, { waitUntil: "load" })
+        await other.goto(noWebgl ? server!.url : `${server!.url}?backend=${backend}`, { waitUntil: "load" })
         await other.waitForSelector("body[data-state=ready], body[data-state=failed]", { timeout: 30_000 })
         const seen = await other.evaluate(() => ({ backend: window.bingoSearch.backend, embeddings: window.bingoSearch.embeddings }))
         expect(problems).toEqual([])
         expect(seen.backend).toBe(backend)
+        expect(await other.evaluate(() => document.getElementById("status").textContent)).toContain(`backend ${backend}`)
+        if (noWebgl)
+          expect(await other.evaluate(() => document.getElementById("status").textContent)).toContain(
+            `backend wasm (skipped webgl: this browser gives no WebGL context)`
+          )
         seen.embeddings.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - nodeEmbeddings[i]![j]!)).toBeLessThan(1e-4)))
       } finally {
         await other.close()
