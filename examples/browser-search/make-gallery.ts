@@ -35,7 +35,7 @@ const writeGallery = Effect.gen(function* () {
     const label = test!.labels![i]!
     entries.push({ file, label, className: shapeClassNames[label]! })
   }
-  writeFileSync(join(dir, "gallery.json"), `${JSON.stringify(entries, null, 1)}\n`)
+  writeFileSync(join(dir, "gallery.json"), `${JSON.stringify(entries, null, 2)}\n`)
   console.log(`wrote ${gallerySize} images and gallery.json to ${dir}`)
 })
 
