@@ -100,6 +100,7 @@ describe.skipIf(skipped !== undefined)(
           "weights-distillation",
           "lr",
           "spread",
+          "probe-loss",
           "purity-per-class",
           "map-student-bingo",
           "map-student-random-init",

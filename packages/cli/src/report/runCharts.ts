@@ -1,4 +1,4 @@
-import type { EpochLine, MetricsLine, StepLine } from "@bingo/training"
+import type { EpochLine, MetricsLine, ProbeLine, StepLine } from "@bingo/training"
 import type { VegaLiteSpec } from "./vegaSvg.ts"
 
 /**
@@ -7,8 +7,10 @@ import type { VegaLiteSpec } from "./vegaSvg.ts"
  */
 export const lossWeightNames: ReadonlyArray<string> = ["lambda", "wSelf", "wCross"]
 
-/** The stages of a metrics file, in the order they first appear (pre-training before distillation). */
-export const stagesOf = (metrics: ReadonlyArray<MetricsLine>): ReadonlyArray<string> => [...new Set(metrics.map((l) => l.stage))]
+/** The training stages of a metrics file (step and epoch lines), in the order they first appear (pre-training before distillation). */
+export const stagesOf = (metrics: ReadonlyArray<MetricsLine>): ReadonlyArray<string> => [
+  ...new Set(metrics.flatMap((l) => (l.type === "probe" ? [] : [l.stage])))
+]
 
 /** One point of a curve: x is the stage's step (or epoch, when it has no step lines). */
 export interface CurvePoint {
@@ -132,4 +134,16 @@ export const spreadChartSpec = (metrics: ReadonlyArray<MetricsLine>): VegaLiteSp
     )
   )
   return lineChart("embedding spread", "1 spread out, 0 collapsed", points, "step of its stage", "spread", { yDomain: [0, 1] })
+}
+
+/** The linear probes' training loss per epoch, one line per evaluated network and probe; undefined without probe lines. */
+export const probeChartSpec = (metrics: ReadonlyArray<MetricsLine>): VegaLiteSpec | undefined => {
+  const probes = metrics.filter((l): l is ProbeLine => l.type === "probe")
+  if (probes.length === 0) return undefined
+  const points = probes.map((l) => ({
+    x: l.epoch + 1,
+    series: l.probe === "linear probe" ? l.model : `${l.model}, ${l.probe}`,
+    value: l.loss
+  }))
+  return lineChart("linear probes: loss", "mean training cross-entropy per epoch, per evaluated network", points, "epoch", "loss")
 }

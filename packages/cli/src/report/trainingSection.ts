@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { MetricsLine } from "@bingo/training"
 import { chartFigure, escapeHtml, type ReportSection } from "./html.ts"
-import { lossChartSpec, lossWeightsChartSpec, lrChartSpec, spreadChartSpec, stagesOf } from "./runCharts.ts"
+import { lossChartSpec, lossWeightsChartSpec, lrChartSpec, probeChartSpec, spreadChartSpec, stagesOf } from "./runCharts.ts"
 import { vegaLiteSvg } from "./vegaSvg.ts"
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "")
@@ -34,6 +34,16 @@ export const trainingSection = Effect.fn("trainingSection")(function* (metrics: 
       "Spread of each watched network's L2-normalised embeddings across the batch, sqrt(1 - |mean|²); training stops when the trained network's stays near 0 (docs/errors.md)."
     )
   )
+  const probes = probeChartSpec(metrics)
+  if (probes !== undefined) {
+    figures.push(
+      chartFigure(
+        "probe-loss",
+        yield* vegaLiteSvg(probes),
+        "The evaluation's linear probes: each network's probe training loss per epoch (a non-finite one stops the run: LinearProbeDiverged)."
+      )
+    )
+  }
   const steps = metrics.filter((l) => l.type === "step").length
   const epochs = metrics.filter((l) => l.type === "epoch").length
   return {
