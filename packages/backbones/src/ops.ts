@@ -39,18 +39,21 @@ const useIm2col = (): boolean => {
  */
 const nativeConv = (): boolean => hasNativeKernel(CONV2D)
 
+/** `x` with `padding` zeros on each side of its height and width (NHWC); `x` itself for 0. */
+const padSpatial = (x: tf.Tensor4D, padding: number): tf.Tensor4D =>
+  padding > 0
+    ? tf.pad(x, [
+        [0, 0],
+        [padding, padding],
+        [padding, padding],
+        [0, 0]
+      ])
+    : x
+
 /** The stock TF.js convolution with explicit symmetric padding. */
 export const conv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
   tf.tidy(() => {
-    const padded =
-      padding > 0
-        ? tf.pad(x, [
-            [0, 0],
-            [padding, padding],
-            [padding, padding],
-            [0, 0]
-          ])
-        : x
+    const padded = padSpatial(x, padding)
     return tf.conv2d(padded, kernel, stride, "valid")
   })
 
@@ -159,15 +162,7 @@ export const depthwiseConv2d = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: num
 /** The stock TF.js depthwise convolution with explicit symmetric padding. */
 export const depthwiseConv2dStock = (x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, padding: number): tf.Tensor4D =>
   tf.tidy(() => {
-    const padded =
-      padding > 0
-        ? tf.pad(x, [
-            [0, 0],
-            [padding, padding],
-            [padding, padding],
-            [0, 0]
-          ])
-        : x
+    const padded = padSpatial(x, padding)
     return tf.depthwiseConv2d(padded, kernel, stride, "valid")
   })
 
