@@ -3,21 +3,18 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { spawnCli } from "./cliProcess.ts"
+import { tinyStudyBase } from "./studyFixture.ts"
 
-/** The study smoke test's tiny base config (packages/cli/test/study.test.ts), 2 arms x 2 seeds. */
-const baseYaml = [
-  "name: tiny",
-  "seed: 3",
-  "backend: wasm",
-  "outDir: unused",
-  "dataset: { name: shapes, options: { trainSize: 256, testSize: 128, size: 8, seed: 0 } }",
-  "augment: { outputSize: 8 }",
-  "teacher: { backbone: convnet-small, widthMultiplier: 0.25, headHidden: 64, embeddingDim: 32, pretrain: { epochs: 3, batchSize: 32, lr: 0.02, queueSize: 128 } }",
-  "bags: { method: knn, k: 4 }",
-  "student: { backbone: convnet-small, widthMultiplier: 0.25, headHidden: 64, embeddingDim: 32 }",
-  "distill: { epochs: 2, batchSize: 64, lr: 0.01, queueSize: 128, checkpointEverySteps: 1 }",
-  "eval: { knn: { k: 10 }, linear: { epochs: 2 } }"
-].join("\n")
+/** The study smoke test's tiny base config, distilled 2 epochs with a checkpoint every step (a kill lands mid-cell), without semi-supervised probes. */
+const baseYaml = tinyStudyBase
+  .map((line) =>
+    line.startsWith("distill:")
+      ? "distill: { epochs: 2, batchSize: 64, lr: 0.01, queueSize: 128, checkpointEverySteps: 1 }"
+      : line.startsWith("eval:")
+        ? "eval: { knn: { k: 10 }, linear: { epochs: 2 } }"
+        : line
+  )
+  .join("\n")
 
 const studyYaml = [
   "name: smoke",
