@@ -18,13 +18,13 @@ export class StudyArmError extends Schema.TaggedError<StudyArmError>()("StudyArm
   }
 }
 
-/** `--shard` that is not `i/n` with integers 0 <= i < n. */
+/** `--shard` that is not `i/n` with integers 0 <= i < n, or array-job variables (`arrayTask.ts`) that name no valid task. */
 export class InvalidShard extends Schema.TaggedError<InvalidShard>()("InvalidShard", {
   shard: Schema.String,
   reason: Schema.String
 }) {
   override get message(): string {
-    return `--shard ${this.shard}: ${this.reason}`
+    return this.shard.includes("=") ? `${this.shard}: ${this.reason}` : `--shard ${this.shard}: ${this.reason}`
   }
 }
 
