@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { repoRoot } from "../cliProcess.ts"
-import { type SlurmCluster, slurmUnavailable, startSlurmCluster } from "./slurmCluster.ts"
+import { processesOf, type SlurmCluster, slurmUnavailable, startSlurmCluster } from "./slurmCluster.ts"
 
 const title = `one-node Slurm cluster${slurmUnavailable !== undefined ? ` (skipped: ${slurmUnavailable})` : ""}`
 
@@ -81,5 +81,24 @@ describe.skipIf(slurmUnavailable !== undefined)(title, () => {
       { id: "2", task: slurm(1) },
       { id: "3", task: slurm(2) }
     ])
+  }, 120_000)
+
+  it("stop() leaves no daemon, job or step behind, even with a job still running", async () => {
+    const other = await startSlurmCluster()
+    const conf = other.env["SLURM_CONF"]!
+    try {
+      const job = await other.submit(other.script("long.sh", "#!/bin/bash\nsleep 600\n"))
+      for (let i = 0; (await other.tasks(job))[0]!.state !== "RUNNING"; i++) {
+        if (i > 100) throw new Error(`job ${job} did not start:\n${other.logs()}`)
+        await new Promise((ok) => setTimeout(ok, 100))
+      }
+      // slurmd, the job's slurmstepd and its sleep all carry the cluster's SLURM_CONF
+      expect(processesOf(conf).length).toBeGreaterThanOrEqual(4)
+    } finally {
+      await other.stop()
+    }
+    expect(processesOf(conf)).toEqual([])
+    for (const pid of other.daemonPids) expect(() => process.kill(pid, 0)).toThrow()
+    expect(existsSync(other.dir)).toBe(false)
   }, 120_000)
 })

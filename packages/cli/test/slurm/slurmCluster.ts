@@ -103,6 +103,8 @@ export interface SlurmCluster {
   readonly env: Readonly<Record<string, string | undefined>>
   readonly nodeName: string
   readonly cpus: number
+  /** The process ids of munged, slurmctld and slurmd. */
+  readonly daemonPids: ReadonlyArray<number>
   /** Write an executable script into the cluster's dir; returns its path. */
   readonly script: (name: string, body: string) => string
   /** `sbatch --parsable script`: the job id. Output goes to `<dir>/jobs/slurm-<task's job id>.{out,err}` unless `args` say otherwise. */
@@ -194,8 +196,8 @@ const describeTask = (t: SlurmTask) =>
     ...(t.stderrPath !== t.stdoutPath ? [`  stderr (${t.stderrPath}):\n${t.stderr.trimEnd() || "(empty)"}`] : [])
   ].join("\n")
 
-/** Processes (other than this one) whose environment holds `SLURM_CONF=<conf>`: the jobs and steps of this cluster. */
-const processesOf = (conf: string): ReadonlyArray<number> => {
+/** Processes (other than this one) whose environment holds `SLURM_CONF=<conf>`: the daemons, jobs and steps of a cluster. */
+export const processesOf = (conf: string): ReadonlyArray<number> => {
   const needle = Buffer.from(`SLURM_CONF=${conf}\0`)
   const pids: Array<number> = []
   for (const entry of readdirSync("/proc")) {
@@ -382,6 +384,7 @@ export const startSlurmCluster = async (timeoutMs = 30_000): Promise<SlurmCluste
     env,
     nodeName,
     cpus: cpus().length,
+    daemonPids: children.map(({ child }) => child.pid!),
     script: (name, body) => {
       const path = join(dir, name)
       writeFileSync(path, body, { mode: 0o755 })
