@@ -4,17 +4,52 @@
 #include <malloc.h>
 #include <omp.h>
 
+#include <cstring>
+
 #include <dnnl.hpp>
 
 namespace bingo {
 
+namespace {
+// Bytes and buffers the kernels allocated themselves (outputs not handed in by the TS pool).
+double gAllocBytes = 0, gAllocCount = 0;
+}  // namespace
+
 Napi::Float32Array newF32(Napi::Env env, size_t n, float** data) {
+  gAllocBytes += static_cast<double>(n * sizeof(float));
+  gAllocCount += 1;
   // Allocated by V8's ArrayBuffer allocator (zero-filled calloc), so V8 frees it during GC
   // itself. External buffers with a finalizer were freed only when the event loop ran
   // finalizers: a synchronous training loop never reused memory and page-faulted on every op.
   auto ab = Napi::ArrayBuffer::New(env, n * sizeof(float));
   *data = static_cast<float*>(ab.Data());
   return Napi::Float32Array::New(env, n, ab, 0);
+}
+
+Napi::Float32Array outF32(Napi::Env env, const Napi::Value& given, size_t n, float** data) {
+  if (given.IsTypedArray() && given.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+    auto a = given.As<Napi::Float32Array>();
+    if (a.ElementLength() == n) {
+      *data = a.Data();
+      return a;
+    }
+  }
+  return newF32(env, n, data);
+}
+
+Napi::Int32Array outI32(Napi::Env env, const Napi::Value& given, size_t n, int32_t** data) {
+  if (given.IsTypedArray() && given.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto a = given.As<Napi::Int32Array>();
+    if (a.ElementLength() == n) {
+      *data = a.Data();
+      return a;
+    }
+  }
+  gAllocBytes += static_cast<double>(n * sizeof(int32_t));
+  gAllocCount += 1;
+  auto a = Napi::Int32Array::New(env, n);
+  *data = a.Data();
+  return a;
 }
 
 namespace {
@@ -41,6 +76,15 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), omp_get_max_threads());
 }
 
+// allocStats() -> { bytes, buffers }: what the kernels allocated themselves since the addon loaded.
+Napi::Value AllocStats(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("bytes", Napi::Number::New(env, gAllocBytes));
+  o.Set("buffers", Napi::Number::New(env, gAllocCount));
+  return o;
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   auto o = Napi::Object::New(env);
@@ -52,7 +96,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// matmul(a, b, batchA, batchB, m, k, n, transA, transB) -> c [batch, m, n] (row-major).
+// matmul(a, b, batchA, batchB, m, k, n, transA, transB, out?) -> c [batch, m, n] (row-major).
 // A batch of 1 on either side is broadcast.
 Napi::Value MatMul(const Napi::CallbackInfo& info) {
   auto env = info.Env();
@@ -62,7 +106,8 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   bool ta = info[7].As<Napi::Boolean>(), tb = info[8].As<Napi::Boolean>();
   int64_t batch = batchA > batchB ? batchA : batchB;
   float* c;
-  auto out = newF32(env, static_cast<size_t>(batch * m * n), &c);
+  auto out = outF32(env, arg(info, 9), static_cast<size_t>(batch * m * n), &c);
+  if (k == 0) std::memset(c, 0, static_cast<size_t>(batch * m * n) * sizeof(float));  // sgemm may not write C
   int64_t lda = ta ? m : k, ldb = tb ? k : n;
   ThreadScope threads(2.0 * static_cast<double>(batch) * m * n * k);
   for (int64_t i = 0; i < batch; i++) {
@@ -86,6 +131,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   gThreads = omp_get_max_threads();
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("allocStats", Napi::Function::New(env, AllocStats));
   exports.Set("matmul", Napi::Function::New(env, MatMul));
   registerConv(env, exports);
   registerElementwise(env, exports);

@@ -27,8 +27,27 @@ inline std::vector<int64_t> i64s(const Napi::Value& v) {
   return out;
 }
 
-// A new Float32Array of n elements owned by V8; *data points at its (zeroed) memory.
+// A new Float32Array of n elements owned by V8; *data points at its (zeroed) memory. Counted
+// by allocStats().
 Napi::Float32Array newF32(Napi::Env env, size_t n, float** data);
+
+// A kernel's output of n floats: `given` when it is a Float32Array of exactly n elements (a
+// pooled buffer from the TS layer, src/OutputPool.ts: it holds old values, so every kernel
+// writes each element of its outputs), else a new one (newF32). Kernels return what this returns.
+Napi::Float32Array outF32(Napi::Env env, const Napi::Value& given, size_t n, float** data);
+// The same for int32 outputs (TopK's indices).
+Napi::Int32Array outI32(Napi::Env env, const Napi::Value& given, size_t n, int32_t** data);
+
+// info[i], or undefined past the last argument (the optional output arguments).
+inline Napi::Value arg(const Napi::CallbackInfo& info, size_t i) {
+  return i < info.Length() ? info[i] : info.Env().Undefined();
+}
+// list[i] when list is an array, else undefined (kernels with several outputs take an array of them).
+inline Napi::Value item(const Napi::Value& list, uint32_t i) {
+  if (!list.IsArray()) return list.Env().Undefined();
+  auto a = list.As<Napi::Array>();
+  return i < a.Length() ? a.Get(i) : list.Env().Undefined();
+}
 
 // Element counts above which an element-wise loop is split over threads: ~1,000 small
 // calls per training step gain nothing from a second thread (../shared/docs/NATIVE.md, the prototype notes).

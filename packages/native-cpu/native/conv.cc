@@ -119,7 +119,7 @@ void ensureBwdWei(const Geometry& g, ConvPlan& p) {
   p.hasBwdWei = true;
 }
 
-// conv(kind, a, b, geometry[17]):
+// conv(kind, a, b, geometry[17], out?):
 //   kind 0: forward          a = x [N,H,W,C],    b = w [KH,KW,C,O]  -> y  [N,OH,OW,O]
 //   kind 1: backward data    a = dy [N,OH,OW,O], b = w              -> dx [N,H,W,C]
 //   kind 2: backward weights a = x,              b = dy             -> dw [KH,KW,C,O]
@@ -144,7 +144,7 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     auto& s = strm();
     float* out;
     if (kind == 0) {
-      auto result = newF32(env, static_cast<size_t>(g.n * g.oh * g.ow * g.o), &out);
+      auto result = outF32(env, arg(info, 4), static_cast<size_t>(g.n * g.oh * g.ow * g.o), &out);
       memory src(p.src, e, a.data), dst(p.dst, e, out), weiUser(p.weiUser, e, b.data);
       memory wei = weiUser;
       if (p.weiToFwd) {
@@ -157,7 +157,7 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     }
     if (kind == 1) {
       ensureBwdData(g, p);
-      auto result = newF32(env, static_cast<size_t>(g.n * g.h * g.w * g.c), &out);
+      auto result = outF32(env, arg(info, 4), static_cast<size_t>(g.n * g.h * g.w * g.c), &out);
       memory dsrc(p.src, e, out), ddst(p.dst, e, a.data), weiUser(p.weiUser, e, b.data);
       memory wei = weiUser;
       if (p.weiToBwd) {
@@ -169,7 +169,7 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
       return result;
     }
     ensureBwdWei(g, p);
-    auto result = newF32(env, static_cast<size_t>(g.kh * g.kw * g.c * g.o), &out);
+    auto result = outF32(env, arg(info, 4), static_cast<size_t>(g.kh * g.kw * g.c * g.o), &out);
     memory src(p.src, e, a.data), ddst(p.dst, e, b.data), dweiUser(p.weiUser, e, out);
     memory dwei = dweiUser;
     if (p.dweiToUser) dwei = memory(p.dweiBwd, e, p.dweiBuf.data());

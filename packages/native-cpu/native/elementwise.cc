@@ -71,7 +71,7 @@ void binaryKernel(const float* a, const float* b, float* o, const std::vector<in
   }
 }
 
-// binary(op, a, aShape, b, bShape, outShape) -> out; a/b shapes padded with 1s to the output rank.
+// binary(op, a, aShape, b, bShape, outShape, out?) -> out; a/b shapes padded with 1s to the output rank.
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   const int op = static_cast<int>(i64(info[0]));
@@ -81,7 +81,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   int64_t total = 1;
   for (auto d : os) total *= d;
   float* out;
-  auto result = newF32(env, static_cast<size_t>(total), &out);
+  auto result = outF32(env, arg(info, 6), static_cast<size_t>(total), &out);
   if (total == 0) return result;
   // Strides (0 where broadcast), then merge adjacent dims that broadcast alike.
   std::vector<int64_t> fa(r), fb(r);
@@ -144,15 +144,15 @@ void unaryKernel(const float* __restrict x, float* __restrict o, int64_t n, floa
   }
 }
 
-// unary(op, x, alpha) -> out
+// unary(op, x, alpha, out?) -> out
 Napi::Value Unary(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   const int op = static_cast<int>(i64(info[0]));
   F32View x = f32(info[1]);
-  const float alpha = info.Length() > 2 ? info[2].As<Napi::Number>().FloatValue() : 0.f;
+  const float alpha = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().FloatValue() : 0.f;
   const int64_t n = static_cast<int64_t>(x.length);
   float* o;
-  auto result = newF32(env, x.length, &o);
+  auto result = outF32(env, arg(info, 3), x.length, &o);
   switch (op) {
     case kRelu: unaryKernel<kRelu>(x.data, o, n, alpha); break;
     case kStep: unaryKernel<kStep>(x.data, o, n, alpha); break;
@@ -169,13 +169,13 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// reluGrad(dy, x) -> dy where x > 0, else 0 (NaN where x is NaN, as dy * step(x)).
+// reluGrad(dy, x, out?) -> dy where x > 0, else 0 (NaN where x is NaN, as dy * step(x)).
 Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   F32View dy = f32(info[0]), x = f32(info[1]);
   const int64_t n = static_cast<int64_t>(x.length);
   float* o;
-  auto result = newF32(env, x.length, &o);
+  auto result = outF32(env, arg(info, 2), x.length, &o);
   const float* __restrict d = dy.data;
   const float* __restrict v = x.data;
 #pragma omp parallel for schedule(dynamic, 16384) if (n > kParallelMin)
@@ -183,7 +183,7 @@ Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// reduce(op, x, outer, size, inner) -> out [outer, inner]: op 0 = sum, 1 = mean, 2 = max, 3 = min.
+// reduce(op, x, outer, size, inner, out?) -> out [outer, inner]: op 0 = sum, 1 = mean, 2 = max, 3 = min.
 // x is viewed as [outer, size, inner]; sums accumulate in double (as the JS kernels do).
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   auto env = info.Env();
@@ -191,7 +191,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   F32View x = f32(info[1]);
   const int64_t outer = i64(info[2]), size = i64(info[3]), inner = i64(info[4]);
   float* o;
-  auto result = newF32(env, static_cast<size_t>(outer * inner), &o);
+  auto result = outF32(env, arg(info, 5), static_cast<size_t>(outer * inner), &o);
   const bool big = outer * size * inner > kParallelMin;
   if (op == 0 || op == 1) {
     const double scale = op == 1 ? 1.0 / static_cast<double>(size) : 1.0;
@@ -248,7 +248,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// tile(x, shape, reps) -> out
+// tile(x, shape, reps, out?) -> out
 Napi::Value Tile(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   F32View x = f32(info[0]);
@@ -258,7 +258,7 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   int64_t total = 1;
   for (int d = 0; d < r; d++) total *= (os[d] = shape[d] * reps[d]);
   float* o;
-  auto result = newF32(env, static_cast<size_t>(total), &o);
+  auto result = outF32(env, arg(info, 3), static_cast<size_t>(total), &o);
   if (total == 0) return result;
   if (r == 0) {
     o[0] = x.data[0];
@@ -332,7 +332,7 @@ void affine(const float* __restrict x, float* __restrict y, int64_t rows, int64_
   }
 }
 
-// batchNormTrain(x, gamma, beta, rows, C, eps) -> [y, mean, variance (biased), invStd]
+// batchNormTrain(x, gamma, beta, rows, C, eps, outs?) -> [y, mean, variance (biased), invStd]
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   F32View x = f32(info[0]), gamma = f32(info[1]), beta = f32(info[2]);
@@ -341,10 +341,11 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   std::vector<double> mean, var;
   channelMoments(x.data, rows, c, mean, var);
   float *y, *m, *v, *is;
-  auto yv = newF32(env, static_cast<size_t>(rows * c), &y);
-  auto mv = newF32(env, c, &m);
-  auto vv = newF32(env, c, &v);
-  auto iv = newF32(env, c, &is);
+  auto outs = arg(info, 6);
+  auto yv = outF32(env, item(outs, 0), static_cast<size_t>(rows * c), &y);
+  auto mv = outF32(env, item(outs, 1), c, &m);
+  auto vv = outF32(env, item(outs, 2), c, &v);
+  auto iv = outF32(env, item(outs, 3), c, &is);
   std::vector<float> scale(c), shift(c);
   for (int64_t i = 0; i < c; i++) {
     m[i] = static_cast<float>(mean[i]);
@@ -363,7 +364,7 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   return arr;
 }
 
-// batchNormGrad(dy, x, gamma, mean, invStd, rows, C) -> [dx, dgamma, dbeta], the closed form
+// batchNormGrad(dy, x, gamma, mean, invStd, rows, C, outs?) -> [dx, dgamma, dbeta], the closed form
 // for batch statistics: dx = g*is/N * (N*dy - sum(dy) - xhat * sum(dy*xhat)).
 Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   auto env = info.Env();
@@ -390,9 +391,10 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
     }
   }
   float *dx, *dg, *db;
-  auto dxv = newF32(env, static_cast<size_t>(rows * c), &dx);
-  auto dgv = newF32(env, c, &dg);
-  auto dbv = newF32(env, c, &db);
+  auto outs = arg(info, 7);
+  auto dxv = outF32(env, item(outs, 0), static_cast<size_t>(rows * c), &dx);
+  auto dgv = outF32(env, item(outs, 1), c, &dg);
+  auto dbv = outF32(env, item(outs, 2), c, &db);
   std::vector<float> k1(c), k2(c), k3(c), mf(c);
   const double n = static_cast<double>(rows);
   for (int64_t i = 0; i < c; i++) {
@@ -419,7 +421,7 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   return arr;
 }
 
-// batchNormInfer(x, mean, variance, offset|null, scale|null, rows, C, eps) -> y (TF.js FusedBatchNorm)
+// batchNormInfer(x, mean, variance, offset|null, scale|null, rows, C, eps, out?) -> y (TF.js FusedBatchNorm)
 Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   F32View x = f32(info[0]), mean = f32(info[1]), var = f32(info[2]);
@@ -437,13 +439,13 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
     shift[i] = static_cast<float>((hasOffset ? at(off, i) : 0.0) - at(mean, i) * s);
   }
   float* y;
-  auto yv = newF32(env, static_cast<size_t>(rows * c), &y);
+  auto yv = outF32(env, arg(info, 8), static_cast<size_t>(rows * c), &y);
   affine(x.data, y, rows, c, scale.data(), shift.data());
   return yv;
 }
 
 
-// topk(x, rows, cols, k) -> [values [rows, k], indices [rows, k] (Int32Array)]: per row the k
+// topk(x, rows, cols, k, outs?) -> [values [rows, k], indices [rows, k] (Int32Array)]: per row the k
 // largest, descending, ties by lower index first (as TF.js's cpu TopK). NaN rows are not handled
 // here (the caller sends them to the stock kernel).
 Napi::Value TopK(const Napi::CallbackInfo& info) {
@@ -451,9 +453,10 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
   F32View x = f32(info[0]);
   const int64_t rows = i64(info[1]), cols = i64(info[2]), k = i64(info[3]);
   float* vals;
-  auto vv = newF32(env, static_cast<size_t>(rows * k), &vals);
-  auto iv = Napi::Int32Array::New(env, static_cast<size_t>(rows * k));
-  int32_t* idx = iv.Data();
+  int32_t* idx;
+  auto outs = arg(info, 4);
+  auto vv = outF32(env, item(outs, 0), static_cast<size_t>(rows * k), &vals);
+  auto iv = outI32(env, item(outs, 1), static_cast<size_t>(rows * k), &idx);
 #pragma omp parallel for schedule(dynamic, 64) if (rows * cols > kParallelMin)
   for (int64_t r = 0; r < rows; r++) {
     const float* p = x.data + r * cols;

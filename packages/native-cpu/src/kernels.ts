@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
 import type { NativeAddon } from "./loadAddon.ts"
+import { type PooledBackend, takeOutput } from "./OutputPool.ts"
 
 /** What a cpu-backend kernel receives (tfjs-core's KernelFunc parameters). */
 interface KernelArgs {
@@ -10,8 +11,7 @@ interface KernelArgs {
 type Kernel = (args: KernelArgs) => tf.TensorInfo | Array<tf.TensorInfo>
 
 /** The parts of tfjs-backend-cpu's MathBackendCPU the kernels use. */
-interface CpuBackend {
-  readonly data: { get: (id: object) => { values?: unknown } }
+interface CpuBackend extends PooledBackend {
   makeTensorInfo: (shape: ReadonlyArray<number>, dtype: tf.DataType, values?: Float32Array | Int32Array) => tf.TensorInfo
 }
 
@@ -23,6 +23,9 @@ const f32 = (backend: CpuBackend, t: tf.TensorInfo | undefined): Float32Array | 
 }
 
 const size = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
+
+/** A kernel's output of `length` float32 elements, from the pool (src/OutputPool.ts) or, with the pool off, undefined (the addon allocates). */
+const out = (backend: CpuBackend, length: number): Float32Array | undefined => takeOutput(backend, length)
 
 /**
  * A native kernel: `run` returns undefined for the cases it does not cover (other dtypes,
@@ -53,8 +56,8 @@ const binary =
     if (av === undefined || bv === undefined) return undefined
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, b!.shape)
     const pad = (s: ReadonlyArray<number>) => [...new Array<number>(outShape.length - s.length).fill(1), ...s]
-    const out = addon.binary(op, av, pad(a!.shape), bv, pad(b!.shape), outShape)
-    return backend.makeTensorInfo(outShape, "float32", out)
+    const y = addon.binary(op, av, pad(a!.shape), bv, pad(b!.shape), outShape, out(backend, size(outShape)))
+    return backend.makeTensorInfo(outShape, "float32", y)
   }
 
 const unary =
@@ -64,7 +67,7 @@ const unary =
     const xv = f32(backend, x)
     if (xv === undefined) return undefined
     const alpha = typeof attrs?.alpha === "number" ? attrs.alpha : 0
-    return backend.makeTensorInfo(x!.shape, "float32", addon.unary(op, xv, alpha))
+    return backend.makeTensorInfo(x!.shape, "float32", addon.unary(op, xv, alpha, out(backend, xv.length)))
   }
 
 /** Sum/Mean/Max/Min over one contiguous run of axes, viewed as [outer, size, inner]. */
@@ -88,7 +91,7 @@ const reduce =
     if (reduced === 0) return undefined
     const keepDims = attrs?.keepDims === true
     const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i))
-    return backend.makeTensorInfo(outShape, "float32", addon.reduce(op, xv, outer, reduced, inner))
+    return backend.makeTensorInfo(outShape, "float32", addon.reduce(op, xv, outer, reduced, inner, out(backend, outer * inner)))
   }
 
 const tile =
@@ -99,7 +102,7 @@ const tile =
     const reps = attrs?.reps as ReadonlyArray<number> | undefined
     if (xv === undefined || reps === undefined || reps.length !== x!.shape.length) return undefined
     const outShape = x!.shape.map((d, i) => d * reps[i]!)
-    return backend.makeTensorInfo(outShape, "float32", addon.tile(xv, x!.shape, reps))
+    return backend.makeTensorInfo(outShape, "float32", addon.tile(xv, x!.shape, reps, out(backend, size(outShape))))
   }
 
 const matMul =
@@ -125,8 +128,9 @@ const matMul =
     if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined
     if (batchA === batchB && batchA !== 1 && batchShapeA.join() !== batchShapeB.join()) return undefined
     const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB)
-    const out = addon.matmul(av, bv, batchA, batchB, m, k, n, ta, tb)
-    return backend.makeTensorInfo([...batchShape, m, n], "float32", out)
+    const outShape = [...batchShape, m, n]
+    const y = addon.matmul(av, bv, batchA, batchB, m, k, n, ta, tb, out(backend, size(outShape)))
+    return backend.makeTensorInfo(outShape, "float32", y)
   }
 
 interface ConvInfoLike {
@@ -196,8 +200,9 @@ const conv2d =
       wv = f32(backend, filter)
     if (xv === undefined || wv === undefined || !isNhwc(attrs) || x!.shape.length !== 4) return undefined
     const info = computeConvInfo(x!.shape, filter!.shape, attrs!, attrs!.dilations ?? 1)
-    const out = addon.conv(0, xv, wv, convGeometry(info))
-    return backend.makeTensorInfo([info.batchSize, info.outHeight, info.outWidth, info.outChannels], "float32", out)
+    const outShape = [info.batchSize, info.outHeight, info.outWidth, info.outChannels]
+    const y = addon.conv(0, xv, wv, convGeometry(info), out(backend, size(outShape)))
+    return backend.makeTensorInfo(outShape, "float32", y)
   }
 
 const conv2dBackpropInput =
@@ -209,8 +214,8 @@ const conv2dBackpropInput =
     const inputShape = attrs?.inputShape as ReadonlyArray<number> | undefined
     if (dyv === undefined || wv === undefined || !isNhwc(attrs) || inputShape?.length !== 4) return undefined
     const info = computeConvInfo(inputShape, filter!.shape, attrs!, 1)
-    const out = addon.conv(1, dyv, wv, convGeometry(info))
-    return backend.makeTensorInfo(inputShape, "float32", out)
+    const dx = addon.conv(1, dyv, wv, convGeometry(info), out(backend, size(inputShape)))
+    return backend.makeTensorInfo(inputShape, "float32", dx)
   }
 
 const conv2dBackpropFilter =
@@ -222,8 +227,8 @@ const conv2dBackpropFilter =
     const filterShape = attrs?.filterShape as ReadonlyArray<number> | undefined
     if (xv === undefined || dyv === undefined || !isNhwc(attrs) || filterShape?.length !== 4) return undefined
     const info = computeConvInfo(x!.shape, filterShape, attrs!, 1)
-    const out = addon.conv(2, xv, dyv, convGeometry(info))
-    return backend.makeTensorInfo(filterShape, "float32", out)
+    const dw = addon.conv(2, xv, dyv, convGeometry(info), out(backend, size(filterShape)))
+    return backend.makeTensorInfo(filterShape, "float32", dw)
   }
 
 /** Channel count of a batch-norm parameter that is a per-channel vector (or a scalar), else undefined. */
@@ -245,8 +250,8 @@ const fusedBatchNorm =
     const sv = scale === undefined ? null : (f32(backend, scale) ?? undefined)
     if (ov === undefined || sv === undefined) return undefined
     const eps = typeof attrs?.varianceEpsilon === "number" ? attrs.varianceEpsilon : 0.001
-    const out = addon.batchNormInfer(xv, mv, vv, ov, sv, size(x!.shape) / channels, channels, eps)
-    return backend.makeTensorInfo(x!.shape, "float32", out)
+    const y = addon.batchNormInfer(xv, mv, vv, ov, sv, size(x!.shape) / channels, channels, eps, out(backend, xv.length))
+    return backend.makeTensorInfo(x!.shape, "float32", y)
   }
 
 /**
@@ -271,7 +276,8 @@ const batchNormTrain =
     if (xv === undefined || gv === undefined || bv === undefined) return undefined
     const channels = x!.shape[x!.shape.length - 1]!
     const eps = attrs?.epsilon as number
-    const [y, mean, variance, invStd] = addon.batchNormTrain(xv, gv, bv, size(x!.shape) / channels, channels, eps)
+    const outs = [out(backend, xv.length), out(backend, channels), out(backend, channels), out(backend, channels)]
+    const [y, mean, variance, invStd] = addon.batchNormTrain(xv, gv, bv, size(x!.shape) / channels, channels, eps, outs)
     return [
       backend.makeTensorInfo(x!.shape, "float32", y),
       backend.makeTensorInfo([channels], "float32", mean),
@@ -288,7 +294,8 @@ const batchNormTrainGrad =
     const vals = [dy, x, gamma, mean, invStd].map((t) => f32(backend, t))
     if (vals.some((v) => v === undefined)) return undefined
     const channels = x!.shape[x!.shape.length - 1]!
-    const [dx, dg, db] = addon.batchNormGrad(vals[0]!, vals[1]!, vals[2]!, vals[3]!, vals[4]!, size(x!.shape) / channels, channels)
+    const outs = [out(backend, vals[1]!.length), out(backend, channels), out(backend, channels)]
+    const [dx, dg, db] = addon.batchNormGrad(vals[0]!, vals[1]!, vals[2]!, vals[3]!, vals[4]!, size(x!.shape) / channels, channels, outs)
     return [
       backend.makeTensorInfo(x!.shape, "float32", dx),
       backend.makeTensorInfo(gamma!.shape, "float32", dg),
@@ -307,7 +314,9 @@ const topK =
     const cols = x!.shape[x!.shape.length - 1]!
     if (k > cols) return undefined
     for (let i = 0; i < xv.length; i++) if (Number.isNaN(xv[i]!)) return undefined
-    const [values, indices] = addon.topk(xv, xv.length / cols, cols, k)
+    const rows = xv.length / cols
+    const outs = [out(backend, rows * k), takeOutput(backend, rows * k, Int32Array)] as const
+    const [values, indices] = addon.topk(xv, rows, cols, k, outs)
     const shape = [...x!.shape.slice(0, -1), k]
     return [backend.makeTensorInfo(shape, "float32", values), backend.makeTensorInfo(shape, "int32", indices)]
   }
@@ -322,7 +331,7 @@ const reluGrad =
     const dyv = f32(backend, dy),
       xv = f32(backend, x)
     if (dyv === undefined || xv === undefined || dyv.length !== xv.length) return undefined
-    return backend.makeTensorInfo(x!.shape, "float32", addon.reluGrad(dyv, xv))
+    return backend.makeTensorInfo(x!.shape, "float32", addon.reluGrad(dyv, xv, out(backend, xv.length)))
   }
 
 /** Every native kernel: name -> factory (given the addon and the stock kernel it replaces). */

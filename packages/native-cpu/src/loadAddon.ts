@@ -4,9 +4,18 @@ import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** The functions the C++ addon (native/*.cc) exports. Float32Arrays are passed without copies. */
+/** An output buffer for the kernel to fill (src/OutputPool.ts); undefined: the addon allocates one. */
+type Out = Float32Array | undefined
+
+/**
+ * The functions the C++ addon (native/*.cc) exports. Float32Arrays are passed without copies.
+ * Each kernel's last argument is optional: the output(s) to write, of exactly the output's
+ * length; the kernel returns them (or new arrays where none or a wrong size was given).
+ */
 export interface NativeAddon {
   readonly info: () => { readonly dnnl: string; readonly threads: number; readonly cores: number }
+  /** Bytes and buffers the kernels allocated themselves (outputs not handed in), since loading. */
+  readonly allocStats: () => { readonly bytes: number; readonly buffers: number }
   readonly setThreads: (n: number) => number
   readonly matmul: (
     a: Float32Array,
@@ -17,28 +26,31 @@ export interface NativeAddon {
     k: number,
     n: number,
     transA: boolean,
-    transB: boolean
+    transB: boolean,
+    out?: Out
   ) => Float32Array
-  readonly conv: (kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, geometry: ReadonlyArray<number>) => Float32Array
+  readonly conv: (kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, geometry: ReadonlyArray<number>, out?: Out) => Float32Array
   readonly binary: (
     op: number,
     a: Float32Array,
     aShape: ReadonlyArray<number>,
     b: Float32Array,
     bShape: ReadonlyArray<number>,
-    outShape: ReadonlyArray<number>
+    outShape: ReadonlyArray<number>,
+    out?: Out
   ) => Float32Array
-  readonly unary: (op: number, x: Float32Array, alpha: number) => Float32Array
-  readonly reluGrad: (dy: Float32Array, x: Float32Array) => Float32Array
-  readonly reduce: (op: number, x: Float32Array, outer: number, size: number, inner: number) => Float32Array
-  readonly tile: (x: Float32Array, shape: ReadonlyArray<number>, reps: ReadonlyArray<number>) => Float32Array
+  readonly unary: (op: number, x: Float32Array, alpha: number, out?: Out) => Float32Array
+  readonly reluGrad: (dy: Float32Array, x: Float32Array, out?: Out) => Float32Array
+  readonly reduce: (op: number, x: Float32Array, outer: number, size: number, inner: number, out?: Out) => Float32Array
+  readonly tile: (x: Float32Array, shape: ReadonlyArray<number>, reps: ReadonlyArray<number>, out?: Out) => Float32Array
   readonly batchNormTrain: (
     x: Float32Array,
     gamma: Float32Array,
     beta: Float32Array,
     rows: number,
     channels: number,
-    eps: number
+    eps: number,
+    outs?: ReadonlyArray<Out>
   ) => [Float32Array, Float32Array, Float32Array, Float32Array]
   readonly batchNormGrad: (
     dy: Float32Array,
@@ -47,9 +59,16 @@ export interface NativeAddon {
     mean: Float32Array,
     invStd: Float32Array,
     rows: number,
-    channels: number
+    channels: number,
+    outs?: ReadonlyArray<Out>
   ) => [Float32Array, Float32Array, Float32Array]
-  readonly topk: (x: Float32Array, rows: number, cols: number, k: number) => [Float32Array, Int32Array]
+  readonly topk: (
+    x: Float32Array,
+    rows: number,
+    cols: number,
+    k: number,
+    outs?: readonly [Out, Int32Array | undefined]
+  ) => [Float32Array, Int32Array]
   readonly batchNormInfer: (
     x: Float32Array,
     mean: Float32Array,
@@ -58,7 +77,8 @@ export interface NativeAddon {
     scale: Float32Array | null,
     rows: number,
     channels: number,
-    eps: number
+    eps: number,
+    out?: Out
   ) => Float32Array
 }
 

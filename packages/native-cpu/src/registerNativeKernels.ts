@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, CONV2D, type Kernel, nativeKernelFactories, RELU_GRAD } from "./kernels.ts"
 import { chooseThreads, loadNativeAddon } from "./loadAddon.ts"
+import { clearOutputPool, outputPoolStats, resetOutputPoolStats } from "./OutputPool.ts"
 
 export interface NativeKernels {
   /** Kernel names now served by the addon on the cpu backend. */
@@ -74,6 +75,7 @@ export const unregisterNativeKernels = (): void => {
   }
   replaced = undefined
   current = undefined
+  clearOutputPool()
   if (stockReluGradient !== undefined) tf.registerGradient(stockReluGradient)
   stockReluGradient = undefined
 }
@@ -131,4 +133,46 @@ export const nativeBatchNorm = (
 ): { readonly y: tf.Tensor; readonly mean: tf.Tensor; readonly variance: tf.Tensor } => {
   const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon }) as Array<tf.Tensor>
   return { y: y!, mean: mean!, variance: variance! }
+}
+
+/** Output memory of the native kernels since the last {@link resetNativeAllocationStats}. */
+export interface NativeAllocationStats {
+  /** Bytes of new output buffers: the pool's new ones plus what the addon allocated itself. */
+  readonly allocatedBytes: number
+  readonly allocations: number
+  /** Bytes of outputs served from the pool. */
+  readonly reusedBytes: number
+  /** Bytes waiting in the pool. */
+  readonly freeBytes: number
+  /** Read-outs of pooled values that were copied (`dataSync()` and the like). */
+  readonly copiedReads: number
+}
+
+let addonBaseline = { bytes: 0, buffers: 0 }
+
+const addonAllocations = (): { readonly bytes: number; readonly buffers: number } => {
+  const loaded = loadNativeAddon()
+  return "error" in loaded ? { bytes: 0, buffers: 0 } : loaded.addon.allocStats()
+}
+
+/**
+ * What the native kernels allocated for their outputs (deterministic, unlike times: a measure of
+ * the output pool that a busy machine does not disturb). With the pool on, a training step that
+ * repeats its shapes allocates ~0 once warm; with it off, every output is new.
+ */
+export const nativeAllocationStats = (): NativeAllocationStats => {
+  const pool = outputPoolStats()
+  const addon = addonAllocations()
+  return {
+    allocatedBytes: pool.allocatedBytes + addon.bytes - addonBaseline.bytes,
+    allocations: pool.allocations + addon.buffers - addonBaseline.buffers,
+    reusedBytes: pool.reusedBytes,
+    freeBytes: pool.freeBytes,
+    copiedReads: pool.copiedReads
+  }
+}
+
+export const resetNativeAllocationStats = (): void => {
+  resetOutputPoolStats()
+  addonBaseline = addonAllocations()
 }
