@@ -7,16 +7,31 @@ import {
   type BagFileError,
   BagShapeMismatch,
   type BagValidationError,
+  type HnswFailed,
   InvalidMinerInput,
   InvalidMinerOptions,
-  type NpyReadError
+  type NeighboursMissing,
+  type NpyReadError,
+  type UsearchUnavailable
 } from "./BagMinerError.ts"
+import { driveSteps } from "./driveSteps.ts"
+import { hnswBagsSteps } from "./hnswBags.ts"
+import { loadUsearch } from "./HnswIndex.ts"
 import { kmeansBagsSteps } from "./kmeansBags.ts"
+import {
+  defaultKnnSearchOptions,
+  type HnswOptions,
+  hnswOptionsProblem,
+  type KnnSearchMode,
+  resolveKnnSearch,
+  resolveThreads
+} from "./KnnSearch.ts"
 import { knnBagsSteps } from "./knnBags.ts"
 import { labelBags } from "./labelBags.ts"
+import { measureRecallSteps } from "./measureRecall.ts"
 import { randomBags } from "./randomBags.ts"
 import { readBagsNpy, writeBagsNpy } from "./npy.ts"
-import type { MiningSteps } from "./runSteps.ts"
+import { sampleRows } from "./recallAtK.ts"
 
 /** How bags are formed: the paper's three kinds (kNN is BINGO's default), and random bags, the control. */
 export type BagMethod = "knn" | "kmeans" | "labels" | "random"
@@ -33,7 +48,18 @@ export interface BagMinerOptions {
   readonly seed?: number
   /** Query rows per kNN similarity block (default 1024). */
   readonly chunkSize?: number
+  /** kNN search: "auto" (default: exact up to `exactUpTo` rows, HNSW above), "exact" or "hnsw" (KnnSearch.ts). */
+  readonly search?: KnnSearchMode
+  /** Largest N searched exactly under "auto" (default 250,000, provisional: see KnnSearch.ts). */
+  readonly exactUpTo?: number
+  /** HNSW settings (defaults: `defaultHnswOptions`). */
+  readonly hnsw?: Partial<HnswOptions>
+  /** Anchors whose HNSW bags are checked against exact search, for the logged recall@K (default 1,000). */
+  readonly recallSample?: number
 }
+
+/** What `mine` can fail with: bad input, or (HNSW search) usearch missing or failing. */
+export type MineError = InvalidMinerInput | UsearchUnavailable | HnswFailed | NeighboursMissing
 
 export interface MineInput {
   /** Teacher embeddings, N x dim row-major (normalised inside; scale does not matter).
@@ -54,7 +80,7 @@ export interface MineInput {
 export class BagMiner extends Context.Service<
   BagMiner,
   {
-    mine(input: MineInput): Effect.Effect<Bags, InvalidMinerInput>
+    mine(input: MineInput): Effect.Effect<Bags, MineError>
     /** Read an N x K bag file and check it fits a dataset of `n` samples. */
     load(path: string, n: number): Effect.Effect<Bags, NpyReadError | BagValidationError>
     /** Write bags as an int64 .npy file, atomically. */
@@ -74,7 +100,12 @@ export class BagMiner extends Context.Service<
           const n = yield* checkInput(options, input)
           const started = performance.now()
           yield* Effect.logInfo(`mining ${options.method} bags: N=${n}, D=${input.dim}, K=${options.k} on the ${tf.getBackend()} backend`)
-          if (options.method === "knn" && tf.getBackend() === "cpu" && n * n * input.dim > 1e12) {
+          if (
+            options.method === "knn" &&
+            resolveKnnSearch(options.search ?? "auto", n, options.exactUpTo ?? defaultKnnSearchOptions.exactUpTo) === "exact" &&
+            tf.getBackend() === "cpu" &&
+            n * n * input.dim > 1e12
+          ) {
             yield* Effect.logInfo(
               "the TF.js cpu backend is slow for exact kNN (60k x 512: ~95 min on 2 vCPUs, wasm: 2.7 min); consider Runtime backend 'wasm'"
             )
@@ -85,13 +116,8 @@ export class BagMiner extends Context.Service<
               : options.method === "random"
                 ? randomBags(n, { k: options.k, seed })
                 : options.method === "knn"
-                  ? yield* drive(() =>
-                      knnBagsSteps(input.features, input.dim, {
-                        k: options.k,
-                        ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize })
-                      })
-                    )
-                  : (yield* drive(() =>
+                  ? yield* mineKnn(options, input, n, seed)
+                  : (yield* driveSteps(() =>
                       kmeansBagsSteps(input.features, input.dim, {
                         k: options.k,
                         clusters: options.clusters!,
@@ -153,32 +179,40 @@ export class BagMiner extends Context.Service<
 }
 
 /**
- * Run mining steps inside Effect: log progress at every 10% of each stage, yield to the
- * scheduler between units of work (so the run can be interrupted), and free the steps'
- * tensors if it is.
+ * kNN bags by the configured search: exact (`knnBags`, matMul + top-k) up to `exactUpTo` rows
+ * under "auto", HNSW (`hnswBagsSteps`) above, its recall@K measured against exact search on
+ * `recallSample` anchors drawn with the seed and logged.
  */
-const drive = <A>(make: () => MiningSteps<A>): Effect.Effect<A> =>
-  Effect.acquireUseRelease(
-    Effect.sync(make),
-    (steps) =>
-      Effect.gen(function* () {
-        const started = performance.now()
-        const lastTenth = new Map<string, number>()
-        for (;;) {
-          const r = steps.next()
-          if (r.done === true) return r.value
-          const { stage, done, total } = r.value
-          const tenth = Math.floor((10 * done) / total)
-          if (tenth !== lastTenth.get(stage)) {
-            lastTenth.set(stage, tenth)
-            const elapsed = (performance.now() - started) / 1000
-            yield* Effect.logInfo(`${stage}: ${done}/${total} (${Math.round((100 * done) / total)}%), ${elapsed.toFixed(1)} s elapsed`)
-          }
-          yield* Effect.yieldNow
-        }
-      }),
-    (steps) => Effect.sync(() => void steps.return(undefined as never))
-  )
+const mineKnn = (options: BagMinerOptions, input: MineInput, n: number, seed: number) =>
+  Effect.gen(function* () {
+    const exactUpTo = options.exactUpTo ?? defaultKnnSearchOptions.exactUpTo
+    const search = resolveKnnSearch(options.search ?? "auto", n, exactUpTo)
+    const why =
+      options.search === "exact" || options.search === "hnsw"
+        ? "bags.search"
+        : `N ${n <= exactUpTo ? "<=" : ">"} bags.exactUpTo ${exactUpTo}`
+    if (search === "exact") {
+      yield* Effect.logInfo(`knn search: exact (${why})`)
+      return yield* driveSteps(() =>
+        knnBagsSteps(input.features, input.dim, {
+          k: options.k,
+          ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize })
+        })
+      )
+    }
+    const hnsw = { ...defaultKnnSearchOptions.hnsw, ...options.hnsw }
+    yield* Effect.logInfo(
+      `knn search: HNSW (${why}): connectivity ${hnsw.connectivity}, expansion add ${hnsw.expansionAdd} / search ${hnsw.expansionSearch}, ${hnsw.quantization}, ${resolveThreads(hnsw.threads)} thread(s)`
+    )
+    const usearch = yield* loadUsearch
+    const bags = yield* driveSteps(() => hnswBagsSteps(usearch, input.features, input.dim, { k: options.k, hnsw }))
+    const sample = sampleRows(n, options.recallSample ?? defaultKnnSearchOptions.recallSample, seed)
+    const recall = yield* driveSteps(() => measureRecallSteps(input.features, input.dim, bags, sample))
+    yield* Effect.logInfo(
+      `knn search: HNSW recall@${options.k} ${(100 * recall).toFixed(2)}% against exact search on ${sample.length} sampled anchors`
+    )
+    return bags
+  })
 
 const isPositiveInt = (x: number | undefined): boolean => x !== undefined && Number.isInteger(x) && x >= 1
 
@@ -193,6 +227,13 @@ const optionsProblem = (options: BagMinerOptions): string | undefined => {
     return `iterations must be a positive integer, got ${options.iterations}`
   if (options.chunkSize !== undefined && !isPositiveInt(options.chunkSize))
     return `chunkSize must be a positive integer, got ${options.chunkSize}`
+  if (options.search !== undefined && !["auto", "exact", "hnsw"].includes(options.search))
+    return `unknown search '${options.search}' (auto, exact, hnsw)`
+  if (options.exactUpTo !== undefined && !(Number.isInteger(options.exactUpTo) && options.exactUpTo >= 0))
+    return `exactUpTo must be a non-negative integer, got ${options.exactUpTo}`
+  if (options.recallSample !== undefined && !(Number.isInteger(options.recallSample) && options.recallSample >= 0))
+    return `recallSample must be a non-negative integer, got ${options.recallSample}`
+  if (options.hnsw !== undefined) return hnswOptionsProblem({ ...defaultKnnSearchOptions.hnsw, ...options.hnsw })
   return undefined
 }
 

@@ -90,6 +90,89 @@ export class InvalidMinerOptions extends Schema.TaggedError<InvalidMinerOptions>
   }
 }
 
+/** `usearch` (an optional dependency of @bingo/bag-miner: HNSW search) cannot be loaded. */
+export class UsearchUnavailable extends Schema.TaggedError<UsearchUnavailable>()("UsearchUnavailable", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `approximate kNN (bags.search: hnsw, or auto above bags.exactUpTo) needs usearch 2.25.3, which cannot be loaded (${this.reason}); install it with \`ONNXRUNTIME_NODE_INSTALL=skip pnpm install\` (it is an optional dependency of @bingo/bag-miner), or set bags.search: exact`
+  }
+}
+
+/** usearch refused an operation (building, saving, loading or searching an index). */
+export class HnswFailed extends Schema.TaggedError<HnswFailed>()("HnswFailed", {
+  operation: Schema.String,
+  path: Schema.optionalKey(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `HNSW ${this.operation}${this.path === undefined ? "" : ` ${this.path}`} failed: ${this.reason}`
+  }
+}
+
+/** Embedding shards (features-<i>-of-<n>.npy + rows-<i>-of-<n>.npy) that a step needs are not there (or not finished). */
+export class EmbeddingShardsMissing extends Schema.TaggedError<EmbeddingShardsMissing>()("EmbeddingShardsMissing", {
+  dir: Schema.String,
+  missing: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.dir}: embedding shards missing or unfinished: ${this.missing.join(", ")}; run \`bingo embed <config.yaml> --shard i/n\` for each (a shard is finished when its rows file exists)`
+  }
+}
+
+/** The embedding shard files do not form one set: different shard counts, widths or row ranges. */
+export class EmbeddingShardsMismatch extends Schema.TaggedError<EmbeddingShardsMismatch>()("EmbeddingShardsMismatch", {
+  dir: Schema.String,
+  files: Schema.Array(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.dir}: embedding shards do not agree (${this.files.join(", ")}): ${this.reason}`
+  }
+}
+
+/** \`bingo bags search\` was started as an array of T tasks, but n embedding shards need n*n. */
+export class SearchTaskCountMismatch extends Schema.TaggedError<SearchTaskCountMismatch>()("SearchTaskCountMismatch", {
+  tasks: Schema.Number,
+  shards: Schema.Number
+}) {
+  override get message(): string {
+    return `bags search: ${this.tasks} tasks, but ${this.shards} embedding shards need ${this.shards} x ${this.shards} = ${this.shards * this.shards} (task t searches query shard floor(t/${this.shards}) against index shard t mod ${this.shards})`
+  }
+}
+
+/** A step needs files an earlier step writes (an HNSW index, partial top-k lists) that are not there. */
+export class ShardOutputsMissing extends Schema.TaggedError<ShardOutputsMissing>()("ShardOutputsMissing", {
+  dir: Schema.String,
+  step: Schema.String,
+  missing: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.dir}: missing ${this.missing.join(", ")}; run \`bingo bags ${this.step} <config.yaml>\` for those shards first`
+  }
+}
+
+/** Partial top-k lists that cannot be merged: searched with another K, another search mode, or of the wrong shape. */
+export class ShardOutputsMismatch extends Schema.TaggedError<ShardOutputsMismatch>()("ShardOutputsMismatch", {
+  files: Schema.Array(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.files.join(", ")}: ${this.reason}`
+  }
+}
+
+/** An approximate search returned fewer than K neighbours for a row (a too small expansion, or a disconnected graph). */
+export class NeighboursMissing extends Schema.TaggedError<NeighboursMissing>()("NeighboursMissing", {
+  row: Schema.Number,
+  found: Schema.Number,
+  k: Schema.Number
+}) {
+  override get message(): string {
+    return `row ${this.row}: the search found ${this.found} of its K=${this.k} neighbours; raise bags.hnsw.expansionSearch or set bags.search: exact`
+  }
+}
+
 /** A malformed bag matrix (wrong row count, bad index, self among neighbours). */
 export type BagValidationError = BagShapeMismatch | BagIndexOutOfRange | BagSelfNeighbour
 
@@ -97,4 +180,16 @@ export type BagValidationError = BagShapeMismatch | BagIndexOutOfRange | BagSelf
 export type NpyReadError = NpyFormatError | NpyUnsupportedDtype | BagFileError
 
 /** Every error of this package. */
-export type BagMinerError = NpyReadError | BagValidationError | InvalidMinerInput | InvalidMinerOptions
+export type BagMinerError =
+  | NpyReadError
+  | BagValidationError
+  | InvalidMinerInput
+  | InvalidMinerOptions
+  | UsearchUnavailable
+  | HnswFailed
+  | EmbeddingShardsMissing
+  | EmbeddingShardsMismatch
+  | SearchTaskCountMismatch
+  | ShardOutputsMissing
+  | ShardOutputsMismatch
+  | NeighboursMissing

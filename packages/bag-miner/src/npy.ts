@@ -6,7 +6,7 @@
  */
 import { atomicWrite } from "@bingo/runtime"
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs"
 import { type Bags, findBagsError, makeBags } from "./Bags.ts"
 import {
   BagFileError,
@@ -47,7 +47,15 @@ export const decodeNpy = (bytes: Uint8Array, path: string): Effect.Effect<NpyArr
     return r instanceof NpyFormatError || r instanceof NpyUnsupportedDtype ? Effect.fail(r) : Effect.succeed(r)
   })
 
-const decodeSync = (bytes: Uint8Array, path: string): NpyArray | NpyFormatError | NpyUnsupportedDtype => {
+/** What a .npy header says: dtype, shape, and where the data start. */
+export interface NpyHeader {
+  readonly dtype: NpyDtype
+  readonly shape: ReadonlyArray<number>
+  readonly dataStart: number
+}
+
+/** Parse the header at the start of `bytes` (the data need not follow: `readNpyHeader` reads only the header). */
+const parseHeader = (bytes: Uint8Array, path: string): NpyHeader | NpyFormatError | NpyUnsupportedDtype => {
   const bad = (reason: string) => new NpyFormatError({ path, reason })
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) return bad("missing the \\x93NUMPY magic string")
   const major = bytes[6]!
@@ -78,11 +86,21 @@ const decodeSync = (bytes: Uint8Array, path: string): NpyArray | NpyFormatError 
     .filter((s) => s.length > 0)
   if (dims.some((d) => !/^\d+L?$/.test(d))) return bad(`bad shape (${shapeText[1]})`)
   const shape = dims.map((d) => Number.parseInt(d, 10))
+  return { dtype, shape, dataStart }
+}
+
+const decodeSync = (bytes: Uint8Array, path: string): NpyArray | NpyFormatError | NpyUnsupportedDtype => {
+  const parsed = parseHeader(bytes, path)
+  if (parsed instanceof NpyFormatError || parsed instanceof NpyUnsupportedDtype) return parsed
+  const { dtype, shape, dataStart } = parsed
   const count = shape.reduce((a, b) => a * b, 1)
   const nbytes = count * itemSize[dtype]
   const actual = bytes.length - dataStart
   if (actual !== nbytes) {
-    return bad(`shape (${shape.join(", ")}) of '${descrText}' needs ${nbytes} data bytes, the file has ${actual}`)
+    return new NpyFormatError({
+      path,
+      reason: `shape (${shape.join(", ")}) of '${descrOf[dtype]}' needs ${nbytes} data bytes, the file has ${actual}`
+    })
   }
   // Copy into a fresh, aligned ArrayBuffer (a Node Buffer's slice() would share the pool).
   const copy = new Uint8Array(nbytes)
@@ -97,6 +115,50 @@ const decodeSync = (bytes: Uint8Array, path: string): NpyArray | NpyFormatError 
       return { dtype, shape, data: new Float32Array(buffer) }
   }
 }
+
+/**
+ * The dtype and shape of a .npy file from its header alone (the data are not read, only checked
+ * to be as long as the shape needs), for checking a set of large files cheaply.
+ */
+export const readNpyHeader = (path: string): Effect.Effect<NpyHeader, NpyReadError> =>
+  Effect.try({
+    try: () => {
+      const fd = openSync(path, "r")
+      try {
+        const head = Buffer.alloc(4096)
+        let got = readSync(fd, head, 0, head.length, 0)
+        let bytes = head.subarray(0, got)
+        // a version 2/3 header may be longer than 4 KiB: read as much as it says
+        if (got >= 12 && bytes[6]! >= 2) {
+          const headerLen = bytes.readUInt32LE(8)
+          if (12 + headerLen > got) {
+            const all = Buffer.alloc(12 + headerLen)
+            got = readSync(fd, all, 0, all.length, 0)
+            bytes = all.subarray(0, got)
+          }
+        }
+        return { bytes, size: fstatSync(fd).size }
+      } finally {
+        closeSync(fd)
+      }
+    },
+    catch: (e) => new BagFileError({ path, operation: "read", reason: errorText(e) })
+  }).pipe(
+    Effect.flatMap(({ bytes, size }): Effect.Effect<NpyHeader, NpyFormatError | NpyUnsupportedDtype> => {
+      const parsed = parseHeader(bytes, path)
+      if (parsed instanceof NpyFormatError || parsed instanceof NpyUnsupportedDtype) return Effect.fail(parsed)
+      const nbytes = parsed.shape.reduce((a, b) => a * b, 1) * itemSize[parsed.dtype]
+      if (size - parsed.dataStart !== nbytes) {
+        return Effect.fail(
+          new NpyFormatError({
+            path,
+            reason: `shape (${parsed.shape.join(", ")}) of '${descrOf[parsed.dtype]}' needs ${nbytes} data bytes, the file has ${size - parsed.dataStart}`
+          })
+        )
+      }
+      return Effect.succeed(parsed)
+    })
+  )
 
 /** The bytes NumPy 2.x writes for this array with np.save (format 1.0, or 2.0 if the header needs it). */
 export const encodeNpy = (array: NpyArray): Uint8Array => {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { bagPurity } from "../src/bagPurity.ts"
-import { BagMiner } from "../src/BagMiner.ts"
+import { BagMiner, type MineError } from "../src/BagMiner.ts"
 import { makeBags } from "../src/Bags.ts"
 import { BagShapeMismatch, InvalidMinerInput } from "../src/BagMinerError.ts"
 import { blobs, circle, randomFeatures, rows } from "./helpers.ts"
@@ -25,6 +25,12 @@ const withLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     const value = yield* effect.pipe(Effect.provide(Logger.layer([logger])))
     return { value, lines }
   })
+
+/** The error, checked to be InvalidMinerInput (mine can also fail with HNSW errors, which these tests do not reach). */
+const asInvalidInput = (e: MineError): InvalidMinerInput => {
+  if (!(e instanceof InvalidMinerInput)) throw new Error(`expected InvalidMinerInput, got ${e._tag}`)
+  return e
+}
 
 const knnMiner = (options: { k: number; chunkSize?: number }) =>
   BagMiner.layer({ method: "knn", ...options }).pipe(Layer.provide(Runtime.layerTest))
@@ -75,7 +81,7 @@ describe("BagMiner.layer (knn)", () => {
   it.effect("fails with InvalidMinerInput for K >= N, ragged or non-finite features, wrong label count", () =>
     Effect.gen(function* () {
       const miner = yield* BagMiner
-      const fail = (input: Parameters<typeof miner.mine>[0]) => Effect.flip(miner.mine(input))
+      const fail = (input: Parameters<typeof miner.mine>[0]) => Effect.map(Effect.flip(miner.mine(input)), asInvalidInput)
       expect(yield* fail({ features: new Float32Array(4), dim: 2 })).toEqual(
         new InvalidMinerInput({ method: "knn", reason: "kNN bags need K < N, got K=2, N=2" })
       )
@@ -121,7 +127,9 @@ describe("BagMiner.layer (kmeans, labels)", () => {
     Effect.gen(function* () {
       const miner = yield* BagMiner
       const labels = Int32Array.from([0, 1, 0, 1, 0, 1])
-      expect((yield* Effect.flip(miner.mine({ features: new Float32Array(12), dim: 2 }))).reason).toBe("label bags need labels")
+      expect(asInvalidInput(yield* Effect.flip(miner.mine({ features: new Float32Array(12), dim: 2 }))).reason).toBe(
+        "label bags need labels"
+      )
       const bags = yield* miner.mine({ features: new Float32Array(0), dim: 2, labels })
       expect(bags.n).toBe(6)
       expect(bagPurity(bags, labels).overall).toBe(1)

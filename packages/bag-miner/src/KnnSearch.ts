@@ -1,0 +1,75 @@
+import { availableParallelism } from "node:os"
+
+/** How kNN bags are searched: exactly (matMul + top-k), approximately (HNSW), or by size. */
+export type KnnSearchMode = "auto" | "exact" | "hnsw"
+
+/** usearch's storage of the indexed vectors: f16 halves memory at a recall cost measured by `pnpm bench:bags`. */
+export type HnswQuantization = "f32" | "f16" | "bf16" | "i8"
+
+/** HNSW index settings (usearch's names in brackets). */
+export interface HnswOptions {
+  /** Graph edges per node [connectivity] (default 16). */
+  readonly connectivity: number
+  /** Candidate list while inserting [expansion_add] (default 128). */
+  readonly expansionAdd: number
+  /** Candidate list while searching [expansion_search] (default 64); raise it for recall. */
+  readonly expansionSearch: number
+  /** Scalar type of the stored vectors (default f16). */
+  readonly quantization: HnswQuantization
+  /** Threads of each usearch call; "auto": the cores this process may use (os.availableParallelism, which honours a
+   * Slurm or cgroup CPU set). */
+  readonly threads: number | "auto"
+}
+
+export const defaultHnswOptions: HnswOptions = {
+  connectivity: 16,
+  expansionAdd: 128,
+  expansionSearch: 64,
+  quantization: "f16",
+  threads: "auto"
+}
+
+export interface KnnSearchOptions {
+  /** Default "auto": exact up to `exactUpTo` rows, HNSW above. */
+  readonly search: KnnSearchMode
+  /**
+   * Largest N searched exactly under `auto` (default 250,000). Provisional: the value is to come
+   * from `pnpm bench:bags` (where exact search stops being affordable next to HNSW at its
+   * measured recall); until it is measured it only keeps every dataset bingo has run so far
+   * (Fashion-MNIST's 60,000, CIFAR's 50,000) on the exact path.
+   */
+  readonly exactUpTo: number
+  readonly hnsw: HnswOptions
+  /** Rows whose HNSW neighbours are checked against exact search (recall@K), drawn with the run's seed (default 1,000). */
+  readonly recallSample: number
+}
+
+export const defaultExactUpTo = 250_000
+export const defaultRecallSample = 1000
+
+export const defaultKnnSearchOptions: KnnSearchOptions = {
+  search: "auto",
+  exactUpTo: defaultExactUpTo,
+  hnsw: defaultHnswOptions,
+  recallSample: defaultRecallSample
+}
+
+/** The search an N-row kNN runs with these settings. */
+export const resolveKnnSearch = (search: KnnSearchMode, n: number, exactUpTo: number): "exact" | "hnsw" =>
+  search === "auto" ? (n <= exactUpTo ? "exact" : "hnsw") : search
+
+/** The thread count `threads` stands for (at least 1). */
+export const resolveThreads = (threads: number | "auto"): number => (threads === "auto" ? Math.max(1, availableParallelism()) : threads)
+
+/** Why these HNSW options cannot work, or undefined. */
+export const hnswOptionsProblem = (o: HnswOptions): string | undefined => {
+  for (const key of ["connectivity", "expansionAdd", "expansionSearch"] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) return `hnsw.${key} must be a positive integer, got ${o[key]}`
+  }
+  if (o.connectivity < 2) return `hnsw.connectivity must be at least 2, got ${o.connectivity}`
+  if (!["f32", "f16", "bf16", "i8"].includes(o.quantization))
+    return `hnsw.quantization must be f32, f16, bf16 or i8, got '${o.quantization}'`
+  if (o.threads !== "auto" && (!Number.isInteger(o.threads) || o.threads < 1))
+    return `hnsw.threads must be a positive integer or auto, got ${o.threads}`
+  return undefined
+}
