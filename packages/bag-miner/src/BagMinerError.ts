@@ -131,13 +131,20 @@ export class EmbeddingShardsMismatch extends Schema.TaggedError<EmbeddingShardsM
   }
 }
 
-/** \`bingo bags search\` was started as an array of T tasks, but n embedding shards need n*n. */
-export class SearchTaskCountMismatch extends Schema.TaggedError<SearchTaskCountMismatch>()("SearchTaskCountMismatch", {
+/**
+ * \`bingo bags index\` or \`bags search\` was started as an array of a number of tasks that does not
+ * fit the n embedding shards: index needs n tasks, search n*n.
+ */
+export class TaskCountMismatch extends Schema.TaggedError<TaskCountMismatch>()("TaskCountMismatch", {
+  step: Schema.Literals(["index", "search"]),
   tasks: Schema.Number,
   shards: Schema.Number
 }) {
   override get message(): string {
-    return `bags search: ${this.tasks} tasks, but ${this.shards} embedding shards need ${this.shards} x ${this.shards} = ${this.shards * this.shards} (task t searches query shard floor(t/${this.shards}) against index shard t mod ${this.shards})`
+    const n = this.shards
+    return this.step === "index"
+      ? `bags index: ${this.tasks} tasks, but there are ${n} embedding shards (one index task per shard: --shard s/${n})`
+      : `bags search: ${this.tasks} tasks, but ${n} embedding shards need ${n} x ${n} = ${n * n} (task t searches query shard floor(t/${n}) against index shard t mod ${n})`
   }
 }
 
@@ -189,7 +196,7 @@ export type BagMinerError =
   | HnswFailed
   | EmbeddingShardsMissing
   | EmbeddingShardsMismatch
-  | SearchTaskCountMismatch
+  | TaskCountMismatch
   | ShardOutputsMissing
   | ShardOutputsMismatch
   | NeighboursMissing

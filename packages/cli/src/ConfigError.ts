@@ -19,3 +19,16 @@ export class PluginError extends Schema.TaggedError<PluginError>()("PluginError"
     return `plugin ${this.path}: ${this.reason}`
   }
 }
+
+/**
+ * \`bingo embed\` needs a teacher it can load: a bingo teacher without \`teacher.weights\` is
+ * pre-trained by \`bingo run\` (MoCo-v2) into <outDir>/teacher.safetensors, which embed reuses but
+ * never trains (an array of embedding tasks would each pre-train their own).
+ */
+export class TeacherNotPretrained extends Schema.TaggedError<TeacherNotPretrained>()("TeacherNotPretrained", {
+  path: Schema.String
+}) {
+  override get message(): string {
+    return `teacher.weights: not set, and ${this.path} does not exist: embedding does not pre-train the teacher; run \`bingo run\` on this config first (its MoCo-v2 pre-training writes ${this.path}), or set teacher.weights`
+  }
+}

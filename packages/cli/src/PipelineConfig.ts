@@ -89,12 +89,33 @@ export const TeacherSection = Schema.Struct({
   )
 })
 
+/** `bags.hnsw`: the HNSW index of approximate kNN (usearch); each key defaults as `defaultHnswOptions` says (16 / 128 / 64 / f16 / auto). */
+export const HnswSection = Schema.Struct({
+  connectivity: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(2))),
+  expansionAdd: Schema.optionalKey(PositiveInt),
+  expansionSearch: Schema.optionalKey(PositiveInt),
+  quantization: Schema.optionalKey(Schema.Literals(["f32", "f16", "bf16", "i8"])),
+  threads: Schema.optionalKey(Schema.Union([PositiveInt, Schema.Literal("auto")]))
+})
+
 export const BagsSection = Schema.Struct({
   method: withDefault(Schema.Literals(["knn", "kmeans", "labels", "random"]), "knn"),
   k: withDefault(PositiveInt, 5),
   clusters: Schema.optionalKey(PositiveInt),
   /** Use this N x K .npy bag file instead of mining (e.g. one from the PyTorch reference). */
-  file: Schema.optionalKey(Schema.String)
+  file: Schema.optionalKey(Schema.String),
+  /**
+   * kNN search (docs/scaling.md): "auto" (default: exact up to `exactUpTo` rows, HNSW above), "exact" (matMul + top-k,
+   * N^2 D) or "hnsw" (approximate, its recall@K measured and logged). The search keys are optional without a decoding
+   * default, so configs that leave them out decode (and `bingo check` prints them) as before; their defaults live in
+   * @bingo/bag-miner's KnnSearch.ts.
+   */
+  search: Schema.optionalKey(Schema.Literals(["auto", "exact", "hnsw"])),
+  /** Largest N searched exactly under search auto (default 250,000, provisional until measured with `pnpm bench:bags`). */
+  exactUpTo: Schema.optionalKey(NonNegativeInt),
+  /** HNSW: anchors whose neighbours are checked against exact search for the reported recall@K (default 1,000, drawn with `seed`). */
+  recallSample: Schema.optionalKey(NonNegativeInt),
+  hnsw: Schema.optionalKey(HnswSection)
 })
 
 export const DistillSection = Schema.Struct({

@@ -12,6 +12,7 @@ import { parseStudyArgs, studyCommand, studyUsage } from "./study/studyCommand.t
 import { reportAfterRun, reportCommand, reportUsage } from "./report/reportCommand.ts"
 import { ProgressBar, type StageTotals } from "./progress/ProgressBar.ts"
 import type { PipelineConfig } from "./PipelineConfig.ts"
+import { bagsCommand, bagsUsage, embedCommand, parseBagsArgs } from "./bagsCommand.ts"
 
 const usage = `bingo - self-supervised distillation (BINGO) for TypeScript
 
@@ -22,7 +23,7 @@ usage:
                                                        folder with \`cache\` is decoded into its cache now
   bingo compare <config.yaml> --losses bingo,seed,moco [--set ...]
                                                        the same run once per loss (same teacher, bags, budget)
-${reportUsage}${studyUsage}  bingo losses | backbones | datasets | teachers       list what the registries hold (teachers: the
+${bagsUsage}${reportUsage}${studyUsage}  bingo losses | backbones | datasets | teachers       list what the registries hold (teachers: the
                                                        teacher.weightsFormat values, what runs each, their keys)
 `
 
@@ -107,6 +108,16 @@ const program = (argv: ReadonlyArray<string>, progress: { terminal?: ProgressTer
         yield* Effect.sync(() => console.log(`\n${formatPipelineResult(result)}\nresults: ${join(outDir, "results.json")}`))
         yield* reportAfterRun(outDir)
         return 0
+      }
+      case "embed":
+      case "bags": {
+        const sub = command === "embed" ? "embed" : rest[0] === "index" || rest[0] === "search" || rest[0] === "merge" ? rest[0] : "all"
+        const args = parseBagsArgs(sub === "embed" || sub === "all" ? rest : rest.slice(1), sub !== "merge" && sub !== "all")
+        if ("bad" in args) {
+          yield* Effect.sync(() => process.stderr.write(`${args.bad}\n\n${usage}`))
+          return 2
+        }
+        return sub === "embed" ? yield* embedCommand(args) : yield* bagsCommand(sub, args)
       }
       case "report": {
         if (rest.length !== 1 || rest[0]!.startsWith("-")) {

@@ -80,7 +80,8 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string, hooks: P
     method: config.bags.method,
     k: config.bags.k,
     seed: config.seed,
-    ...(config.bags.clusters === undefined ? {} : { clusters: config.bags.clusters })
+    ...(config.bags.clusters === undefined ? {} : { clusters: config.bags.clusters }),
+    ...knnSearchOptions(config.bags)
   })
   const stages = Layer.unwrap(
     Effect.gen(function* () {
@@ -133,6 +134,14 @@ export const pipelineLayer = (given: PipelineConfig, configDir: string, hooks: P
   )
   return Layer.mergeAll(stages, miner).pipe(Layer.provideMerge(dataset), Layer.provideMerge(runtime))
 }
+
+/** The kNN search keys of a `bags` section that are set, as BagMiner options (the rest keep bag-miner's defaults). */
+export const knnSearchOptions = (bags: PipelineConfig["bags"]) => ({
+  ...(bags.search === undefined ? {} : { search: bags.search }),
+  ...(bags.exactUpTo === undefined ? {} : { exactUpTo: bags.exactUpTo }),
+  ...(bags.recallSample === undefined ? {} : { recallSample: bags.recallSample }),
+  ...(bags.hnsw === undefined ? {} : { hnsw: bags.hnsw })
+})
 
 /** The config's augmentation with the view size filled in: `augment.outputSize`, else the images' height. */
 export const augmentOf = (config: PipelineConfig, train: { readonly height: number }): AugmentConfig => ({
