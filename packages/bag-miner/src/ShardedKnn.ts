@@ -35,7 +35,7 @@ import {
   ShardOutputsMissing
 } from "./BagMinerError.ts"
 import { driveSteps } from "./driveSteps.ts"
-import { exactTopKSteps } from "./exactTopK.ts"
+import { boundedChunkSize, exactTopKSteps } from "./exactTopK.ts"
 import { buildHnswSteps, createHnswIndex, loadUsearch, openHnswIndex, saveHnswIndex, searchHnswSteps, unitRows } from "./HnswIndex.ts"
 import { type HnswOptions, resolveThreads } from "./KnnSearch.ts"
 import { firstShortRow, mergeTopK } from "./mergeTopK.ts"
@@ -285,7 +285,7 @@ export interface ShardSearchSettings {
   readonly k: number
   readonly search: "exact" | "hnsw"
   readonly hnsw: HnswOptions
-  /** Exact search: query rows per similarity block (default 1024). */
+  /** Exact search: query rows per similarity block (default `boundedChunkSize` of the index shard: at most 256 MiB of similarities). */
   readonly chunkSize?: number
 }
 
@@ -315,7 +315,7 @@ export const searchShardPair = (set: ShardSet, q: number, s: number, settings: S
         exactTopKSteps(queries.features, indexShard.features, set.dim, {
           width,
           indexIds: indexShard.ids,
-          ...(settings.chunkSize === undefined ? {} : { chunkSize: settings.chunkSize })
+          chunkSize: settings.chunkSize ?? boundedChunkSize(indexShard.ids.length)
         })
       )
     } else {
@@ -507,7 +507,15 @@ const shardedRecall = (set: ShardSet, bags: Bags, sample: Int32Array) =>
     const partials: Array<TopK> = []
     for (let i = 0; i < set.n; i++) {
       const shard = yield* readShard(set, i)
-      partials.push(yield* driveSteps(() => exactTopKSteps(queries, shard.features, set.dim, { width: k + 1, indexIds: shard.ids })))
+      partials.push(
+        yield* driveSteps(() =>
+          exactTopKSteps(queries, shard.features, set.dim, {
+            width: k + 1,
+            indexIds: shard.ids,
+            chunkSize: boundedChunkSize(shard.ids.length)
+          })
+        )
+      )
     }
     const approx = new Int32Array(sample.length * k)
     sample.forEach((row, j) => approx.set(bags.neighbours.subarray(row * k, (row + 1) * k), j * k))

@@ -17,6 +17,14 @@ export interface ExactTopKOptions {
 export const defaultKnnChunkSize = 1024
 
 /**
+ * Query rows per block such that a block's similarities (rows x indexRows float32) stay within
+ * `bytes` (default 256 MiB), at most `defaultKnnChunkSize`: 1024 rows up to 65,536 index rows,
+ * 268 against 250,000. The chunk size does not change the result (tested), only peak memory.
+ */
+export const boundedChunkSize = (indexRows: number, bytes = 2 ** 28): number =>
+  Math.max(1, Math.min(defaultKnnChunkSize, Math.floor(bytes / 4 / Math.max(1, indexRows))))
+
+/**
  * Exact cosine top-k of every query row among the index rows, block by block: the search of
  * `knnBags` and of one (query shard, index shard) task of sharded mining, the same code.
  *

@@ -1,5 +1,5 @@
 import type { Bags } from "./Bags.ts"
-import { exactTopKSteps } from "./exactTopK.ts"
+import { boundedChunkSize, exactTopKSteps } from "./exactTopK.ts"
 import { mergeTopK } from "./mergeTopK.ts"
 import { recallAtK } from "./recallAtK.ts"
 import type { MiningSteps } from "./runSteps.ts"
@@ -17,6 +17,6 @@ export function* measureRecallSteps(features: Float32Array, dim: number, bags: B
     queries.set(features.subarray(row * dim, (row + 1) * dim), i * dim)
     approx.set(bags.neighbours.subarray(row * k, (row + 1) * k), i * k)
   })
-  const top = yield* exactTopKSteps(queries, features, dim, { width: k + 1 })
+  const top = yield* exactTopKSteps(queries, features, dim, { width: k + 1, chunkSize: boundedChunkSize(bags.n) })
   return recallAtK(approx, mergeTopK([top], sample, k), k)
 }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { EmbeddingShardsMismatch, EmbeddingShardsMissing, ShardOutputsMismatch, ShardOutputsMissing } from "../src/BagMinerError.ts"
 import { bagPurity } from "../src/bagPurity.ts"
-import { exactTopK } from "../src/exactTopK.ts"
+import { boundedChunkSize, exactTopK } from "../src/exactTopK.ts"
 import { defaultHnswOptions } from "../src/KnnSearch.ts"
 import { knnBags } from "../src/knnBags.ts"
 import { mergeTopK } from "../src/mergeTopK.ts"
@@ -91,6 +91,12 @@ describe("exact search over shards", () => {
     expect(Array.from(top.ids.subarray(0, 4)).slice(2)).toEqual([-1, -1])
     expect(Array.from(top.sims.subarray(0, 4)).slice(2)).toEqual([-Infinity, -Infinity])
     expect(new Set(top.ids.subarray(0, 2))).toEqual(new Set([10, 11]))
+  })
+
+  it("bounds a block's similarities to 256 MiB", () => {
+    expect(boundedChunkSize(65_536)).toBe(1024)
+    expect(boundedChunkSize(250_000)).toBe(268) // 2^26 / 250,000
+    expect(boundedChunkSize(10 ** 9)).toBe(1)
   })
 })
 
