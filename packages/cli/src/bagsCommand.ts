@@ -51,7 +51,8 @@ export const bagsUsage = `  bingo embed <config.yaml> [--shard i/n] [--set ...] 
   bingo bags search <config.yaml> [--shard t/T] [--set ...]
                                                        T = n*n: neighbours of query shard t/n in index shard t mod n
   bingo bags merge <config.yaml> [--set ...]           merge the searches into <outDir>/bags.npy (+ embeddings/bags.json)
-  bingo bags <config.yaml> [--set ...]                 embed (missing shards), index, search, merge in this process
+  bingo bags <config.yaml> [--set ...]                 embed (missing shards; pre-trains the teacher if needed), index,
+                                                       search, merge in this process
                                                        (the task: --shard, else Slurm / Kubernetes array variables)
 `
 
@@ -119,9 +120,19 @@ export const rowRange = (source: ImageSource, start: number, end: number): Image
 /**
  * Embed shards `shards` of `n` with the config's teacher (the pipeline's: `teacherLayer`,
  * `embedDataset` on the center views), one teacher for all of them; shards already finished are
- * skipped (logged). A bingo teacher that would need pre-training is refused (TeacherNotPretrained).
+ * skipped (logged). A bingo teacher that would need pre-training is refused (TeacherNotPretrained)
+ * unless `pretrain` (the single-process `bingo bags`, which pre-trains it as `bingo run` does, into
+ * <outDir>/teacher.safetensors; an array of embed tasks must not each train their own).
  */
-const embedShards = (config: PipelineConfig, configDir: string, outDir: string, dir: string, shards: ReadonlyArray<number>, n: number) =>
+const embedShards = (
+  config: PipelineConfig,
+  configDir: string,
+  outDir: string,
+  dir: string,
+  shards: ReadonlyArray<number>,
+  n: number,
+  pretrain = false
+) =>
   Effect.gen(function* () {
     const todo = shards.filter((i) => {
       const done = embeddingShardDone(dir, i, n)
@@ -132,8 +143,12 @@ const embedShards = (config: PipelineConfig, configDir: string, outDir: string, 
         yield* Effect.logInfo(`embed: ${join(dir, shardFiles.rows(i, n))} exists: shard ${i} of ${n} is done; nothing to do`)
     if (todo.length === 0) return
     const teacherWeights = join(outDir, "teacher.safetensors")
-    if (config.teacher.weightsFormat === "bingo" && config.teacher.weights === undefined && !existsSync(teacherWeights))
-      return yield* new TeacherNotPretrained({ path: teacherWeights })
+    if (config.teacher.weightsFormat === "bingo" && config.teacher.weights === undefined && !existsSync(teacherWeights)) {
+      if (!pretrain) return yield* new TeacherNotPretrained({ path: teacherWeights })
+      yield* Effect.logInfo(
+        `embed: no teacher weights yet: pre-training the teacher (MoCo-v2) into ${teacherWeights} first, as bingo run does`
+      )
+    }
     const runtime = Runtime.layer({ backend: config.backend, seed: config.seed })
     const dataset = DatasetSource.layer({ name: config.dataset.name, options: resolveDatasetPaths(config.dataset.options, configDir) })
     const teacher = Layer.unwrap(
@@ -272,7 +287,8 @@ export const bagsCommand = (sub: "index" | "search" | "merge" | "all", args: Bag
           outDir,
           dir,
           Array.from({ length: n }, (_, i) => i),
-          n
+          n,
+          true
         )
       const set = yield* readShardSet(dir)
       yield* indexStep(

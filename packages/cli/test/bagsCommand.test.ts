@@ -43,7 +43,7 @@ beforeAll(async () => {
   )
   await Effect.runPromise(saveWeights(join(dir, "teacher.safetensors"), encoder.params, { spec: JSON.stringify(encoder.spec) }))
   writeFileSync(join(dir, "run.yaml"), config("out", ", weights: teacher.safetensors"))
-  writeFileSync(join(dir, "pretrain.yaml"), config("pretrain-out", ""))
+  writeFileSync(join(dir, "pretrain.yaml"), config("pretrain-out", ", pretrain: { epochs: 1, batchSize: 30, queueSize: 60 }"))
 })
 
 describe("bingo embed / bags", () => {
@@ -52,6 +52,13 @@ describe("bingo embed / bags", () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toContain(`teacher.weights: not set, and ${join(dir, "pretrain-out", "teacher.safetensors")} does not exist`)
     expect(r.stderr).toContain("run `bingo run` on this config first")
+  })
+
+  it("bingo bags in one process pre-trains that teacher first, as bingo run does", async () => {
+    const r = await cli("bags", join(dir, "pretrain.yaml"))
+    expect(r).toEqual({ code: 0, stderr: "" })
+    for (const file of ["teacher.safetensors", "bags.npy", "embeddings/rows-0-of-1.npy", "embeddings/bags.json"])
+      expect(existsSync(join(dir, "pretrain-out", file)), file).toBe(true)
   })
 
   it("embeds in shards, searches n x n tasks and merges into knnBags' bags of the same features", async () => {
