@@ -21,9 +21,11 @@
  * - Every native kernel writes each element of its outputs (a pooled buffer holds old values).
  *
  * `BINGO_NATIVE_POOL=0` turns the pool off (the addon then allocates each output, as before),
- * for debugging; `BINGO_NATIVE_POOL_MB` bounds the bytes kept free (default 1024): beyond it the
- * least recently used size classes are dropped to V8's GC.
+ * for debugging; `BINGO_NATIVE_POOL_MB` bounds the bytes kept free (default: an eighth of the
+ * machine's memory, between 256 MiB and 4 GiB): beyond it the least recently used size classes
+ * are dropped to V8's GC.
  */
+import { totalmem } from "node:os"
 
 /** The parts of tfjs-backend-cpu's MathBackendCPU the pool hooks into. */
 export interface PooledBackend {
@@ -47,6 +49,9 @@ export interface OutputPoolStats {
   readonly reuses: number
   /** Bytes now waiting in the pool for reuse. */
   readonly freeBytes: number
+  /** Bytes of pooled buffers now holding tensor values, and the most at once since the last reset. */
+  readonly liveBytes: number
+  readonly peakLiveBytes: number
   /** Read-outs (`dataSync()` and the like) of pooled values that were copied. */
   readonly copiedReads: number
 }
@@ -65,7 +70,8 @@ interface Refs {
 const envEnabled = (): boolean => process.env.BINGO_NATIVE_POOL !== "0"
 const envCapBytes = (): number => {
   const mb = Number(process.env.BINGO_NATIVE_POOL_MB)
-  return (Number.isFinite(mb) && mb >= 0 && process.env.BINGO_NATIVE_POOL_MB !== "" ? mb : 1024) * 2 ** 20
+  if (Number.isFinite(mb) && mb >= 0 && process.env.BINGO_NATIVE_POOL_MB !== "") return mb * 2 ** 20
+  return Math.min(4 * 2 ** 30, Math.max(256 * 2 ** 20, totalmem() / 8))
 }
 
 let enabled = envEnabled()
@@ -76,6 +82,8 @@ const classes = new Map<number, SizeClass>()
 const refs = new WeakMap<ArrayBuffer, Refs>()
 const hooked = new WeakSet<object>()
 let freeBytes = 0
+let liveBytes = 0
+let peakLiveBytes = 0
 let clock = 0
 let stats = { allocatedBytes: 0, allocations: 0, reusedBytes: 0, reuses: 0, copiedReads: 0 }
 
@@ -92,6 +100,10 @@ const acquire = (values: unknown): void => {
   const r = refs.get(buffer)!
   // Only reachable if someone kept a pooled array past its tensors (not TF.js): take it back out.
   if (r.free) unfree(buffer)
+  if (r.n === 0) {
+    liveBytes += buffer.byteLength
+    if (liveBytes > peakLiveBytes) peakLiveBytes = liveBytes
+  }
   r.n++
 }
 
@@ -100,7 +112,10 @@ const release = (values: unknown): void => {
   if (buffer === undefined) return
   const r = refs.get(buffer)!
   r.n--
-  if (r.n === 0) putBack(buffer, r)
+  if (r.n === 0) {
+    liveBytes -= buffer.byteLength
+    putBack(buffer, r)
+  }
 }
 
 const unfree = (buffer: ArrayBuffer): void => {
@@ -215,10 +230,11 @@ export function takeOutput(
   return new kind(buffer)
 }
 
-export const outputPoolStats = (): OutputPoolStats => ({ ...stats, freeBytes })
+export const outputPoolStats = (): OutputPoolStats => ({ ...stats, freeBytes, liveBytes, peakLiveBytes })
 
 export const resetOutputPoolStats = (): void => {
   stats = { allocatedBytes: 0, allocations: 0, reusedBytes: 0, reuses: 0, copiedReads: 0 }
+  peakLiveBytes = liveBytes
 }
 
 /** Drop every free buffer (to V8's GC). Buffers in use return to the pool as usual. */

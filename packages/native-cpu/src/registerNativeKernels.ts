@@ -144,6 +144,8 @@ export interface NativeAllocationStats {
   readonly reusedBytes: number
   /** Bytes waiting in the pool. */
   readonly freeBytes: number
+  /** The most bytes of pooled buffers holding tensor values at once. */
+  readonly peakLiveBytes: number
   /** Read-outs of pooled values that were copied (`dataSync()` and the like). */
   readonly copiedReads: number
 }
@@ -168,6 +170,7 @@ export const nativeAllocationStats = (): NativeAllocationStats => {
     allocations: pool.allocations + addon.buffers - addonBaseline.buffers,
     reusedBytes: pool.reusedBytes,
     freeBytes: pool.freeBytes,
+    peakLiveBytes: pool.peakLiveBytes,
     copiedReads: pool.copiedReads
   }
 }
