@@ -9,17 +9,27 @@
  *              embeds the batch (eval mode), student convnet-small x0.5 (8-16-32, head 128->64)
  *              is trained (BN train mode) on the squared distance of the L2-normalised
  *              embeddings; batch 128 of 16x16x1, SGD momentum 0.9.
+ *   bingo      one code-form BINGO distillation step as `Trainer.distil` runs it: teacher ResNet-18
+ *              (eval mode) embeds k and pk, student ResNet-18 x0.5 embeds q, pq and CutMix(q, pq),
+ *              six-term loss against a 4,096-key queue, SGD; batch 32 of 32x32x3
+ *              (packages/trainer/scripts/benchModels.ts has the details).
+ *   teacher    that teacher's embedding pass alone: batch 256, eval mode, keys read back.
+ * bingo and teacher are not run on wasm (minutes per step).
  *
- * Options: --models resnet18,quickstart  --backends native,wasm,pytorch  --threads <n>
+ * Options: --models resnet18,quickstart,bingo,teacher  --backends native,wasm,pytorch  --threads <n>
  *          (default: what @bingo/native-cpu picks: BINGO_NATIVE_THREADS or the free cores)
  *          --steps <n> (timed native/pytorch steps; median and best reported; default 10)
  *          --wasm-steps <n> (default 2: a wasm ResNet-18 step takes tens of seconds)
- *          --profile (per-kernel times of one native step, tf.profile)
+ *          --profile (per-kernel times of one native step, tf.profile; resnet18 and quickstart)
+ *          --alloc (no timing: bytes the native kernels allocate for their outputs in each step,
+ *          with the output pool off (BINGO_NATIVE_POOL=0) and on; deterministic, so valid on a
+ *          busy machine; default 4 steps)
+ * The native rows also report the median bytes of new output buffers per timed step ("alloc").
  * Each backend runs in its own process (TF.js backends are global state). The load average is
  * printed before and after: figures are only comparable on a quiet machine.
  */
 import { createEncoder, type Encoder, mlp } from "@bingo/backbones"
-import { chooseThreads } from "@bingo/native-cpu"
+import { chooseThreads, nativeAllocationStats, resetNativeAllocationStats } from "@bingo/native-cpu"
 import { Sgd } from "@bingo/optim"
 import { Rng, selectBackend } from "@bingo/runtime"
 import * as tf from "@tensorflow/tfjs"
@@ -29,15 +39,19 @@ import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+// A relative import: the bench models of the trainer use packages the root does not depend on.
+import { runBingoSteps, runTeacherPasses, type StepSample } from "../packages/trainer/scripts/benchModels.ts"
 
 const { values } = parseArgs({
   options: {
-    models: { type: "string", default: "resnet18,quickstart" },
+    models: { type: "string", default: "resnet18,quickstart,bingo,teacher" },
     backends: { type: "string", default: "native,wasm,pytorch" },
     threads: { type: "string" },
     steps: { type: "string" },
     "wasm-steps": { type: "string", default: "2" },
     profile: { type: "boolean", default: false },
+    alloc: { type: "boolean", default: false },
+    warmup: { type: "string" },
     worker: { type: "string" },
     model: { type: "string" }
   }
@@ -56,15 +70,19 @@ interface Result {
   readonly imgPerSec: number
   /** Peak resident set size of the process that ran the steps (MiB). */
   readonly peakRssMiB?: number
+  /** Native only: MiB of new output buffers the native kernels allocated in each timed step. */
+  readonly allocMiB?: ReadonlyArray<number>
   readonly loss?: number
   readonly note?: string
 }
 
-type Model = "resnet18" | "quickstart"
-const batchOf: Record<Model, number> = { resnet18: 32, quickstart: 128 }
+type Model = "resnet18" | "quickstart" | "bingo" | "teacher"
+const batchOf: Record<Model, number> = { resnet18: 32, quickstart: 128, bingo: 32, teacher: 256 }
+/** Models too slow for wasm (a ResNet-18 step there takes tens of seconds). */
+const notOnWasm: ReadonlyArray<Model> = ["bingo", "teacher"]
 
 /** Build the model and return one training step (returns the loss). */
-const buildStep = (model: Model): (() => number) => {
+const buildStep = (model: "resnet18" | "quickstart"): (() => number) => {
   const rng = Rng.fromSeed(0)
   const sgd = new Sgd({ momentum: 0.9, weightDecay: 0 })
   const trainStep = (lossFn: () => tf.Scalar, vars: ReadonlyMap<string, tf.Variable>, lr: number): number => {
@@ -124,26 +142,46 @@ const buildStep = (model: Model): (() => number) => {
 
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
+/** `count` steps of `model`, one sample each (the first ones are the warm-up). */
+const runSteps = async (model: Model, count: number, mark: () => number): Promise<{ samples: Array<StepSample>; step?: () => number }> => {
+  if (model === "bingo") return { samples: await runBingoSteps(count, mark) }
+  if (model === "teacher") return { samples: await runTeacherPasses(count, mark) }
+  const step = buildStep(model)
+  const samples: Array<StepSample> = []
+  for (let i = 0; i < count; i++) {
+    const c0 = process.cpuUsage()
+    const t0 = performance.now()
+    const loss = step()
+    const ms = performance.now() - t0
+    const c = process.cpuUsage(c0)
+    samples.push({ ms, cpuMs: (c.user + c.system) / 1000, loss, mark: mark() })
+  }
+  return { samples, step }
+}
+
 const runWorker = async (backend: string, model: Model, steps: number): Promise<Result> => {
   const sel = await selectBackend(backend === "native" ? "cpu-native" : "wasm")
   if ("error" in sel) throw new Error(sel.error)
   console.error(sel.reason)
   const threads = backend === "native" ? Number(/(\d+) threads?/.exec(sel.reason)?.[1] ?? 1) : 1
-  const step = buildStep(model)
-  // Warm-up (kernel caches, oneDNN primitives); one on wasm, where a ResNet-18 step takes minutes.
-  for (let i = 0; i < (backend === "wasm" ? 1 : 2); i++) step()
-  const times: Array<number> = []
-  const cpuTimes: Array<number> = []
-  let loss = 0
-  for (let i = 0; i < steps; i++) {
-    const c0 = process.cpuUsage()
-    const t0 = performance.now()
-    loss = step()
-    times.push(performance.now() - t0)
-    const c = process.cpuUsage(c0)
-    cpuTimes.push((c.user + c.system) / 1000)
-  }
-  if (values.profile === true) {
+  // Warm-up (kernel caches, oneDNN primitives, the output pool); one on wasm, where a ResNet-18 step takes minutes.
+  const warmup = values.warmup !== undefined ? Number(values.warmup) : backend === "wasm" ? 1 : 2
+  // Bytes of new output buffers of the native kernels since the last step (0 elsewhere).
+  const mark =
+    backend === "native"
+      ? () => {
+          const bytes = nativeAllocationStats().allocatedBytes
+          resetNativeAllocationStats()
+          return bytes
+        }
+      : () => 0
+  resetNativeAllocationStats()
+  const { samples: all, step } = await runSteps(model, warmup + steps, mark)
+  const samples = all.slice(warmup)
+  const times = samples.map((x) => x.ms)
+  const cpuTimes = samples.map((x) => x.cpuMs)
+  const loss = samples[samples.length - 1]?.loss ?? Number.NaN
+  if (values.profile === true && step !== undefined) {
     const info = await tf.profile(() => {
       step()
     })
@@ -165,6 +203,7 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
     cpuMs: median(cpuTimes),
     imgPerSec: batchOf[model] / (ms / 1000),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    ...(backend === "native" ? { allocMiB: samples.map((x) => x.mark / 2 ** 20) } : {}),
     loss
   }
 }
@@ -196,6 +235,10 @@ const main = async () => {
   console.log(
     `bench: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}, ${threads} thread(s); load average before: ${load()}`
   )
+  if (values.alloc === true) {
+    allocReport(models, env)
+    return
+  }
   const py = backends.includes("pytorch") ? python() : undefined
   const results: Array<Result> = []
   for (const model of models) {
@@ -221,6 +264,9 @@ const main = async () => {
           continue
         }
         results.push(JSON.parse(r.stdout.trim().split("\n").pop()!) as Result)
+      } else if (backend === "wasm" && notOnWasm.includes(model)) {
+        console.log(`  ${model} wasm: skipped (minutes per step on wasm)`)
+        continue
       } else {
         const steps = backend === "wasm" ? values["wasm-steps"] : values.steps
         const args = [
@@ -231,6 +277,7 @@ const main = async () => {
           "--model",
           model,
           ...(steps === undefined ? [] : ["--steps", steps]),
+          ...(values.warmup === undefined ? [] : ["--warmup", values.warmup]),
           ...(values.profile === true ? ["--profile"] : [])
         ]
         const r = spawnSync(process.execPath, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "inherit"] })
@@ -243,24 +290,55 @@ const main = async () => {
       const last = results[results.length - 1]!
       if (last.model === model)
         console.log(
-          `  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step (CPU ${last.cpuMs.toFixed(0)} ms)  ${last.imgPerSec.toFixed(1).padStart(7)} img/s  peak RSS ${last.peakRssMiB?.toFixed(0) ?? "?"} MiB`
+          `  ${model.padEnd(10)} ${last.backend.padEnd(8)} ${last.threads} thr  ${last.msPerStep.toFixed(0).padStart(7)} ms/step (CPU ${last.cpuMs.toFixed(0)} ms)  ${last.imgPerSec.toFixed(1).padStart(7)} img/s  peak RSS ${last.peakRssMiB?.toFixed(0) ?? "?"} MiB${last.allocMiB === undefined ? "" : `  alloc ${allocOf(last)} MiB/step`}`
         )
     }
   }
   console.log(`load average after: ${load()}`)
   console.log(
-    "\n| model | backend | threads | ms / step (median) | best ms | CPU ms / step | img/s (median) | vs PyTorch (median) | vs PyTorch (best) | vs PyTorch (CPU time) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "\n| model | backend | threads | ms / step (median) | best ms | CPU ms / step | img/s (median) | vs PyTorch (median) | vs PyTorch (best) | vs PyTorch (CPU time) | peak RSS MiB | RSS vs PyTorch | native alloc MiB / step |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   )
   for (const r of results) {
     const torch = results.find((t) => t.backend === "pytorch" && t.model === r.model)
     const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(b / a).toFixed(2)}x`)
     console.log(
       `| ${r.model} | ${r.backend} | ${r.threads} | ${r.msPerStep.toFixed(0)} | ${r.bestMs.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.imgPerSec.toFixed(1)} | ` +
-        `${ratio(r.msPerStep, torch?.msPerStep)} | ${ratio(r.bestMs, torch?.bestMs)} | ${ratio(r.cpuMs, torch?.cpuMs)} | ${r.peakRssMiB?.toFixed(0) ?? "-"} |`
+        `${ratio(r.msPerStep, torch?.msPerStep)} | ${ratio(r.bestMs, torch?.bestMs)} | ${ratio(r.cpuMs, torch?.cpuMs)} | ${r.peakRssMiB?.toFixed(0) ?? "-"} | ` +
+        `${r.peakRssMiB === undefined || torch?.peakRssMiB === undefined ? "-" : `${(r.peakRssMiB / torch.peakRssMiB).toFixed(2)}x`} | ${r.allocMiB === undefined ? "-" : allocOf(r)} |`
     )
   }
   if (!existsSync(join(here, "..", "packages", "native-cpu", "native", "build", "Release", "bingo_native.node"))) {
     console.log("(native addon not built: pnpm --filter @bingo/native-cpu build:native)")
+  }
+}
+
+/** Median MiB of new native output buffers per timed step. */
+const allocOf = (r: Result): string => (r.allocMiB === undefined || r.allocMiB.length === 0 ? "-" : median([...r.allocMiB]).toFixed(1))
+
+/**
+ * `--alloc`: each model's native worker with the output pool off and on, printing the MiB of new
+ * output buffers in every step, warm-up included (no times: valid on a busy machine).
+ */
+const allocReport = (models: ReadonlyArray<Model>, env: NodeJS.ProcessEnv) => {
+  const steps = values.steps ?? "4"
+  console.log("MiB of new native output buffers per step (steps from the first; --warmup 0):")
+  for (const model of models) {
+    for (const pool of ["0", "1"]) {
+      const args = [...process.execArgv, process.argv[1]!, "--worker", "native", "--model", model, "--steps", steps, "--warmup", "0"]
+      const r = spawnSync(process.execPath, args, {
+        encoding: "utf8",
+        env: { ...env, BINGO_NATIVE_POOL: pool },
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      if (r.status !== 0) {
+        console.log(`  ${model} pool ${pool === "1" ? "on " : "off"}: failed (exit ${r.status})`)
+        continue
+      }
+      const res = JSON.parse(r.stdout.trim().split("\n").pop()!) as Result
+      console.log(
+        `  ${model.padEnd(10)} pool ${pool === "1" ? "on " : "off"}: ${(res.allocMiB ?? []).map((m) => m.toFixed(1)).join(", ")}  (peak RSS ${res.peakRssMiB?.toFixed(0) ?? "?"} MiB)`
+      )
+    }
   }
 }
 
