@@ -15,8 +15,8 @@ import { type SlurmCluster, slurmUnavailable, startSlurmCluster } from "./slurmC
  * per build, both reach the same recall).
  */
 const submitSh = join(repoRoot, "examples/scaling/slurm/submit.sh")
-/** How the sbatch scripts start the CLI here (as `spawnCli` does; BINGO is split on spaces by bash). */
-const bingo = `${process.execPath} --conditions=@bingo/source --import tsx ${join(repoRoot, "packages/cli/src/main.ts")}`
+/** BINGO for the sbatch scripts: the CLI started as `spawnCli` does (split on spaces by bash). */
+const nodeBingo = `${process.execPath} --conditions=@bingo/source --import tsx ${join(repoRoot, "packages/cli/src/main.ts")}`
 const shards = 2
 
 const title = `sharded bags on Slurm = bingo bags in one process${slurmUnavailable !== undefined ? ` (skipped: ${slurmUnavailable})` : ""}`
@@ -46,13 +46,16 @@ describe.skipIf(slurmUnavailable !== undefined)(title, () => {
     if (run.code !== 0) throw new Error(`bingo bags ${config} exited ${run.code}:\n${run.stderr}${run.stdout}`)
   }
 
-  /** submit.sh on the cluster, waiting for every job; the teacher of `teacherFrom` is copied in first, so both runs embed with one teacher. */
-  const sharded = async (config: string, outDir: string, teacherFrom: string, options: ReadonlyArray<string>) => {
+  /**
+   * submit.sh on the cluster, waiting for every job; the teacher of `teacherFrom` is copied in
+   * first, so both runs embed with one teacher. `bingo`: the scripts' BINGO (default: theirs, `pnpm bingo`).
+   */
+  const sharded = async (config: string, outDir: string, teacherFrom: string, options: ReadonlyArray<string>, bingo?: string) => {
     mkdirSync(outDir, { recursive: true })
     copyFileSync(join(teacherFrom, "teacher.safetensors"), join(outDir, "teacher.safetensors"))
     const out = await cluster.command(submitSh, [config, String(shards), ...options], {
       cwd: repoRoot,
-      env: { BINGO: bingo, BINGO_SLURM_LOGS: join(dir, "slurm-logs") }
+      env: { ...(bingo === undefined ? {} : { BINGO: bingo }), BINGO_SLURM_LOGS: join(dir, "slurm-logs") }
     })
     const jobs = out
       .trim()
@@ -68,6 +71,7 @@ describe.skipIf(slurmUnavailable !== undefined)(title, () => {
     const config = writeConfig("single")
     await single(config, [])
     const shardedConfig = writeConfig("sharded")
+    // the scripts as they are: each task runs `pnpm --silent bingo ...` from the repository root
     const tasks = await sharded(shardedConfig, join(dir, "sharded"), join(dir, "single"), [])
     expect(tasks).toHaveLength(shards + shards + shards * shards + 1)
     expect(readFileSync(join(dir, "sharded", "bags.npy")).equals(readFileSync(join(dir, "single", "bags.npy")))).toBe(true)
@@ -90,7 +94,7 @@ describe.skipIf(slurmUnavailable !== undefined)(title, () => {
     const config = writeConfig("single-hnsw")
     await single(config, hnsw)
     const shardedConfig = writeConfig("sharded-hnsw")
-    await sharded(shardedConfig, join(dir, "sharded-hnsw"), join(dir, "single-hnsw"), hnsw)
+    await sharded(shardedConfig, join(dir, "sharded-hnsw"), join(dir, "single-hnsw"), hnsw, nodeBingo)
     const [one, many] = [report(join(dir, "single-hnsw")), report(join(dir, "sharded-hnsw"))]
     expect(many["search"]).toBe("hnsw")
     expect(many["shards"]).toBe(shards)
