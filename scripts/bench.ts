@@ -24,6 +24,8 @@
  *          --alloc (no timing: bytes the native kernels allocate for their outputs in each step,
  *          with the output pool off (BINGO_NATIVE_POOL=0) and on; deterministic, so valid on a
  *          busy machine; default 4 steps)
+ *          Also the peak bytes of tensor data in each step (@bingo/runtime installTensorMemoryMeter)
+ *          and PyTorch's peak RSS in a fresh process per model (with --backends including pytorch).
  * The native rows also report the median bytes of new output buffers per timed step ("alloc").
  * Each backend runs in its own process (TF.js backends are global state). The load average is
  * printed before and after: figures are only comparable on a quiet machine.
@@ -31,7 +33,7 @@
 import { createEncoder, type Encoder, mlp } from "@bingo/backbones"
 import { chooseThreads, nativeAllocationStats, resetNativeAllocationStats } from "@bingo/native-cpu"
 import { Sgd } from "@bingo/optim"
-import { Rng, selectBackend } from "@bingo/runtime"
+import { installTensorMemoryMeter, Rng, selectBackend, variableGrads } from "@bingo/runtime"
 import * as tf from "@tensorflow/tfjs"
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -70,6 +72,8 @@ interface Result {
   readonly imgPerSec: number
   /** Peak resident set size of the process that ran the steps (MiB). */
   readonly peakRssMiB?: number
+  /** Native only: peak MiB of tensor data held in each step (distinct buffers; installTensorMemoryMeter). */
+  readonly peakTensorMiB?: ReadonlyArray<number>
   /** Native only: MiB of new output buffers the native kernels allocated in each timed step. */
   readonly allocMiB?: ReadonlyArray<number>
   readonly loss?: number
@@ -86,7 +90,7 @@ const buildStep = (model: "resnet18" | "quickstart"): (() => number) => {
   const rng = Rng.fromSeed(0)
   const sgd = new Sgd({ momentum: 0.9, weightDecay: 0 })
   const trainStep = (lossFn: () => tf.Scalar, vars: ReadonlyMap<string, tf.Variable>, lr: number): number => {
-    const { value, grads } = tf.variableGrads(
+    const { value, grads } = variableGrads(
       lossFn,
       [...vars.values()].filter((v) => v.trainable)
     )
@@ -166,12 +170,17 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
   const threads = backend === "native" ? Number(/(\d+) threads?/.exec(sel.reason)?.[1] ?? 1) : 1
   // Warm-up (kernel caches, oneDNN primitives, the output pool); one on wasm, where a ResNet-18 step takes minutes.
   const warmup = values.warmup !== undefined ? Number(values.warmup) : backend === "wasm" ? 1 : 2
-  // Bytes of new output buffers of the native kernels since the last step (0 elsewhere).
+  // Bytes of new output buffers of the native kernels since the last step (0 elsewhere), and the
+  // peak bytes of tensor data in the step (installed before the networks are built).
+  const meter = backend === "native" ? installTensorMemoryMeter() : undefined
+  const peaks: Array<number> = []
   const mark =
     backend === "native"
       ? () => {
           const bytes = nativeAllocationStats().allocatedBytes
           resetNativeAllocationStats()
+          peaks.push(meter?.peakBytes() ?? Number.NaN)
+          meter?.resetPeak()
           return bytes
         }
       : () => 0
@@ -203,7 +212,9 @@ const runWorker = async (backend: string, model: Model, steps: number): Promise<
     cpuMs: median(cpuTimes),
     imgPerSec: batchOf[model] / (ms / 1000),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    ...(backend === "native" ? { allocMiB: samples.map((x) => x.mark / 2 ** 20) } : {}),
+    ...(backend === "native"
+      ? { allocMiB: samples.map((x) => x.mark / 2 ** 20), peakTensorMiB: peaks.slice(warmup).map((b) => b / 2 ** 20) }
+      : {}),
     loss
   }
 }
@@ -236,7 +247,7 @@ const main = async () => {
     `bench: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}, ${threads} thread(s); load average before: ${load()}`
   )
   if (values.alloc === true) {
-    allocReport(models, env)
+    allocReport(models, env, here)
     return
   }
   const py = backends.includes("pytorch") ? python() : undefined
@@ -319,9 +330,13 @@ const allocOf = (r: Result): string => (r.allocMiB === undefined || r.allocMiB.l
  * `--alloc`: each model's native worker with the output pool off and on, printing the MiB of new
  * output buffers in every step, warm-up included (no times: valid on a busy machine).
  */
-const allocReport = (models: ReadonlyArray<Model>, env: NodeJS.ProcessEnv) => {
+const allocReport = (models: ReadonlyArray<Model>, env: NodeJS.ProcessEnv, here: string) => {
   const steps = values.steps ?? "4"
-  console.log("MiB of new native output buffers per step (steps from the first; --warmup 0):")
+  const py = values.backends!.split(",").includes("pytorch") ? python() : undefined
+  console.log(
+    "Per step from the first (--warmup 0): MiB of new native output buffers, and the peak MiB of tensor data held (distinct buffers,\n" +
+      "installTensorMemoryMeter); peak RSS of the whole process; PyTorch: peak RSS (ru_maxrss) of a fresh process running the same steps:"
+  )
   for (const model of models) {
     for (const pool of ["0", "1"]) {
       const args = [...process.execArgv, process.argv[1]!, "--worker", "native", "--model", model, "--steps", steps, "--warmup", "0"]
@@ -335,8 +350,23 @@ const allocReport = (models: ReadonlyArray<Model>, env: NodeJS.ProcessEnv) => {
         continue
       }
       const res = JSON.parse(r.stdout.trim().split("\n").pop()!) as Result
+      const list = (xs: ReadonlyArray<number> | undefined) => (xs ?? []).map((m) => m.toFixed(1)).join(", ")
       console.log(
-        `  ${model.padEnd(10)} pool ${pool === "1" ? "on " : "off"}: ${(res.allocMiB ?? []).map((m) => m.toFixed(1)).join(", ")}  (peak RSS ${res.peakRssMiB?.toFixed(0) ?? "?"} MiB)`
+        `  ${model.padEnd(10)} pool ${pool === "1" ? "on " : "off"}: alloc ${list(res.allocMiB)}; peak tensor MiB ${list(res.peakTensorMiB)}  (peak RSS ${res.peakRssMiB?.toFixed(0) ?? "?"} MiB)`
+      )
+    }
+    if (py !== undefined) {
+      const r = spawnSync(
+        py,
+        [join(here, "bench_torch.py"), "--model", model, "--threads", env.BINGO_NATIVE_THREADS ?? "1", "--steps", steps, "--warmup", "0"],
+        {
+          encoding: "utf8",
+          env
+        }
+      )
+      const res = r.status === 0 ? (JSON.parse(r.stdout.trim().split("\n").pop()!) as Result) : undefined
+      console.log(
+        `  ${model.padEnd(10)} pytorch : peak RSS ${res?.peakRssMiB?.toFixed(0) ?? `? (failed: ${r.stderr.trim().split("\n").pop()})`} MiB`
       )
     }
   }

@@ -239,20 +239,21 @@ export const batchNorm = (x: tf.Tensor, p: BatchNormParams, mode: ForwardMode): 
     return tf.batchNorm(x, p.mean, p.variance, p.beta, p.gamma, BN_EPSILON)
   }
   const channels = x.shape[x.shape.length - 1]!
-  const rows = x.reshape([-1, channels]) as tf.Tensor2D
+  const count = x.size / channels
   const updateRunning = (mean: tf.Tensor, variance: tf.Tensor) => {
-    const count = rows.shape[0]
     const unbiased = count > 1 ? variance.mul(count / (count - 1)) : variance
     p.mean.assign(p.mean.mul(1 - BN_MOMENTUM).add(mean.mul(BN_MOMENTUM)))
     p.variance.assign(p.variance.mul(1 - BN_MOMENTUM).add(unbiased.mul(BN_MOMENTUM)))
   }
   // @bingo/native-cpu's one-op batch norm (and its gradient) on the cpu backend: statistics,
-  // normalisation and the closed-form gradient as one native op each.
+  // normalisation and the closed-form gradient as one native op each. It takes x in its own shape
+  // ([..., C]): a reshape around it would make the tape save the output as the reshape's input.
   if (hasNativeKernel(BATCH_NORM_TRAIN)) {
-    const { y, mean, variance } = nativeBatchNorm(rows, p.gamma, p.beta, BN_EPSILON)
+    const { y, mean, variance } = nativeBatchNorm(x, p.gamma, p.beta, BN_EPSILON)
     if (mode === "train") updateRunning(mean, variance)
-    return y.reshape(x.shape)
+    return y
   }
+  const rows = x.reshape([-1, channels]) as tf.Tensor2D
   if (mode === "train") {
     const { mean, variance } = tf.moments(rows, 0)
     updateRunning(mean, variance)
@@ -286,6 +287,25 @@ export const batchNormTrain = (rows: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Ten
     }
   }) as never) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor2D
   return f(rows, gamma, beta)
+}
+
+/**
+ * a + b for two tensors of one shape (a residual connection), with a gradient that saves nothing:
+ * dy goes to both inputs, as TF.js's own Add gradient computes it (a reshape of dy to each input's
+ * shape). The stock Add gradient saves both inputs only to read their shapes, which keeps a block's
+ * last batch-norm output alive until the backward pass (PyTorch's add saves nothing). Other shapes
+ * (broadcasts) take `tf.add`.
+ */
+export const residualAdd = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+  if (!tf.util.arraysEqual(a.shape, b.shape) || a.dtype !== "float32" || b.dtype !== "float32") return tf.add(a, b)
+  const f = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([])
+    return {
+      value: tf.add(x, y),
+      gradFunc: (dy: tf.Tensor) => [tf.reshape(dy, x.shape), tf.reshape(dy, y.shape)]
+    }
+  }) as never) as (x: tf.Tensor, y: tf.Tensor) => tf.Tensor
+  return f(a, b)
 }
 
 /** x W + b for a 2-D input. */

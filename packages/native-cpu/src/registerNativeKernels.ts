@@ -82,14 +82,21 @@ export const unregisterNativeKernels = (): void => {
 
 let stockReluGradient: tf.GradConfig | undefined
 
+/**
+ * The ReLU gradient from the op's output y = max(x, 0) rather than its input (the stock gradient
+ * saves x): y > 0 exactly where x > 0, and y is NaN exactly where x is, so dy * step(y) is
+ * dy * step(x) bit for bit. Saving y lets the tape drop x (a batch-norm output, or a residual sum)
+ * as soon as the forward pass has moved on, as PyTorch's in-place ReLU does; y is kept anyway by
+ * the layer that reads it next.
+ */
 const fusedReluGradient = (stock: tf.GradConfig): tf.GradConfig => ({
   kernelName: "Relu",
-  inputsToSave: ["x"],
+  outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
-    const [x] = saved as [tf.Tensor]
+    const [y] = saved as [tf.Tensor]
     const d = dy as tf.Tensor
-    if (x.dtype === "float32" && d.dtype === "float32" && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined) {
-      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x }, {}) as tf.Tensor }
+    if (y.dtype === "float32" && d.dtype === "float32" && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined) {
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x: y }, {}) as tf.Tensor }
     }
     return stock.gradFunc(dy, saved, attrs)
   }

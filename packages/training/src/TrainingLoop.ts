@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
-import { Rng } from "@bingo/runtime"
+import { Rng, variableGrads } from "@bingo/runtime"
 import { type OptimisationOptions, Sgd } from "@bingo/optim"
 import { checkpointExists, loadCheckpoint, type LoopState, saveCheckpoint } from "./LoopCheckpoint.ts"
 import { type EpochAccumulator, emptyAccumulator, type EpochSummary, type EpochTiming, type LoopProgress } from "./LoopProgress.ts"
@@ -253,7 +253,7 @@ const trainStep = <In>(
     const views = objective.makeViews(input, context)
     let out: LossOutput | undefined
     let stats: tf.Tensor1D | undefined
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = variableGrads(() => {
       out = views.loss()
       const terms = Object.values(out.terms ?? {}).map((t) => t.reshape([1]))
       stats = tf.keep(tf.concat([tf.zeros([0]), ...terms, ...out.monitored.map(([, z]) => embeddingHealth(z))]) as tf.Tensor1D)
