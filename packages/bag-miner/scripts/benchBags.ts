@@ -10,7 +10,7 @@
  * --threads 1,2 (usearch threads of HNSW build and search), --modes exact,hnsw,
  * --quantization f16 (comma list), --connectivity 16 --expansion-add 128 --expansion-search 64,
  * --clusters 1000 --spread 0.35 (mixture of Gaussians on the sphere), --exact-rows 4096,
- * --recall-sample 1000, --backend wasm|cpu|auto (TF.js backend of exact search), --seed 0.
+ * --recall-sample 1000, --backend auto|wasm|cpu (TF.js backend of exact search; auto = what `bingo run` picks: the native kernels when built), --seed 0.
  *
  * What each line measures:
  * - exact: `exactTopKSteps` (knnBags' block search, K+1 per row) of `--exact-rows` sampled query
@@ -52,7 +52,7 @@ const { values } = parseArgs({
     spread: { type: "string", default: "0.35" },
     "exact-rows": { type: "string", default: "4096" },
     "recall-sample": { type: "string", default: "1000" },
-    backend: { type: "string", default: "wasm" },
+    backend: { type: "string", default: "auto" },
     seed: { type: "string", default: "0" },
     smoke: { type: "boolean", default: false }
   }
