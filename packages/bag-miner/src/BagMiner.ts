@@ -50,7 +50,7 @@ export interface BagMinerOptions {
   readonly chunkSize?: number
   /** kNN search: "auto" (default: exact up to `exactUpTo` rows, HNSW above), "exact" or "hnsw" (KnnSearch.ts). */
   readonly search?: KnnSearchMode
-  /** Largest N searched exactly under "auto" (default 250,000, provisional: see KnnSearch.ts). */
+  /** Largest N searched exactly under "auto" (default 100,000: see KnnSearch.ts). */
   readonly exactUpTo?: number
   /** HNSW settings (defaults: `defaultHnswOptions`). */
   readonly hnsw?: Partial<HnswOptions>

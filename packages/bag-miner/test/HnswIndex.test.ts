@@ -104,7 +104,7 @@ describe("HNSW (usearch)", () => {
       }).pipe(Effect.provide(miner), Effect.provide(Logger.layer([logger])))
       expect(tf.memory().numTensors).toBe(before)
       expect(findBagsError(bags, 80)).toBeUndefined()
-      expect(lines).toContain("knn search: HNSW (N > bags.exactUpTo 79): connectivity 16, expansion add 128 / search 64, f32, 1 thread(s)")
+      expect(lines).toContain("knn search: HNSW (N > bags.exactUpTo 79): connectivity 16, expansion add 128 / search 192, f32, 1 thread(s)")
       const recallLine = lines.find((l) => l.startsWith("knn search: HNSW recall@3 "))
       expect(recallLine).toMatch(/^knn search: HNSW recall@3 \d+\.\d\d% against exact search on 30 sampled anchors$/)
       expect(lines.filter((l) => l.startsWith("hnsw index: ")).length).toBeGreaterThan(0)
@@ -145,7 +145,7 @@ describe("ShardedKnn with HNSW", () => {
       expect(report.recall).toBeCloseTo(recallAtK(bags.neighbours, exact.neighbours, k), 12)
       expect(report.recall).toBeGreaterThan(0.95)
       expect(report).toMatchObject({ N: 150, D: dim, K: k, shards: 2, search: "hnsw", recallSample: 150 })
-      expect(report.index).toMatchObject({ built: { connectivity: 16, quantization: "f32", threads: 1 }, expansionSearch: 64 })
+      expect(report.index).toMatchObject({ built: { connectivity: 16, quantization: "f32", threads: 1 }, expansionSearch: 192 })
       expect(report.seconds.index).toBeGreaterThanOrEqual(0)
       expect(report.seconds.embed).toBeNull() // these test shards recorded no seconds
     })

@@ -111,7 +111,7 @@ export const BagsSection = Schema.Struct({
    * @bingo/bag-miner's KnnSearch.ts.
    */
   search: Schema.optionalKey(Schema.Literals(["auto", "exact", "hnsw"])),
-  /** Largest N searched exactly under search auto (default 250,000, provisional until measured with `pnpm bench:bags`). */
+  /** Largest N searched exactly under search auto (default 100,000, measured with `pnpm bench:bags`: docs/scaling.md). */
   exactUpTo: Schema.optionalKey(NonNegativeInt),
   /** HNSW: anchors whose neighbours are checked against exact search for the reported recall@K (default 1,000, drawn with `seed`). */
   recallSample: Schema.optionalKey(NonNegativeInt),
