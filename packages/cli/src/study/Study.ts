@@ -5,7 +5,7 @@ import { semiSupervisedMetric } from "@bingo/eval"
 import { ConfigError } from "../ConfigError.ts"
 import { decodeConfig, readYamlFile, setKeyPaths } from "../loadConfig.ts"
 import type { PipelineConfig } from "../PipelineConfig.ts"
-import { StudyArmError } from "./StudyError.ts"
+import { StudyArmError, StudyComparisonError } from "./StudyError.ts"
 
 const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
@@ -36,9 +36,32 @@ export const StudyFile = Schema.Struct({
   ),
   /** The metrics charted (one SVG each) and listed first in the table. */
   headline: withDefault(Schema.Array(Schema.String), ["knnTop1", "linearTop1"]),
+  /**
+   * Pairs [A, B] whose differences the table reports (A - B per headline metric, paired by seed):
+   * arm names, or `random init` (the random student, one per seed; `random init (<arm> student)`
+   * when the arms have several student architectures). Read by the table step only: it is no part
+   * of any cell's config.
+   */
+  comparisons: withDefault(Schema.Array(Schema.Tuple([Schema.String, Schema.String])), []),
   /** `--dry-run`'s rate before any cell has finished: training images x epochs per second of a whole cell (default 1000). */
   imagesPerSecond: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0)))
 })
+
+/**
+ * One side of a comparison: an arm's distilled students (`kind: "arm"`), or the random students
+ * (`kind: "randomInit"`) that `arm`'s cells evaluate, one per seed. `label` is the name as written.
+ */
+export interface ComparisonSide {
+  readonly label: string
+  readonly kind: "arm" | "randomInit"
+  readonly arm: string
+}
+
+/** A pair the table reports A - B for. */
+export interface StudyComparison {
+  readonly a: ComparisonSide
+  readonly b: ComparisonSide
+}
 
 export interface Arm {
   readonly name: string
@@ -64,6 +87,8 @@ export interface Study {
     readonly config: PipelineConfig
   }
   readonly arms: ReadonlyArray<Arm>
+  /** The `comparisons:` pairs, resolved; the table step's only (planCells never reads them). */
+  readonly comparisons: ReadonlyArray<StudyComparison>
 }
 
 /**
@@ -90,6 +115,31 @@ export const availableMetrics = (arms: ReadonlyArray<Arm>): ReadonlyArray<string
     ...arms.flatMap((a) => a.config.eval.semiSupervised.flatMap((f) => [semiSupervisedMetric(f, "Top1"), semiSupervisedMetric(f, "Top5")]))
   ])
 ]
+
+/**
+ * The arms whose cells evaluate the random student (when the base config's `eval.randomBaseline`
+ * is true): the first arm with each student architecture.
+ */
+export const randomBaselineArms = (arms: ReadonlyArray<Pick<Arm, "name" | "config">>): ReadonlyArray<string> => {
+  const studentKey = (arm: Pick<Arm, "config">) => JSON.stringify(arm.config.student)
+  return arms.filter((arm, a) => arms.findIndex((other) => studentKey(other) === studentKey(arm)) === a).map((arm) => arm.name)
+}
+
+/**
+ * The rows a comparison may name, by name: every arm, and the random student of each student
+ * architecture (`random init`, or `random init (<arm> student)` with several architectures, as
+ * the table labels them) when the base config evaluates it.
+ */
+const comparableRows = (arms: ReadonlyArray<Arm>, base: PipelineConfig): ReadonlyMap<string, ComparisonSide> => {
+  const random = base.eval.randomBaseline ? randomBaselineArms(arms) : []
+  const sides: Array<ComparisonSide> = [
+    ...arms.map((a): ComparisonSide => ({ label: a.name, kind: "arm", arm: a.name })),
+    ...random.map(
+      (arm): ComparisonSide => ({ label: random.length === 1 ? "random init" : `random init (${arm} student)`, kind: "randomInit", arm })
+    )
+  ]
+  return new Map(sides.map((s) => [s.label, s]))
+}
 
 /**
  * Decode an already-parsed study file at `path`: the schema, then the base config it names, then
@@ -128,6 +178,17 @@ export const decodeStudy = (raw: unknown, path: string) =>
     for (const [i, metric] of file.headline.entries()) {
       if (!metrics.includes(metric)) return yield* problem(`headline[${i}]: unknown metric '${metric}'; available: ${metrics.join(", ")}`)
     }
+    const rows = comparableRows(arms, base)
+    const comparisons: Array<StudyComparison> = []
+    for (const [i, pair] of file.comparisons.entries()) {
+      const error = (j: number, reason: string) =>
+        new StudyComparisonError({ path, field: `comparisons[${i}][${j}]`, name: pair[j]!, reason, valid: [...rows.keys()] })
+      const [a, b] = [rows.get(pair[0]), rows.get(pair[1])]
+      if (a === undefined) return yield* error(0, `unknown arm or baseline '${pair[0]}'`)
+      if (b === undefined) return yield* error(1, `unknown arm or baseline '${pair[1]}'`)
+      if (a === b) return yield* error(1, `'${pair[1]}' is compared with itself`)
+      comparisons.push({ a, b })
+    }
     const study: Study = {
       path,
       name: file.name ?? basename(path, extname(path)),
@@ -136,7 +197,8 @@ export const decodeStudy = (raw: unknown, path: string) =>
       headline: file.headline,
       imagesPerSecond: file.imagesPerSecond,
       base: { path: basePath, dir: dirname(basePath), config: base },
-      arms
+      arms,
+      comparisons
     }
     return study
   })

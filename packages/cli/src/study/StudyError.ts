@@ -18,6 +18,27 @@ export class StudyArmError extends Schema.TaggedError<StudyArmError>()("StudyArm
   }
 }
 
+/**
+ * An entry of a study's `comparisons:` names neither an arm nor a per-seed baseline row
+ * (`random init`), or compares a row with itself. The teacher rows are one evaluation each, not
+ * one per seed, so they cannot be paired by seed.
+ */
+export class StudyComparisonError extends Schema.TaggedError<StudyComparisonError>()("StudyComparisonError", {
+  /** The study file. */
+  path: Schema.String,
+  /** The entry, as `comparisons[i][j]`. */
+  field: Schema.String,
+  /** The name as written. */
+  name: Schema.String,
+  reason: Schema.String,
+  /** The names an entry may use: the arms, then the random-init rows. */
+  valid: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.path}: ${this.field}: ${this.reason}; valid names: ${this.valid.map((v) => `'${v}'`).join(", ")}`
+  }
+}
+
 /** `--shard` that is not `i/n` with integers 0 <= i < n, or array-job variables (`arrayTask.ts`) that name no valid task. */
 export class InvalidShard extends Schema.TaggedError<InvalidShard>()("InvalidShard", {
   shard: Schema.String,

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { join, resolve } from "node:path"
 import type { PipelineConfig } from "../PipelineConfig.ts"
-import type { Study } from "./Study.ts"
+import { randomBaselineArms, type Study } from "./Study.ts"
 import { InvalidShard } from "./StudyError.ts"
 
 /** A bag file shared by every cell with the same bag setting, mined once. */
@@ -54,8 +54,7 @@ export const sharedBagsName = (bags: PipelineConfig["bags"]): string =>
 export const planCells = (study: Study): ReadonlyArray<Cell> => {
   const base = study.base.config
   const sharedTeacher = base.teacher.weights === undefined ? join(sharedDir(study), "teacher.safetensors") : undefined
-  const studentKey = (arm: Study["arms"][number]) => JSON.stringify(arm.config.student)
-  const firstWithStudent = study.arms.map((arm) => study.arms.findIndex((other) => studentKey(other) === studentKey(arm)))
+  const randomBaseline = new Set(randomBaselineArms(study.arms))
   return study.seeds.flatMap((seed, s) =>
     study.arms.map((arm, a): Cell => {
       const index = s * study.arms.length + a
@@ -84,7 +83,7 @@ export const planCells = (study: Study): ReadonlyArray<Cell> => {
         eval: {
           ...arm.config.eval,
           teacher: base.eval.teacher && index === 0,
-          randomBaseline: base.eval.randomBaseline && firstWithStudent[a] === a
+          randomBaseline: base.eval.randomBaseline && randomBaseline.has(arm.name)
         }
       }
       return {

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { relative } from "node:path"
-import { baseMetrics, type Study } from "./Study.ts"
+import { pairedDifferences, type PairedDifferences } from "./pairedDifferences.ts"
+import { baseMetrics, type ComparisonSide, type Study } from "./Study.ts"
 import { type Cell, isDone, isFailed } from "./cellPlan.ts"
 import { type CellRecord, type FailedCell, readCellRecord, readFailedCell } from "./CellRecord.ts"
 
@@ -21,12 +22,22 @@ export interface StudyRow {
   readonly metrics: Readonly<Record<string, MetricSummary>>
 }
 
+/** A - B on one headline metric, for a pair of the study's `comparisons:` (see `pairedDifferences`). */
+export interface StudyDifference extends PairedDifferences {
+  /** The names as written in `comparisons:`. */
+  readonly a: string
+  readonly b: string
+  readonly metric: string
+}
+
 export interface StudyResults {
   readonly study: string
   /** The columns: the headline metrics, then every other metric some cell reported. */
   readonly metrics: ReadonlyArray<string>
   readonly headline: ReadonlyArray<string>
   readonly rows: ReadonlyArray<StudyRow>
+  /** For each of the study's comparisons, then each headline metric: A - B paired by seed. */
+  readonly differences: ReadonlyArray<StudyDifference>
   readonly cells: number
   readonly finished: number
   /** The cells with neither a cell.json nor a failed.json, in plan order. */
@@ -70,6 +81,16 @@ const summariseRow = (label: string, kind: StudyRow["kind"], scores: ReadonlyArr
   }
   return { label, kind, metrics }
 }
+
+/** seed -> score of one side of a comparison on `metric`, from the records that have it. */
+const seedScores = (side: ComparisonSide, metric: string, records: ReadonlyArray<CellRecord>): ReadonlyMap<number, number> =>
+  new Map(
+    records.flatMap((r) => {
+      if (r.arm !== side.arm) return []
+      const value = (side.kind === "arm" ? r.scores : r.baselines.randomInit)?.[metric]
+      return value === undefined ? [] : [[r.seed, value] as const]
+    })
+  )
 
 /**
  * The table of a study from the cell records that exist (`records`, in plan order): one row per
@@ -117,6 +138,16 @@ export const summariseStudy = (
     metrics: [...study.headline, ...others],
     headline: study.headline,
     rows,
+    differences: study.comparisons.flatMap(({ a, b }) =>
+      study.headline.map(
+        (metric): StudyDifference => ({
+          a: a.label,
+          b: b.label,
+          metric,
+          ...pairedDifferences(seedScores(a, metric, records), seedScores(b, metric, records))
+        })
+      )
+    ),
     cells: cells.length,
     finished: done.size,
     missing: cells
@@ -136,9 +167,70 @@ export const mergeCells = Effect.fn("mergeCells")(function* (study: Study, cells
   return summariseStudy(study, cells, records, failures)
 })
 
+/** A markdown table, columns padded to their widest cell. */
+const markdownTable = (header: ReadonlyArray<string>, body: ReadonlyArray<ReadonlyArray<string>>): ReadonlyArray<string> => {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...body.map(line)]
+}
+
+/** A difference in points with its sign, one decimal: `+1.2`, `-0.3` (`-0.0` for a small negative one). */
+export const formatSigned = (x: number): string => {
+  const text = (100 * x).toFixed(1)
+  return text.startsWith("-") ? text : `+${text}`
+}
+
+const points = (x: number | undefined): string => (x === undefined ? "–" : (100 * x).toFixed(1))
+const flag = (x: boolean | undefined): string => (x === undefined ? "–" : x ? "yes" : "no")
+
+/** What results.md says above the differences: the columns and the two flags. */
+export const differencesText = [
+  "For each pair A - B of the study's `comparisons:` and each headline metric, over the seeds both A and B finished",
+  "(listed; n of them): d = mean(A) - mean(B) in points; s_d = sample std of the per-seed differences A_s - B_s",
+  "(n - 1 in the denominator). A seed gives every arm the same student initialisation, data order and augmentations,",
+  "so pairing by seed removes the variance the arms share. **paired**: yes when |d| > 2 s_d. **unpaired**: yes when",
+  "|d| > 2 √(s_A² + s_B²), s_A and s_B the sample stds of A and B over the same seeds (the spread of one A run minus",
+  "one B run if they shared nothing; s_d² = s_A² + s_B² - 2 cov(A, B)). With n < 2 the stds are – and there is no",
+  "flag. With n = 3 a two-std rule is a coarse screen for differences worth a look, not a significance test: it gives",
+  "no p-value, and 2 s_d is the spread of one seed's difference, not the standard error of d (s_d / √n)."
+].join("\n")
+
+/** The "Differences" section of results.md: the paragraph, then one table per headline metric. */
+export const formatDifferences = (results: StudyResults): ReadonlyArray<string> => {
+  if (results.differences.length === 0) return []
+  const header = ["A - B", "seeds", "n", "d", "s_d", "paired", "√(s_A² + s_B²)", "unpaired"]
+  return [
+    "",
+    "## Differences",
+    "",
+    differencesText,
+    ...results.headline.flatMap((metric) => [
+      "",
+      `### ${metricLabel(metric)}`,
+      "",
+      ...markdownTable(
+        header,
+        results.differences
+          .filter((d) => d.metric === metric)
+          .map((d) => [
+            `${d.a} - ${d.b}`,
+            d.n === 0 ? "none" : d.seeds.join(", "),
+            String(d.n),
+            d.d === undefined ? "–" : formatSigned(d.d),
+            points(d.sd),
+            flag(d.paired),
+            points(d.unpairedStd),
+            flag(d.unpaired)
+          ])
+      )
+    ])
+  ]
+}
+
 /**
  * The study's results as markdown: a line saying how many cells finished, the table (one row
- * per arm and baseline, `mean ± sample std (n)` in percent per metric) and the missing cells.
+ * per arm and baseline, `mean ± sample std (n)` in percent per metric), the differences of the
+ * study's comparisons (`formatDifferences`), and the missing and failed cells.
  */
 export const formatStudyTable = (results: StudyResults, outDir: string): string => {
   const header = ["arm", ...results.metrics.map(metricLabel)]
@@ -146,8 +238,6 @@ export const formatStudyTable = (results: StudyResults, outDir: string): string 
     r.label,
     ...results.metrics.map((m) => (r.metrics[m] === undefined ? "–" : formatSummary(r.metrics[m])))
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`
   const missing =
     results.missing.length === 0
       ? []
@@ -168,9 +258,8 @@ export const formatStudyTable = (results: StudyResults, outDir: string): string 
     "",
     `${results.finished} of ${results.cells} cells finished. Accuracy in %: mean ± sample std (n = seeds) over the finished cells.`,
     "",
-    line(header),
-    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
-    ...body.map(line),
+    ...markdownTable(header, body),
+    ...formatDifferences(results),
     ...missing,
     ...failed
   ].join("\n")}\n`
