@@ -229,6 +229,14 @@ describe("the table's differences", () => {
         unpaired: false
       })
       expect(json.differences[4]).toEqual({ a: "d", b: "c", metric: "linearTop1", seeds: [], n: 0 })
+      // report.html: the same rows, one table per headline metric
+      const html = readFileSync(join(study.outDir, "report.html"), "utf8")
+      expect(html).toContain('id="differences"')
+      expect(html).toContain("<h3>linear top-1</h3>")
+      expect(html).toContain(
+        '<tr><td>a - b</td><td>0, 1, 2</td><td class="num">3</td><td class="num">+2.0</td><td class="num">0.5</td><td>yes</td><td class="num">14.0</td><td>no</td></tr>'
+      )
+      expect(html).not.toContain("**paired**")
     })
   )
 
@@ -238,6 +246,7 @@ describe("the table's differences", () => {
       const { results, table } = yield* reportStudy(yield* loadStudy(join(dir, "study.yaml")))
       expect(results.differences).toEqual([])
       expect(table).not.toContain("Differences")
+      expect(readFileSync(join(dir, "out", "report.html"), "utf8")).not.toContain('id="differences"')
     })
   )
 

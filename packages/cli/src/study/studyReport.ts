@@ -3,7 +3,7 @@ import { join, relative } from "node:path"
 import { chartFigure, escapeHtml, htmlTable, reportPage } from "../report/html.ts"
 import type { Cell } from "./cellPlan.ts"
 import type { Study } from "./Study.ts"
-import { formatSummary, metricLabel, type StudyResults } from "./studyTable.ts"
+import { differenceRows, differencesHeader, differencesText, formatSummary, metricLabel, type StudyResults } from "./studyTable.ts"
 
 /** A relative link from the study's outDir (the page's folder), each path segment escaped. */
 const href = (outDir: string, path: string): string =>
@@ -16,7 +16,8 @@ const href = (outDir: string, path: string): string =>
  * `<outDir>/report.html` of a study: the table of results.md (mean ± sample std (n) per arm and
  * baseline), a bar chart per headline metric (`charts`: the SVGs of `<metric>.svg`, inline), and every
  * cell with its status (finished, failed with its error, not run yet) and links to its folder
- * and, when there is one, its own report.html. Self-contained like a run's report.
+ * and, when there is one, its own report.html; with `comparisons:`, the differences of results.md
+ * (one table per headline metric). Self-contained like a run's report.
  */
 export const studyReportHtml = (
   study: Study,
@@ -57,6 +58,24 @@ export const studyReportHtml = (
       title: "Results",
       body: `<p class="note">Accuracy in %: mean ± sample std (n = seeds) over the finished cells (results.md holds the same table).</p>${table}<div class="charts">${charts.map((c) => chartFigure(`bars-${c.metric}`, c.svg)).join("")}</div>`
     },
+    ...(results.differences.length === 0
+      ? []
+      : [
+          {
+            id: "differences",
+            title: "Differences",
+            body: `<p class="note">${escapeHtml(differencesText.replace(/\*\*|`/g, ""))}</p>${results.headline
+              .map(
+                (metric) =>
+                  `<h3>${escapeHtml(metricLabel(metric))}</h3>${htmlTable(
+                    differencesHeader,
+                    differenceRows(results, metric).map((row) => row.map(escapeHtml)),
+                    [2, 3, 4, 6]
+                  )}`
+              )
+              .join("")}`
+          }
+        ]),
     { id: "cells", title: "Cells", body: htmlTable(["#", "arm", "seed", "status", "folder"], cellRows, [0, 2]) }
   ])
 }

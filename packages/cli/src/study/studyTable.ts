@@ -195,10 +195,27 @@ export const differencesText = [
   "no p-value, and 2 s_d is the spread of one seed's difference, not the standard error of d (s_d / √n)."
 ].join("\n")
 
+/** The columns of a differences table (results.md and report.html). */
+export const differencesHeader = ["A - B", "seeds", "n", "d", "s_d", "paired", "√(s_A² + s_B²)", "unpaired"]
+
+/** The rows of the differences table of one headline metric, as text (results.md and report.html). */
+export const differenceRows = (results: StudyResults, metric: string): Array<Array<string>> =>
+  results.differences
+    .filter((d) => d.metric === metric)
+    .map((d) => [
+      `${d.a} - ${d.b}`,
+      d.n === 0 ? "none" : d.seeds.join(", "),
+      String(d.n),
+      d.d === undefined ? "–" : formatSigned(d.d),
+      points(d.sd),
+      flag(d.paired),
+      points(d.unpairedStd),
+      flag(d.unpaired)
+    ])
+
 /** The "Differences" section of results.md: the paragraph, then one table per headline metric. */
 export const formatDifferences = (results: StudyResults): ReadonlyArray<string> => {
   if (results.differences.length === 0) return []
-  const header = ["A - B", "seeds", "n", "d", "s_d", "paired", "√(s_A² + s_B²)", "unpaired"]
   return [
     "",
     "## Differences",
@@ -208,21 +225,7 @@ export const formatDifferences = (results: StudyResults): ReadonlyArray<string> 
       "",
       `### ${metricLabel(metric)}`,
       "",
-      ...markdownTable(
-        header,
-        results.differences
-          .filter((d) => d.metric === metric)
-          .map((d) => [
-            `${d.a} - ${d.b}`,
-            d.n === 0 ? "none" : d.seeds.join(", "),
-            String(d.n),
-            d.d === undefined ? "–" : formatSigned(d.d),
-            points(d.sd),
-            flag(d.paired),
-            points(d.unpairedStd),
-            flag(d.unpaired)
-          ])
-      )
+      ...markdownTable(differencesHeader, differenceRows(results, metric))
     ])
   ]
 }
