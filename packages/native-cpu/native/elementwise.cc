@@ -445,9 +445,10 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
 }
 
 
-// topk(x, rows, cols, k, outs?) -> [values [rows, k], indices [rows, k] (Int32Array)]: per row the k
-// largest, descending, ties by lower index first (as TF.js's cpu TopK). NaN rows are not handled
-// here (the caller sends them to the stock kernel).
+// topk(x, rows, cols, k, outs?) -> [values [rows, k], indices [rows, k] (Int32Array), hasNaN]: per
+// row the k largest, descending, ties by lower index first (as TF.js's cpu TopK). NaN is not
+// ordered here: the same pass notes whether x holds one (hasNaN), and the caller then discards
+// the result and sends x to the stock kernel (one pass over x instead of a JS scan before it).
 Napi::Value TopK(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   F32View x = f32(info[0]);
@@ -457,15 +458,18 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
   auto outs = arg(info, 4);
   auto vv = outF32(env, item(outs, 0), static_cast<size_t>(rows * k), &vals);
   auto iv = outI32(env, item(outs, 1), static_cast<size_t>(rows * k), &idx);
-#pragma omp parallel for schedule(dynamic, 64) if (rows * cols > kParallelMin)
+  bool hasNaN = false;
+#pragma omp parallel for schedule(dynamic, 64) if (rows * cols > kParallelMin) reduction(|| : hasNaN)
   for (int64_t r = 0; r < rows; r++) {
     const float* p = x.data + r * cols;
     float* bv = vals + r * k;
     int32_t* bi = idx + r * k;
     int64_t filled = 0;
+    bool rowNaN = false;
     for (int64_t j = 0; j < cols; j++) {
       const float v = p[j];
-      if (filled == k && !(v > bv[k - 1])) continue;  // later indices lose ties
+      rowNaN |= (v != v);
+      if (filled == k && !(v > bv[k - 1])) continue;  // later indices lose ties (and NaN is skipped)
       int64_t pos = filled < k ? filled++ : k - 1;
       while (pos > 0 && v > bv[pos - 1]) {
         bv[pos] = bv[pos - 1];
@@ -475,10 +479,12 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
       bv[pos] = v;
       bi[pos] = static_cast<int32_t>(j);
     }
+    hasNaN = hasNaN || rowNaN;
   }
-  auto arr = Napi::Array::New(env, 2);
+  auto arr = Napi::Array::New(env, 3);
   arr.Set(0u, vv);
   arr.Set(1u, iv);
+  arr.Set(2u, Napi::Boolean::New(env, hasNaN));
   return arr;
 }
 

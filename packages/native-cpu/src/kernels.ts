@@ -303,7 +303,7 @@ const batchNormTrainGrad =
     ]
   }
 
-/** TopK over the last axis for small k (kNN bag mining); rows containing NaN go to the stock kernel. */
+/** TopK over the last axis for small k (kNN bag mining); a tensor containing NaN goes to the stock kernel. */
 const topK =
   (addon: NativeAddon) =>
   ({ inputs, backend, attrs }: KernelArgs): Array<tf.TensorInfo> | undefined => {
@@ -313,10 +313,11 @@ const topK =
     if (xv === undefined || x!.shape.length === 0 || attrs?.sorted === false || !(k >= 1 && k <= 64)) return undefined
     const cols = x!.shape[x!.shape.length - 1]!
     if (k > cols) return undefined
-    for (let i = 0; i < xv.length; i++) if (Number.isNaN(xv[i]!)) return undefined
     const rows = xv.length / cols
     const outs = [out(backend, rows * k), takeOutput(backend, rows * k, Int32Array)] as const
-    const [values, indices] = addon.topk(xv, rows, cols, k, outs)
+    // the addon notes NaN in the same pass; x with NaN goes to the stock kernel (its order for NaN)
+    const [values, indices, hasNaN] = addon.topk(xv, rows, cols, k, outs)
+    if (hasNaN) return undefined
     const shape = [...x!.shape.slice(0, -1), k]
     return [backend.makeTensorInfo(shape, "float32", values), backend.makeTensorInfo(shape, "int32", indices)]
   }

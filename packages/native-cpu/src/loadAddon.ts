@@ -68,7 +68,7 @@ export interface NativeAddon {
     cols: number,
     k: number,
     outs?: readonly [Out, Int32Array | undefined]
-  ) => [Float32Array, Int32Array]
+  ) => [Float32Array, Int32Array, boolean]
   readonly batchNormInfer: (
     x: Float32Array,
     mean: Float32Array,
