@@ -35,10 +35,10 @@ export interface KnnSearchOptions {
   readonly search: KnnSearchMode
   /**
    * Largest N searched exactly under `auto` (default 100,000), from `pnpm bench:bags` on this
-   * 2-core machine kind (docs/scaling.md, "Measured rates"): at 60,000 x 512 exact search (21-30 s)
-   * is faster than HNSW on one thread (49 s), close to it on two (22 s), and exact and
-   * deterministic; at 200,000 x 512 it is 2-4x slower (5 min against 1.3-2.5 min) and grows with
-   * N^2. Keeps Fashion-MNIST's 60,000 and CIFAR's 50,000 on the exact path.
+   * 2-core machine kind (docs/scaling.md, "Measured rates"): at 60,000 x 512 exact search (21 s)
+   * is faster than HNSW on one thread (49 s), level with it on two (22 s), and exact and
+   * deterministic; at 200,000 x 512 it is 1.4-2.7x slower (3.5 min against 1.3-2.5 min) and grows
+   * with N^2. Keeps Fashion-MNIST's 60,000 and CIFAR's 50,000 on the exact path.
    */
   readonly exactUpTo: number
   readonly hnsw: HnswOptions
