@@ -9,13 +9,9 @@ import { type CellRecord, writeCellRecord } from "../src/study/CellRecord.ts"
 import { reportStudy } from "../src/study/runStudy.ts"
 import { decodeStudy, loadStudy } from "../src/study/Study.ts"
 import { differencesText, formatSigned } from "../src/study/studyTable.ts"
+import { cellRecordFixture, tableOnlyBase } from "./studyFixture.ts"
 
-const base = [
-  "name: tiny",
-  "dataset: { name: shapes, options: { trainSize: 64, testSize: 32, size: 8 } }",
-  "teacher: { backbone: mlp }",
-  "student: { backbone: mlp }"
-].join("\n")
+const base = tableOnlyBase
 
 /** A folder holding base.yaml (and study.yaml when given). */
 const folder = (study?: string) => {
@@ -27,24 +23,15 @@ const folder = (study?: string) => {
 
 const rawStudy = { config: "base.yaml", outDir: "out", seeds: [0, 1, 2], arms: [{ name: "a" }, { name: "b" }] }
 
-const record = (arm: string, seed: number, linear: number, randomInit?: number): CellRecord => ({
-  study: "diff",
-  arm,
-  seed,
-  index: 4 * seed + ["a", "b", "c", "d"].indexOf(arm),
-  scores: { knnTop1: linear - 0.1, linearTop1: linear },
-  baselines: randomInit === undefined ? {} : { randomInit: { knnTop1: randomInit - 0.1, linearTop1: randomInit } },
-  warnings: [],
-  distillLosses: [1],
-  bagPurity: 0.5,
-  dataset: { name: "shapes", train: 64, test: 32 },
-  seconds: { total: 1 },
-  peakRssMiB: 100,
-  backend: "cpu",
-  gitCommit: null,
-  finishedAt: "2026-01-01T00:00:00.000Z",
-  config: {}
-})
+const record = (arm: string, seed: number, linear: number, randomInit?: number): CellRecord =>
+  cellRecordFixture({
+    study: "diff",
+    arm,
+    seed,
+    index: 4 * seed + ["a", "b", "c", "d"].indexOf(arm),
+    linear,
+    ...(randomInit === undefined ? {} : { randomInit })
+  })
 
 /** The rows of the markdown table under `### <title>` (header, then body), cells trimmed. */
 const tableRows = (md: string, title: string): ReadonlyArray<ReadonlyArray<string>> => {

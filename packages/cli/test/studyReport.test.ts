@@ -7,13 +7,9 @@ import { planCells } from "../src/study/cellPlan.ts"
 import { type CellRecord, writeCellRecord, writeStudyFile } from "../src/study/CellRecord.ts"
 import { reportStudy } from "../src/study/runStudy.ts"
 import { loadStudy } from "../src/study/Study.ts"
+import { cellRecordFixture, tableOnlyBase } from "./studyFixture.ts"
 
-const base = [
-  "name: tiny",
-  "dataset: { name: shapes, options: { trainSize: 64, testSize: 32, size: 8 } }",
-  "teacher: { backbone: mlp }",
-  "student: { backbone: mlp }"
-].join("\n")
+const base = tableOnlyBase
 
 const studyYaml = [
   "name: page",
@@ -27,24 +23,8 @@ const studyYaml = [
   "    set: { bags.method: random }"
 ].join("\n")
 
-const record = (arm: string, seed: number, index: number, linear: number): CellRecord => ({
-  study: "page",
-  arm,
-  seed,
-  index,
-  scores: { knnTop1: linear - 0.1, linearTop1: linear },
-  baselines: {},
-  warnings: [],
-  distillLosses: [1],
-  bagPurity: 0.5,
-  dataset: { name: "shapes", train: 64, test: 32 },
-  seconds: { total: 1 },
-  peakRssMiB: 100,
-  backend: "cpu",
-  gitCommit: null,
-  finishedAt: "2026-01-01T00:00:00.000Z",
-  config: {}
-})
+const record = (arm: string, seed: number, index: number, linear: number): CellRecord =>
+  cellRecordFixture({ study: "page", arm, seed, index, linear })
 
 describe("the study's report.html", () => {
   it.effect(
