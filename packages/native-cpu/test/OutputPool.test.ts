@@ -10,22 +10,11 @@ import {
   resetNativeAllocationStats,
   unregisterNativeKernels
 } from "../src/registerNativeKernels.ts"
+import { rand } from "./rand.ts"
 
 const loaded = loadNativeAddon()
 const skipReason = "error" in loaded ? `native addon unavailable: ${loaded.error}` : ""
 if (skipReason !== "") console.warn(`[native-cpu] skipping output pool tests: ${skipReason}`)
-
-/** Deterministic pseudo-random values in [-1, 1) (shifted by `seed`, so two seeds differ everywhere). */
-const rand = (shape: Array<number>, seed: number): tf.Tensor => {
-  let s = (seed * 2654435761) >>> 0
-  const n = shape.reduce((a, b) => a * b, 1)
-  const v = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0
-    v[i] = s / 2 ** 31 - 1
-  }
-  return tf.tensor(v, shape)
-}
 
 const positive = (shape: Array<number>, seed: number): tf.Tensor => tf.tidy(() => tf.add(tf.abs(rand(shape, seed)), 0.5))
 

@@ -9,22 +9,11 @@ import {
   registerNativeKernels,
   unregisterNativeKernels
 } from "../src/registerNativeKernels.ts"
+import { rand } from "./rand.ts"
 
 const loaded = loadNativeAddon()
 const skipReason = "error" in loaded ? `native addon unavailable: ${loaded.error}` : ""
 if (skipReason !== "") console.warn(`[native-cpu] skipping kernel tests: ${skipReason}`)
-
-/** Deterministic pseudo-random values in [-1, 1). */
-const rand = (shape: Array<number>, seed: number): tf.Tensor => {
-  let s = (seed * 2654435761) >>> 0
-  const n = shape.reduce((a, b) => a * b, 1)
-  const v = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0
-    v[i] = s / 2 ** 31 - 1
-  }
-  return tf.tensor(v, shape)
-}
 
 /** Run `f` with the stock kernels and with the native ones; the largest |difference| over all outputs. */
 const compare = (f: () => tf.Tensor | Array<tf.Tensor>): { readonly maxAbsDiff: number; readonly maxAbs: number } => {
