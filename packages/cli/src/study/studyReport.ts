@@ -3,7 +3,18 @@ import { join, relative } from "node:path"
 import { chartFigure, escapeHtml, htmlTable, reportPage } from "../report/html.ts"
 import type { Cell } from "./cellPlan.ts"
 import type { Study } from "./Study.ts"
-import { differenceRows, differencesHeader, differencesText, formatSummary, metricLabel, type StudyResults } from "./studyTable.ts"
+import {
+  differenceRows,
+  differencesHeader,
+  differencesText,
+  formatSummary,
+  metricLabel,
+  runRows,
+  runsHeader,
+  runsText,
+  runTotalsLine,
+  type StudyResults
+} from "./studyTable.ts"
 
 /** A relative link from the study's outDir (the page's folder), each path segment escaped. */
 const href = (outDir: string, path: string): string =>
@@ -17,7 +28,8 @@ const href = (outDir: string, path: string): string =>
  * baseline), a bar chart per headline metric (`charts`: the SVGs of `<metric>.svg`, inline), and every
  * cell with its status (finished, failed with its error, not run yet) and links to its folder
  * and, when there is one, its own report.html; with `comparisons:`, the differences of results.md
- * (one table per headline metric). Self-contained like a run's report.
+ * (one table per headline metric); how each arm's cells ran (bags and purity, losses, minutes, memory,
+ * commits). Self-contained like a run's report.
  */
 export const studyReportHtml = (
   study: Study,
@@ -76,6 +88,15 @@ export const studyReportHtml = (
               .join("")}`
           }
         ]),
+    {
+      id: "runs",
+      title: "Runs",
+      body: `<p class="note">${escapeHtml(runsText)}</p>${htmlTable(
+        runsHeader,
+        runRows(results).map((row) => row.map(escapeHtml)),
+        [1, 3, 6]
+      )}<p>${escapeHtml(runTotalsLine(results))}</p>`
+    },
     { id: "cells", title: "Cells", body: htmlTable(["#", "arm", "seed", "status", "folder"], cellRows, [0, 2]) }
   ])
 }

@@ -4,6 +4,10 @@ import { pairedDifferences, type PairedDifferences } from "./pairedDifferences.t
 import { baseMetrics, type ComparisonSide, type Study } from "./Study.ts"
 import { type Cell, isDone, isFailed } from "./cellPlan.ts"
 import { type CellRecord, type FailedCell, readCellRecord, readFailedCell } from "./CellRecord.ts"
+import { type ArmRuns, type StudyRunTotals, studyRunTotals, summariseArmRuns } from "./armRuns.ts"
+import { LossRegistry, planViews } from "@bingo/losses"
+import { loadPlugins } from "../loadPlugins.ts"
+import type { Arm } from "./Study.ts"
 
 /** Mean and sample standard deviation of one metric over seeds. */
 export interface MetricSummary {
@@ -38,6 +42,10 @@ export interface StudyResults {
   readonly rows: ReadonlyArray<StudyRow>
   /** For each of the study's comparisons, then each headline metric: A - B paired by seed. */
   readonly differences: ReadonlyArray<StudyDifference>
+  /** How each arm's finished cells ran (bags and purity, losses, time, memory, commits). */
+  readonly runs: ReadonlyArray<ArmRuns>
+  /** Every finished cell together. */
+  readonly totals: StudyRunTotals
   readonly cells: number
   readonly finished: number
   /** The cells with neither a cell.json nor a failed.json, in plan order. */
@@ -101,7 +109,8 @@ export const summariseStudy = (
   study: Study,
   cells: ReadonlyArray<Cell>,
   records: ReadonlyArray<CellRecord>,
-  failures: ReadonlyArray<FailedCell> = []
+  failures: ReadonlyArray<FailedCell> = [],
+  readsBags: (arm: Arm) => boolean | undefined = () => undefined
 ): StudyResults => {
   const failedIn = (arm: string) => failures.filter((f) => f.arm === arm).length
   const rows: Array<StudyRow> = study.arms.map((arm) =>
@@ -148,6 +157,8 @@ export const summariseStudy = (
         })
       )
     ),
+    runs: summariseArmRuns(study.arms, records, readsBags),
+    totals: studyRunTotals(records),
     cells: cells.length,
     finished: done.size,
     missing: cells
@@ -160,11 +171,30 @@ export const summariseStudy = (
   }
 }
 
+/**
+ * Whether each arm's loss reads a bag positive (its views include the positive), by arm name,
+ * from the builtin losses and the base config's plugins; an arm whose loss cannot be resolved
+ * (a plugin that fails to load) is left out: the table then shows its bags.
+ */
+const bagReaders = (study: Study): Effect.Effect<ReadonlyMap<string, boolean>> =>
+  Effect.gen(function* () {
+    const plugins = yield* loadPlugins(study.base.config.plugins, study.base.dir).pipe(Effect.orElseSucceed(() => []))
+    const registry = yield* LossRegistry.build(plugins).pipe(Effect.orElseSucceed(() => LossRegistry.make()))
+    const entries = yield* Effect.forEach(study.arms, (arm) =>
+      registry.resolve(arm.config.distill.loss.name, arm.config.distill.loss.options).pipe(
+        Effect.map((loss) => [[arm.name, planViews(loss.needs).positive] as const]),
+        Effect.orElseSucceed(() => [])
+      )
+    )
+    return new Map(entries.flat())
+  })
+
 /** Read every cell.json that exists and summarise them. */
 export const mergeCells = Effect.fn("mergeCells")(function* (study: Study, cells: ReadonlyArray<Cell>) {
   const records = yield* Effect.forEach(cells.filter(isDone), (c) => readCellRecord(c.recordPath))
   const failures = yield* Effect.forEach(cells.filter(isFailed), (c) => readFailedCell(c.failurePath))
-  return summariseStudy(study, cells, records, failures)
+  const readers = yield* bagReaders(study)
+  return summariseStudy(study, cells, records, failures, (arm) => readers.get(arm.name))
 })
 
 /** A markdown table, columns padded to their widest cell. */
@@ -230,10 +260,57 @@ export const formatDifferences = (results: StudyResults): ReadonlyArray<string> 
   ]
 }
 
+/** What results.md says above the runs table. */
+export const runsText = [
+  "Per arm, from its finished cells' files: the bags its loss reads (none: its loss reads no bag positive) and their purity",
+  "(bag members sharing their anchor's class; mean over the cells), the mean distillation loss of the first and the last",
+  "epoch (mean over the cells), the wall-clock minutes of a cell (mean, then min-max: distillation and every evaluation",
+  "the cell runs), the largest peak RSS of the processes that ran them, and the commits that ran them."
+].join("\n")
+
+/** The columns of the runs table (results.md and report.html). */
+export const runsHeader = ["arm", "cells", "bags", "purity %", "loss first → last epoch", "minutes per cell", "peak RSS MiB", "commits"]
+
+const minutes = (s: number): string => (s / 60).toFixed(1)
+
+/** The rows of the runs table, as text. */
+export const runRows = (results: StudyResults): Array<Array<string>> =>
+  results.runs.map((r) => [
+    r.arm,
+    String(r.cells),
+    r.bags ?? "none",
+    r.purity === undefined ? "–" : (100 * r.purity).toFixed(1),
+    r.firstLoss === undefined || r.lastLoss === undefined ? "–" : `${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`,
+    r.seconds === undefined ? "–" : `${minutes(r.seconds.mean)} (${minutes(r.seconds.min)}-${minutes(r.seconds.max)})`,
+    r.peakRssMiB === undefined ? "–" : String(r.peakRssMiB),
+    r.commits.join(", ") || "–"
+  ])
+
+/** The line under the runs table: every finished cell's time together, when they finished, on which backends. */
+export const runTotalsLine = (results: StudyResults): string => {
+  const t = results.totals
+  if (t.cells === 0) return "No cell has finished."
+  const whole = Math.round(t.seconds / 60)
+  const backends = [...new Set(results.runs.flatMap((r) => r.backends))].join(", ")
+  return `${t.cells} finished cells: ${Math.floor(whole / 60)} h ${String(whole % 60).padStart(2, "0")} min of wall-clock in all (the sum of the cells' times; the shared teacher and bags, made before the first cell, not included), finished between ${t.firstFinished} and ${t.lastFinished}; backend ${backends}.`
+}
+
+/** The "Runs" section of results.md. */
+export const formatRuns = (results: StudyResults): ReadonlyArray<string> => [
+  "",
+  "## Runs",
+  "",
+  runsText,
+  "",
+  ...markdownTable(runsHeader, runRows(results)),
+  "",
+  runTotalsLine(results)
+]
+
 /**
  * The study's results as markdown: a line saying how many cells finished, the table (one row
  * per arm and baseline, `mean ± sample std (n)` in percent per metric), the differences of the
- * study's comparisons (`formatDifferences`), and the missing and failed cells.
+ * study's comparisons (`formatDifferences`), how the cells ran (`formatRuns`), and the missing and failed cells.
  */
 export const formatStudyTable = (results: StudyResults, outDir: string): string => {
   const header = ["arm", ...results.metrics.map(metricLabel)]
@@ -263,6 +340,7 @@ export const formatStudyTable = (results: StudyResults, outDir: string): string 
     "",
     ...markdownTable(header, body),
     ...formatDifferences(results),
+    ...formatRuns(results),
     ...missing,
     ...failed
   ].join("\n")}\n`
