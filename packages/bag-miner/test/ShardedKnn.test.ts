@@ -6,21 +6,15 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { EmbeddingShardsMismatch, EmbeddingShardsMissing, ShardOutputsMismatch, ShardOutputsMissing } from "../src/BagMinerError.ts"
 import { bagPurity } from "../src/bagPurity.ts"
+import { writeEmbeddingShard } from "../src/embeddingShards.ts"
 import { boundedChunkSize, exactTopK } from "../src/exactTopK.ts"
 import { defaultHnswOptions } from "../src/KnnSearch.ts"
 import { knnBags } from "../src/knnBags.ts"
+import { mergeShards } from "../src/mergeShards.ts"
 import { mergeTopK } from "../src/mergeTopK.ts"
 import { readNpy, writeNpy } from "../src/npy.ts"
-import {
-  mergeShards,
-  readShard,
-  readShardSet,
-  searchShardPair,
-  type ShardSet,
-  shardFiles,
-  shardRange,
-  writeEmbeddingShard
-} from "../src/ShardedKnn.ts"
+import { readShard, readShardSet, type ShardSet, shardFiles, shardRange } from "../src/shardLayout.ts"
+import { searchShardPair } from "../src/shardSearch.ts"
 import { blobs, randomFeatures, useCpu } from "./helpers.ts"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "bingo-shards-"))
