@@ -145,6 +145,19 @@ describe("cell plan", () => {
     })
   )
 
+  it.effect("shared: another folder for the teacher and bags (resolved from the study's folder); default <outDir>/shared", () =>
+    Effect.gen(function* () {
+      const dir = studyDir()
+      expect((yield* decodeIn(dir, rawStudy)).sharedDir).toBe(join(dir, "out", "shared"))
+      const study = yield* decodeIn(dir, { ...rawStudy, outDir: "follow-up", shared: "out/shared" })
+      expect(study.sharedDir).toBe(join(dir, "out", "shared"))
+      const [cell] = planCells(study)
+      expect(cell!.dir).toBe(join(dir, "follow-up", "cells", "a", "seed-0"))
+      expect(cell!.config.teacher.weights).toBe(join(dir, "out", "shared", "teacher.safetensors"))
+      expect(cell!.config.bags.file).toBe(join(dir, "out", "shared", "bags-knn-k4.npy"))
+    })
+  )
+
   it("names shared bag files by their setting", () => {
     expect(sharedBagsName({ method: "knn", k: 5, clusters: 10 })).toBe("bags-knn-k5.npy")
     expect(sharedBagsName({ method: "kmeans", k: 5, clusters: 10 })).toBe("bags-kmeans-k5-c10.npy")

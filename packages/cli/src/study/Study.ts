@@ -24,6 +24,13 @@ export const StudyFile = Schema.Struct({
   config: Schema.String,
   /** Where shared/, cells/, results.md and the charts go. */
   outDir: Schema.String,
+  /**
+   * The folder of the shared teacher and bag files (default `<outDir>/shared`). Name another
+   * study's to reuse its teacher and bags, e.g. a follow-up study of the same base config: files
+   * that exist are read, never rewritten; missing ones are made there. Only for studies whose base
+   * configs have the same teacher, dataset and seed (nothing checks that the files match).
+   */
+  shared: Schema.optionalKey(Schema.String),
   /** Each arm runs once per seed; a seed sets the config's `seed` (student init, order, augmentations). */
   seeds: Schema.NonEmptyArray(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   arms: Schema.NonEmptyArray(
@@ -77,6 +84,8 @@ export interface Study {
   readonly name: string
   /** Absolute. */
   readonly outDir: string
+  /** Absolute: the shared teacher and bag files (`shared:`, default `<outDir>/shared`). */
+  readonly sharedDir: string
   readonly seeds: ReadonlyArray<number>
   readonly headline: ReadonlyArray<string>
   readonly imagesPerSecond: number | undefined
@@ -193,6 +202,7 @@ export const decodeStudy = (raw: unknown, path: string) =>
       path,
       name: file.name ?? basename(path, extname(path)),
       outDir: resolve(dir, file.outDir),
+      sharedDir: file.shared === undefined ? resolve(dir, file.outDir, "shared") : resolve(dir, file.shared),
       seeds: file.seeds,
       headline: file.headline,
       imagesPerSecond: file.imagesPerSecond,

@@ -31,8 +31,8 @@ export interface Cell {
   readonly shared: { readonly teacher?: string; readonly bags?: SharedBags }
 }
 
-/** `<outDir>/shared`: the teacher and the bag files every cell reuses. */
-export const sharedDir = (study: Study): string => join(study.outDir, "shared")
+/** The study's `shared:` folder (default `<outDir>/shared`): the teacher and the bag files every cell reuses. */
+export const sharedDir = (study: Study): string => study.sharedDir
 
 /** `bags-<method>-k<K>.npy`, with `-c<clusters>` for k-means: one file per distinct bag setting. */
 export const sharedBagsName = (bags: PipelineConfig["bags"]): string =>
@@ -43,9 +43,9 @@ export const sharedBagsName = (bags: PipelineConfig["bags"]): string =>
  * has one seed). Each cell's config is its arm's with:
  * - `seed` = the cell's seed (student initialisation, data order, augmentations);
  * - `outDir` = `<outDir>/cells/<arm>/seed-<seed>` (checkpoint, student, results.json, cell.json);
- * - `teacher.weights` = the base config's, or `<outDir>/shared/teacher.safetensors`, pre-trained
- *   once with the base config's seed;
- * - `bags.file` = the arm's, or `<outDir>/shared/bags-<method>-k<K>[-c<C>].npy`, mined once with
+ * - `teacher.weights` = the base config's, or `<shared>/teacher.safetensors` (`<shared>`: the
+ *   study's `shared:`, default `<outDir>/shared`), pre-trained once with the base config's seed;
+ * - `bags.file` = the arm's, or `<shared>/bags-<method>-k<K>[-c<C>].npy`, mined once with
  *   the base config's seed from the shared teacher;
  * - `eval.teacher` only in cell 0 and `eval.randomBaseline` only in the cells of the first arm
  *   with each student architecture (so once per seed and architecture), each when the base
