@@ -32,3 +32,18 @@ describe("the committed Fashion-MNIST study", () => {
     expect(quoted.filter((line) => !table.has(line))).toEqual([])
   })
 })
+
+describe("the Fashion-MNIST follow-up study", () => {
+  it.effect("decodes, and reads study.yaml's teacher and bags (shared:)", () =>
+    Effect.gen(function* () {
+      const main = yield* loadStudy(join(repoRoot, "examples/fashion-study/study.yaml"))
+      const followUp = yield* loadStudy(join(repoRoot, "examples/fashion-study/follow-up.yaml"))
+      expect(followUp.sharedDir).toBe(main.sharedDir)
+      expect(followUp.outDir).not.toBe(main.outDir)
+      expect(JSON.stringify(followUp.base.config.teacher)).toBe(JSON.stringify(main.base.config.teacher))
+      expect(planCells(followUp).map((c) => c.config.teacher.weights)).toEqual(
+        planCells(followUp).map(() => join(main.sharedDir, "teacher.safetensors"))
+      )
+    })
+  )
+})
