@@ -128,7 +128,7 @@ describe("comparisons in the study file", () => {
       expect(raw["comparisons"]).toBeDefined()
       const { comparisons: _, ...rest } = raw
       const study = yield* decodeStudy(raw, fashion)
-      expect(study.comparisons).toHaveLength(12)
+      expect(study.comparisons).toHaveLength(15)
       expect(planCells(study)).toEqual(planCells(yield* decodeStudy(rest, fashion)))
     })
   )
