@@ -9,7 +9,7 @@ import { type CellRecord, writeCellRecord } from "../src/study/CellRecord.ts"
 import { reportStudy } from "../src/study/runStudy.ts"
 import { decodeStudy, loadStudy } from "../src/study/Study.ts"
 import { differencesText, formatSigned } from "../src/study/studyTable.ts"
-import { cellRecordFixture, tableOnlyBase } from "./studyFixture.ts"
+import { cellRecordFixture, markdownRowsAfter, tableOnlyBase } from "./studyFixture.ts"
 
 const base = tableOnlyBase
 
@@ -34,22 +34,7 @@ const record = (arm: string, seed: number, linear: number, randomInit?: number):
   })
 
 /** The rows of the markdown table under `### <title>` (header, then body), cells trimmed. */
-const tableRows = (md: string, title: string): ReadonlyArray<ReadonlyArray<string>> => {
-  const lines = md.split("\n")
-  const start = lines.indexOf(`### ${title}`)
-  const rows: Array<ReadonlyArray<string>> = []
-  for (const line of lines.slice(start + 2)) {
-    if (!line.startsWith("|")) break
-    if (/^\|-[-|]*\|$/.test(line)) continue
-    rows.push(
-      line
-        .slice(1, -1)
-        .split("|")
-        .map((c) => c.trim())
-    )
-  }
-  return rows
-}
+const tableRows = (md: string, title: string) => markdownRowsAfter(md, `### ${title}`)
 
 describe("comparisons in the study file", () => {
   it.effect(

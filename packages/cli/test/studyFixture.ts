@@ -56,3 +56,23 @@ export const cellRecordFixture = (fields: {
   finishedAt: "2026-01-01T00:00:00.000Z",
   config: {}
 })
+
+/** The rows of the first markdown table after the line `heading` (header, then body; the separator left out), cells trimmed. */
+export const markdownRowsAfter = (md: string, heading: string): ReadonlyArray<ReadonlyArray<string>> => {
+  const lines = md.split("\n")
+  const at = lines.indexOf(heading)
+  if (at < 0) throw new Error(`no line ${JSON.stringify(heading)}`)
+  const start = lines.findIndex((line, i) => i > at && line.startsWith("|"))
+  const rows: Array<ReadonlyArray<string>> = []
+  for (const line of lines.slice(start)) {
+    if (!line.startsWith("|")) break
+    if (/^\|-[-|]*\|$/.test(line)) continue
+    rows.push(
+      line
+        .slice(1, -1)
+        .split("|")
+        .map((c) => c.trim())
+    )
+  }
+  return rows
+}

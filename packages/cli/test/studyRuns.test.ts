@@ -7,25 +7,10 @@ import { writeCellRecord } from "../src/study/CellRecord.ts"
 import { reportStudy } from "../src/study/runStudy.ts"
 import { loadStudy } from "../src/study/Study.ts"
 import { runsText } from "../src/study/studyTable.ts"
-import { cellRecordFixture, tableOnlyBase } from "./studyFixture.ts"
+import { cellRecordFixture, markdownRowsAfter, tableOnlyBase } from "./studyFixture.ts"
 
 /** The rows of the markdown table under `## Runs` (header, then body), cells trimmed. */
-const runsRows = (md: string): ReadonlyArray<ReadonlyArray<string>> => {
-  const lines = md.split("\n")
-  const start = lines.findIndex((l, i) => i > lines.indexOf("## Runs") && l.startsWith("|"))
-  const rows: Array<ReadonlyArray<string>> = []
-  for (const line of lines.slice(start)) {
-    if (!line.startsWith("|")) break
-    if (/^\|-[-|]*\|$/.test(line)) continue
-    rows.push(
-      line
-        .slice(1, -1)
-        .split("|")
-        .map((c) => c.trim())
-    )
-  }
-  return rows
-}
+const runsRows = (md: string) => markdownRowsAfter(md, "## Runs")
 
 describe("the table's runs section", () => {
   it.effect("per arm from the cell files: bags only where the loss reads a positive, purity, losses, minutes, RSS, commits; totals", () =>
