@@ -1,13 +1,12 @@
 import { Effect } from "effect"
 import { relative } from "node:path"
 import { pairedDifferences, type PairedDifferences } from "./pairedDifferences.ts"
-import { baseMetrics, type ComparisonSide, type Study } from "./Study.ts"
+import { type Arm, baseMetrics, type ComparisonSide, type Study } from "./Study.ts"
 import { type Cell, isDone, isFailed } from "./cellPlan.ts"
 import { type CellRecord, type FailedCell, readCellRecord, readFailedCell } from "./CellRecord.ts"
 import { type ArmRuns, type StudyRunTotals, studyRunTotals, summariseArmRuns } from "./armRuns.ts"
 import { LossRegistry, planViews } from "@bingo/losses"
 import { loadPlugins } from "../loadPlugins.ts"
-import type { Arm } from "./Study.ts"
 
 /** Mean and sample standard deviation of one metric over seeds. */
 export interface MetricSummary {
