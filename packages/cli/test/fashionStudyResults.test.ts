@@ -35,6 +35,15 @@ describe("the committed Fashion-MNIST study", () => {
 })
 
 describe("the Fashion-MNIST follow-up study", () => {
+  it.effect("follow-up/results.md is the table step's output from its committed cell files", () =>
+    Effect.gen(function* () {
+      const study = yield* loadStudy(join(repoRoot, "examples/fashion-study/follow-up.yaml"))
+      const merged = yield* mergeCells(study, planCells(study))
+      expect(merged.finished).toBeGreaterThan(0)
+      expect(formatStudyTable(merged, study.outDir)).toBe(readFileSync(join(study.outDir, "results.md"), "utf8"))
+    })
+  )
+
   it.effect("decodes, and reads study.yaml's teacher and bags (shared:)", () =>
     Effect.gen(function* () {
       const main = yield* loadStudy(join(repoRoot, "examples/fashion-study/study.yaml"))
