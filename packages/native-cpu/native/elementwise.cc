@@ -1,11 +1,44 @@
 // Element-wise, reduction, tile and batch-norm kernels on float32 (OpenMP over large ops only).
 #include "common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 namespace bingo {
 namespace {
+
+// Column sums that come out the same bits on any thread count and under any machine load. The rows
+// are cut into blocks fixed by the shape alone; each block is summed in row order into its own
+// double accumulators (a thread takes whole blocks, or a block's slice of up to 4,096 columns),
+// and the blocks are then added in block order. (Per-thread accumulators under a dynamic schedule
+// would sum whichever rows each thread happened to take: where a sum cancels, as batch-norm
+// gradients do, the float result's rounding would depend on how busy the machine is, and two runs
+// of one config would drift apart within a few dozen steps.)
+// out: lanes x width doubles, overwritten; addRows(r0, r1, c0, c1, acc) adds rows [r0, r1) of
+// columns [c0, c1) into acc (lane l of column i at acc[l * width + i]).
+template <typename AddRows>
+void orderedColumnSums(int64_t rows, int64_t width, int64_t lanes, bool parallel, double* out, AddRows addRows) {
+  const int64_t stride = lanes * width;
+  std::fill(out, out + stride, 0.0);
+  if (rows <= 0 || width <= 0) return;
+  constexpr int64_t kMaxBlocks = 64, kMinBlockRows = 256, kColumnChunk = 4096, kMaxPartials = int64_t{1} << 22;
+  const int64_t maxBlocks = std::max<int64_t>(1, std::min(kMaxBlocks, kMaxPartials / stride));
+  const int64_t blockRows = std::max(kMinBlockRows, (rows + maxBlocks - 1) / maxBlocks);
+  const int64_t blocks = (rows + blockRows - 1) / blockRows;
+  const int64_t chunks = (width + kColumnChunk - 1) / kColumnChunk;
+  std::vector<double> partial(static_cast<size_t>(blocks * stride), 0.0);
+#pragma omp parallel for schedule(dynamic) if (parallel && blocks * chunks > 1)
+  for (int64_t t = 0; t < blocks * chunks; t++) {
+    const int64_t b = t / chunks, c0 = (t % chunks) * kColumnChunk;
+    addRows(b * blockRows, std::min(rows, (b + 1) * blockRows), c0, std::min(width, c0 + kColumnChunk),
+            partial.data() + b * stride);
+  }
+  for (int64_t b = 0; b < blocks; b++) {
+    const double* p = partial.data() + b * stride;
+    for (int64_t i = 0; i < stride; i++) out[i] += p[i];
+  }
+}
 
 enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSqDiff, kMax, kMin };
 
@@ -211,25 +244,18 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
         o[r] = static_cast<float>((s0 + s1 + s2 + s3) * scale);
       }
     } else {
-      // Split the reduced axis over threads, each with its own accumulators, then combine.
-      const int64_t outInner = outer * inner;
+      // The reduced axis in blocks, each summed in order, the blocks added in order (orderedColumnSums).
+      std::vector<double> acc(inner);
       for (int64_t r = 0; r < outer; r++) {
         const float* base = x.data + r * size * inner;
-        std::vector<double> acc(inner, 0.0);
-#pragma omp parallel if (big)
-        {
-          std::vector<double> local(inner, 0.0);
-#pragma omp for schedule(dynamic, 64)
-          for (int64_t s = 0; s < size; s++) {
+        orderedColumnSums(size, inner, 1, big, acc.data(), [&](int64_t s0, int64_t s1, int64_t c0, int64_t c1, double* a) {
+          for (int64_t s = s0; s < s1; s++) {
             const float* p = base + s * inner;
-            for (int64_t i = 0; i < inner; i++) local[i] += p[i];
+            for (int64_t i = c0; i < c1; i++) a[i] += p[i];
           }
-#pragma omp critical
-          for (int64_t i = 0; i < inner; i++) acc[i] += local[i];
-        }
+        });
         for (int64_t i = 0; i < inner; i++) o[r * inner + i] = static_cast<float>(acc[i] * scale);
       }
-      (void)outInner;
     }
     return result;
   }
@@ -290,34 +316,24 @@ void channelMoments(const float* x, int64_t rows, int64_t c, std::vector<double>
   mean.assign(c, 0.0);
   var.assign(c, 0.0);
   const bool big = rows * c > kParallelMin;
-#pragma omp parallel if (big)
-  {
-    std::vector<double> s(c, 0.0);
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t r = 0; r < rows; r++) {
+  orderedColumnSums(rows, c, 1, big, mean.data(), [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, double* s) {
+    for (int64_t r = r0; r < r1; r++) {
       const float* p = x + r * c;
-      for (int64_t i = 0; i < c; i++) s[i] += p[i];
+      for (int64_t i = c0; i < c1; i++) s[i] += p[i];
     }
-#pragma omp critical
-    for (int64_t i = 0; i < c; i++) mean[i] += s[i];
-  }
+  });
   for (int64_t i = 0; i < c; i++) mean[i] /= static_cast<double>(rows);
   std::vector<float> mf(c);
   for (int64_t i = 0; i < c; i++) mf[i] = static_cast<float>(mean[i]);
-#pragma omp parallel if (big)
-  {
-    std::vector<double> s(c, 0.0);
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t r = 0; r < rows; r++) {
+  orderedColumnSums(rows, c, 1, big, var.data(), [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, double* s) {
+    for (int64_t r = r0; r < r1; r++) {
       const float* p = x + r * c;
-      for (int64_t i = 0; i < c; i++) {
+      for (int64_t i = c0; i < c1; i++) {
         const float d = p[i] - mf[i];
         s[i] += static_cast<double>(d) * d;
       }
     }
-#pragma omp critical
-    for (int64_t i = 0; i < c; i++) var[i] += s[i];
-  }
+  });
   for (int64_t i = 0; i < c; i++) var[i] /= static_cast<double>(rows);
 }
 
@@ -370,26 +386,21 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   F32View dy = f32(info[0]), x = f32(info[1]), gamma = f32(info[2]), mean = f32(info[3]), invStd = f32(info[4]);
   const int64_t rows = i64(info[5]), c = i64(info[6]);
-  std::vector<double> sdy(c, 0.0), sdyx(c, 0.0);
+  // sums[i] = sum over rows of dy, sums[c + i] = sum of dy * xhat (orderedColumnSums: same bits under any load)
+  std::vector<double> sums(2 * c);
   const bool big = rows * c > kParallelMin;
-#pragma omp parallel if (big)
-  {
-    std::vector<double> a(c, 0.0), b(c, 0.0);
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t r = 0; r < rows; r++) {
+  orderedColumnSums(rows, c, 2, big, sums.data(), [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, double* s) {
+    for (int64_t r = r0; r < r1; r++) {
       const float* g = dy.data + r * c;
       const float* p = x.data + r * c;
-      for (int64_t i = 0; i < c; i++) {
-        a[i] += g[i];
-        b[i] += static_cast<double>(g[i]) * ((p[i] - mean.data[i]) * invStd.data[i]);
+      for (int64_t i = c0; i < c1; i++) {
+        s[i] += g[i];
+        s[c + i] += static_cast<double>(g[i]) * ((p[i] - mean.data[i]) * invStd.data[i]);
       }
     }
-#pragma omp critical
-    for (int64_t i = 0; i < c; i++) {
-      sdy[i] += a[i];
-      sdyx[i] += b[i];
-    }
-  }
+  });
+  const double* sdy = sums.data();
+  const double* sdyx = sums.data() + c;
   float *dx, *dg, *db;
   auto outs = arg(info, 7);
   auto dxv = outF32(env, item(outs, 0), static_cast<size_t>(rows * c), &dx);
