@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { join, relative, resolve } from "node:path"
-import { atomicWrite, removeStaleTempFiles, Rng, Runtime } from "@bingo/runtime"
+import { atomicWrite, computeThreads, removeStaleTempFiles, Rng, Runtime } from "@bingo/runtime"
 import { createEncoder, disposeEncoder, type EncoderSpec, exportTfjsModel, parameterCount, saveWeights } from "@bingo/backbones"
 import { type AugmentConfig, DatasetSource, type ImageSource, resolveAugmentConfig } from "@bingo/data"
 import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
@@ -20,6 +20,8 @@ import { writeRunConfig } from "./runConfigFile.ts"
 export interface PipelineResult {
   readonly name: string
   readonly backend: string
+  /** Native cpu threads the run computed with (cpu-native only): its float results depend on the count. */
+  readonly computeThreads?: number
   readonly dataset: { readonly name: string; readonly train: number; readonly test: number }
   readonly bagPurity: number | null
   readonly distillLosses: ReadonlyArray<number>
@@ -444,6 +446,7 @@ export const runPipeline = Effect.fn("runPipeline")(function* (config: PipelineC
   const result: PipelineResult = {
     name: config.name,
     backend: runtime.backend,
+    ...threadsField(),
     dataset: { name: datasetName(config, train), train: train.size, test: test?.size ?? 0 },
     bagPurity: purity,
     distillLosses: distilled.epochLosses,
@@ -471,3 +474,8 @@ export const formatPipelineResult = (r: PipelineResult): string =>
   ]
     .filter((l) => l !== "")
     .join("\n")
+
+const threadsField = (): { readonly computeThreads?: number } => {
+  const n = computeThreads()
+  return n === undefined ? {} : { computeThreads: n }
+}

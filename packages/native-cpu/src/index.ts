@@ -13,6 +13,7 @@ export {
   nativeAllocationStats,
   nativeBatchNorm,
   type NativeKernels,
+  nativeKernelThreads,
   nativeKernelsRegistered,
   registerNativeKernels,
   resetNativeAllocationStats,

@@ -64,6 +64,9 @@ export const registerNativeKernels = (options: { readonly threads?: number } = {
   return current
 }
 
+/** Threads the registered native kernels run on (oneDNN and the element-wise loops); undefined when not registered. */
+export const nativeKernelThreads = (): number | undefined => current?.threads
+
 const describe = (dnnl: string, threads: number, why: string) => `oneDNN ${dnnl}, ${threads} thread${threads === 1 ? "" : "s"} (${why})`
 
 /** Put the stock cpu kernels back (the `cpu` backend choice, and tests). */

@@ -44,6 +44,11 @@ export interface LoopProgress {
   augRng: Array<number>
   epochs: Array<EpochSummary>
   partial: EpochAccumulator
+  /**
+   * Native cpu threads the run computes with (`computeThreads`; absent on other backends and in
+   * older checkpoints): float results depend on it, so a resumed run keeps it.
+   */
+  computeThreads?: number
 }
 
 /** Images and seconds of the epoch's steps run by this process (not checkpointed). */

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
-import { Rng, variableGrads } from "@bingo/runtime"
+import { computeThreads, keepComputeThreads, Rng, variableGrads } from "@bingo/runtime"
 import { type OptimisationOptions, Sgd } from "@bingo/optim"
 import { checkpointExists, loadCheckpoint, type LoopState, saveCheckpoint } from "./LoopCheckpoint.ts"
 import { type EpochAccumulator, emptyAccumulator, type EpochSummary, type EpochTiming, type LoopProgress } from "./LoopProgress.ts"
@@ -121,8 +121,14 @@ const freshProgress = (seed: number): LoopProgress => ({
   orderRngAtEpochStart: Rng.fromSeed(seed + 1).state(),
   augRng: Rng.fromSeed(seed + 2).state(),
   epochs: [],
-  partial: emptyAccumulator()
+  partial: emptyAccumulator(),
+  ...threadsNow()
 })
+
+const threadsNow = (): { computeThreads?: number } => {
+  const n = computeThreads()
+  return n === undefined ? {} : { computeThreads: n }
+}
 
 const trainEpochs = <In, E>(objective: Objective<In, E>, options: TrainingLoopOptions, state: LoopState) =>
   Effect.gen(function* () {
@@ -134,6 +140,9 @@ const trainEpochs = <In, E>(objective: Objective<In, E>, options: TrainingLoopOp
       yield* Effect.logInfo(
         `${options.stage}: resumed from ${ckpt} at epoch ${progress.epoch + 1}, step ${progress.stepInEpoch} (global step ${progress.globalStep})`
       )
+      const threads = keepComputeThreads(progress.computeThreads)
+      if (threads !== undefined) yield* Effect.logInfo(`${options.stage}: ${threads}`)
+      progress = { ...progress, ...threadsNow() }
     }
     if (options.metrics !== undefined) prepareMetrics(options.metrics.path, options.stage, progress.epoch, progress.globalStep)
     const run: EpochRun<In, E> = {

@@ -1,10 +1,11 @@
 import * as tf from "@tensorflow/tfjs"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import { appendFileSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { failureOf, Rng } from "@bingo/runtime"
+import { loadNativeAddon, registerNativeKernels, unregisterNativeKernels } from "@bingo/native-cpu"
+import { computeThreads, failureOf, Rng } from "@bingo/runtime"
 import type { Objective } from "../src/Objective.ts"
 import { runTrainingLoop, type TrainingLoopOptions } from "../src/TrainingLoop.ts"
 import { type MetricsLine, readMetrics } from "../src/MetricsLog.ts"
@@ -12,6 +13,11 @@ import { type MetricsLine, readMetrics } from "../src/MetricsLog.ts"
 beforeAll(async () => {
   await tf.setBackend("cpu")
 })
+
+const nativeError = (() => {
+  const r = loadNativeAddon()
+  return "error" in r ? r.error : undefined
+})()
 
 const N = 64
 const B = 16
@@ -173,6 +179,34 @@ describe("runTrainingLoop", () => {
     expect(Array.from(second.dataSync())).toEqual(Array.from(whole.dataSync()))
     tf.dispose([whole, first, second])
   })
+
+  it.skipIf(nativeError !== undefined)(
+    "a run resumed in a process that chose another native thread count goes on with the count it started with (float results depend on it)",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "bingo-loop-"))
+      const checkpointPath = join(dir, "toy.ckpt")
+      const first = weights(),
+        second = weights()
+      try {
+        registerNativeKernels({ threads: 2 })
+        await Effect.runPromise(runTrainingLoop(toyObjective(first), options({ checkpointPath, stopAfterSteps: 6 })))
+        registerNativeKernels({ threads: 1 }) // as a process started on a busy machine would choose
+        const lines: Array<string> = []
+        const logger = Logger.make(({ message }) => lines.push(String(Array.isArray(message) ? message.join(" ") : message)))
+        const b = await Effect.runPromise(
+          runTrainingLoop(toyObjective(second), options({ checkpointPath })).pipe(Effect.provide(Logger.layer([logger])))
+        )
+        expect(b.finished).toBe(true)
+        expect(computeThreads()).toBe(2)
+        expect(lines).toContain(
+          "toy: native threads: 2, as the run started with (this process had chosen 1), so that it stays bit-identical to an uninterrupted run"
+        )
+      } finally {
+        unregisterNativeKernels()
+        tf.dispose([first, second])
+      }
+    }
+  )
 
   it("writes metrics.jsonl step and epoch lines; a run stopped mid-epoch (with a partial last line) and resumed has the lines of an uninterrupted one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bingo-loop-"))

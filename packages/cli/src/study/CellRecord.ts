@@ -37,6 +37,8 @@ export const CellRecord = Schema.Struct({
   /** Peak RSS of the process that ran the cell, so far (cells run one after another in one process share it), MiB. */
   peakRssMiB: Schema.Number,
   backend: Schema.String,
+  /** Native cpu threads the cell computed with (cpu-native; absent in cells of older versions): float results depend on it. */
+  computeThreads: Schema.optionalKey(Schema.Number),
   /** `git rev-parse HEAD` of the bingo checkout that ran the cell, null when unavailable. */
   gitCommit: Schema.NullOr(Schema.String),
   /** ISO 8601. */

@@ -53,6 +53,7 @@ export const cellRecordOf = (study: Study, cell: Cell, result: PipelineResult): 
     seconds: { ...result.seconds },
     peakRssMiB: result.peakRssMiB,
     backend: result.backend,
+    ...(result.computeThreads === undefined ? {} : { computeThreads: result.computeThreads }),
     gitCommit: gitCommit(),
     finishedAt: new Date().toISOString(),
     config: cell.config
