@@ -59,3 +59,14 @@ export class StudyFileError extends Schema.TaggedError<StudyFileError>()("StudyF
     return `cannot ${this.operation} ${this.path}: ${this.reason}`
   }
 }
+
+/** `bingo study --rerun <arm>/<seed>` names no cell of the study, a cell that has not finished, or a folder inside the study's. */
+export class StudyRerunError extends Schema.TaggedError<StudyRerunError>()("StudyRerunError", {
+  /** The cell as given to --rerun. */
+  cell: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `--rerun ${this.cell}: ${this.reason}`
+  }
+}

@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { join } from "node:path"
 import { parseShard } from "./cellPlan.ts"
 import { dryRunStudy } from "./dryRun.ts"
+import { formatRerun, rerunCell } from "./rerunCell.ts"
 import { reportStudy, runStudy } from "./runStudy.ts"
 import { loadStudy } from "./Study.ts"
 
@@ -17,13 +18,20 @@ export const studyUsage = `  bingo study <study.yaml> [--shard i/n] [--retry-fai
                                                        a cell whose training collapses or diverges is recorded
                                                        as failed (failed.json), the study goes on and exits 1;
                                                        --retry-failed runs such cells again
+  bingo study <study.yaml> --rerun <arm>/<seed> [--into <dir>]
+                                                       run a finished cell again in another folder (default
+                                                       under the system's tmp) with the thread count it
+                                                       recorded, and compare its scores, bag purity and epoch
+                                                       losses with its cell.json; exits 1 unless all the same
 `
 
 export interface StudyArgs {
   readonly file: string
   readonly shard?: string
-  readonly mode: "run" | "table" | "dry-run"
+  readonly mode: "run" | "table" | "dry-run" | "rerun"
   readonly retryFailed?: boolean
+  /** `--rerun <arm>/<seed>` and `--into <dir>`. */
+  readonly rerun?: { readonly cell: string; readonly into?: string }
 }
 
 /** The arguments after `bingo study`, or what is wrong with them. */
@@ -32,10 +40,18 @@ export const parseStudyArgs = (args: ReadonlyArray<string>): StudyArgs | { reado
   let shard: string | undefined
   const modes: Array<"table" | "dry-run"> = []
   let retryFailed = false
+  let rerun: string | undefined
+  let into: string | undefined
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a === "--retry-failed") retryFailed = true
-    else if (a === "--table") modes.push("table")
+    else if (a === "--rerun" || a === "--into") {
+      const v = args[++i]
+      if (v === undefined || v.startsWith("--"))
+        return { bad: a === "--rerun" ? "--rerun needs <arm>/<seed>, e.g. --rerun infonce/2" : "--into needs a folder" }
+      if (a === "--rerun") rerun = v
+      else into = v
+    } else if (a === "--table") modes.push("table")
     else if (a === "--dry-run") modes.push("dry-run")
     else if (a === "--shard" || a.startsWith("--shard=")) {
       const v = a === "--shard" ? args[++i] : a.slice("--shard=".length)
@@ -46,6 +62,12 @@ export const parseStudyArgs = (args: ReadonlyArray<string>): StudyArgs | { reado
     else return { bad: `unexpected argument '${a}'` }
   }
   if (file === undefined) return { bad: "missing <study.yaml>" }
+  if (into !== undefined && rerun === undefined) return { bad: "--into goes with --rerun <arm>/<seed>" }
+  if (rerun !== undefined) {
+    if (modes.length > 0 || shard !== undefined || retryFailed)
+      return { bad: "--rerun runs one cell: it takes no --table, --dry-run, --shard or --retry-failed" }
+    return { file, mode: "rerun", rerun: { cell: rerun, ...(into === undefined ? {} : { into }) } }
+  }
   if (modes.length > 1) return { bad: "--table and --dry-run exclude each other" }
   if (modes[0] === "table" && shard !== undefined) return { bad: "--table merges the cells of every shard; it takes no --shard" }
   return { file, mode: modes[0] ?? "run", ...(shard === undefined ? {} : { shard }), ...(retryFailed ? { retryFailed } : {}) }
@@ -58,6 +80,11 @@ export const studyCommand = (args: StudyArgs) =>
     const study = yield* loadStudy(args.file)
     const options = { ...(shard === undefined ? {} : { shard }), ...(args.retryFailed === true ? { retryFailed: true } : {}) }
     const results = join(study.outDir, "results.md")
+    if (args.mode === "rerun" && args.rerun !== undefined) {
+      const comparison = yield* rerunCell(study, args.rerun.cell, args.rerun.into)
+      yield* Effect.sync(() => console.log(formatRerun(comparison)))
+      return comparison.identical ? 0 : 1
+    }
     if (args.mode === "dry-run") {
       const plan = yield* dryRunStudy(study, options)
       yield* Effect.sync(() => console.log(plan))
