@@ -57,24 +57,3 @@ describe("the Fashion-MNIST follow-up study", () => {
     })
   )
 })
-
-describe('examples/fashion-study/rerun.yaml (docs/results.md, "Reproducing a cell")', () => {
-  it.effect("reruns study.yaml's infonce seed 2 with its teacher and bags: the same resolved config but outDir", () =>
-    Effect.gen(function* () {
-      const main = yield* loadStudy(join(repoRoot, "examples/fashion-study/study.yaml"))
-      const rerun = yield* loadStudy(join(repoRoot, "examples/fashion-study/rerun.yaml"))
-      expect(rerun.sharedDir).toBe(main.sharedDir)
-      const [cell, ...more] = planCells(rerun)
-      expect(more).toEqual([])
-      const committed = planCells(main).find((c) => c.arm === cell!.arm && c.seed === cell!.seed)!
-      // all but the names, and the baselines a study's first cell evaluates (apart from the student)
-      const student = (config: typeof cell.config) => ({
-        ...config,
-        name: undefined,
-        outDir: undefined,
-        eval: { ...config.eval, teacher: undefined, randomBaseline: undefined }
-      })
-      expect(student(cell!.config)).toEqual(student(committed.config))
-    })
-  )
-})
