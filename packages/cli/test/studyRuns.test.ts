@@ -44,14 +44,16 @@ describe("the table's runs section", () => {
           }),
           ...fields
         })
-      // bingo: two cells; kmeans: one, without a commit; moco: one (its record has a purity: the loss reads no bags)
+      // bingo: two cells (2 and 1 native threads); kmeans: one, without a commit; moco: two, one with a thread count and one
+      // without (as cells older than the record), its records have a purity: the loss reads no bags
       yield* cell("bingo", 0, {
         distillLosses: [8, 6, 5],
         bagPurity: 0.8,
         seconds: { distill: 500, total: 600 },
         peakRssMiB: 1000,
         gitCommit: "abcdef0123456789",
-        finishedAt: "2026-01-01T01:00:00.000Z"
+        finishedAt: "2026-01-01T01:00:00.000Z",
+        computeThreads: 2
       })
       yield* cell("bingo", 1, {
         distillLosses: [7, 6, 4],
@@ -59,9 +61,11 @@ describe("the table's runs section", () => {
         seconds: { total: 900 },
         peakRssMiB: 1200,
         gitCommit: "1234567aaaa",
-        finishedAt: "2026-01-01T03:00:00.000Z"
+        finishedAt: "2026-01-01T03:00:00.000Z",
+        computeThreads: 1
       })
-      yield* cell("kmeans", 0, { distillLosses: [9, 8], bagPurity: 0.65, seconds: { total: 300 }, gitCommit: null })
+      yield* cell("kmeans", 0, { distillLosses: [9, 8], bagPurity: 0.65, seconds: { total: 300 }, gitCommit: null, computeThreads: 2 })
+      yield* cell("moco", 1, { distillLosses: [7.5, 5.25], bagPurity: 0.8, seconds: { total: 120 }, computeThreads: 2 })
       yield* cell("moco", 0, {
         distillLosses: [7.5, 5.25],
         bagPurity: 0.8,
@@ -76,20 +80,20 @@ describe("the table's runs section", () => {
       expect(bingo.seconds).toEqual({ mean: 750, min: 600, max: 900 })
       expect(table).toContain(`## Runs\n\n${runsText}\n`)
       expect(runsRows(table)).toEqual([
-        ["arm", "cells", "bags", "purity %", "loss first → last epoch", "minutes per cell", "peak RSS MiB", "commits"],
-        ["bingo", "2", "knn K=3", "80.0", "7.500 → 4.500", "12.5 (10.0-15.0)", "1200", "abcdef0, 1234567"],
-        ["kmeans", "1", "kmeans K=4 (7 clusters)", "65.0", "9.000 → 8.000", "5.0 (5.0-5.0)", "100", "unknown"],
-        ["moco", "1", "none", "–", "7.500 → 5.250", "2.0 (2.0-2.0)", "100", "unknown"],
-        ["none", "0", "none", "–", "–", "–", "–", "–"]
+        ["arm", "cells", "bags", "purity %", "loss first → last epoch", "minutes per cell", "peak RSS MiB", "threads", "commits"],
+        ["bingo", "2", "knn K=3", "80.0", "7.500 → 4.500", "12.5 (10.0-15.0)", "1200", "2, 1", "abcdef0, 1234567"],
+        ["kmeans", "1", "kmeans K=4 (7 clusters)", "65.0", "9.000 → 8.000", "5.0 (5.0-5.0)", "100", "2", "unknown"],
+        ["moco", "2", "none", "–", "7.500 → 5.250", "2.0 (2.0-2.0)", "100", "2; 1 unrecorded", "unknown"],
+        ["none", "0", "none", "–", "–", "–", "–", "–", "–"]
       ])
-      // 600 + 900 + 300 + 120 s = 32 min
+      // 600 + 900 + 300 + 120 + 120 s = 34 min
       expect(table).toContain(
-        "4 finished cells: 0 h 32 min of wall-clock in all (the sum of the cells' times; the shared teacher and bags, made before the first cell, not included), finished between 2025-12-31T23:00:00.000Z and 2026-01-01T03:00:00.000Z; backend cpu."
+        "5 finished cells: 0 h 34 min of wall-clock in all (the sum of the cells' times; the shared teacher and bags, made before the first cell, not included), finished between 2025-12-31T23:00:00.000Z and 2026-01-01T03:00:00.000Z; backend cpu."
       )
       // report.html has the same rows
       const html = readFileSync(join(study.outDir, "report.html"), "utf8")
       expect(html).toContain("kmeans K=4 (7 clusters)")
-      expect(html).toContain("0 h 32 min of wall-clock")
+      expect(html).toContain("0 h 34 min of wall-clock")
     })
   )
 })

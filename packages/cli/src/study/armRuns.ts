@@ -25,6 +25,8 @@ export interface ArmRuns {
   readonly commits: ReadonlyArray<string>
   /** The distinct TF.js backends of the cells. */
   readonly backends: ReadonlyArray<string>
+  /** The distinct native thread counts the cells recorded (`computeThreads`), in cell order, and how many cells recorded none. */
+  readonly threads: { readonly counts: ReadonlyArray<number>; readonly unrecorded: number }
 }
 
 /** What the table says about a study's whole run: every finished cell together. */
@@ -68,7 +70,11 @@ export const summariseArmRuns = (
       seconds: totals.length === 0 ? undefined : { mean: mean(totals)!, min: Math.min(...totals), max: Math.max(...totals) },
       peakRssMiB: own.length === 0 ? undefined : Math.max(...own.map((r) => r.peakRssMiB)),
       commits: [...new Set(own.map((r) => (r.gitCommit === null ? "unknown" : r.gitCommit.slice(0, 7))))],
-      backends: [...new Set(own.map((r) => r.backend))]
+      backends: [...new Set(own.map((r) => r.backend))],
+      threads: {
+        counts: [...new Set(own.flatMap((r) => (r.computeThreads === undefined ? [] : [r.computeThreads])))],
+        unrecorded: own.filter((r) => r.computeThreads === undefined).length
+      }
     }
   })
 

@@ -67,6 +67,9 @@ export const cellRecordOf = (study: Study, cell: Cell, result: PipelineResult): 
  * against the base config's folder, as for `bingo run`.
  */
 export const runCell = Effect.fn("runCell")(function* (study: Study, cell: Cell) {
+  // read (and kept) before the cell runs: the commit of the code this process loaded, not of one
+  // checked out while the cell ran
+  gitCommit()
   // timed from before the layers load the data and the teacher, as `bingo run` times a run
   const startedAt = performance.now()
   const result = yield* Effect.scoped(runPipeline(cell.config, study.base.dir, startedAt)).pipe(

@@ -264,11 +264,26 @@ export const runsText = [
   "Per arm, from its finished cells' files: the bags its loss reads (none: its loss reads no bag positive) and their purity",
   "(bag members sharing their anchor's class; mean over the cells), the mean distillation loss of the first and the last",
   "epoch (mean over the cells), the wall-clock minutes of a cell (mean, then min-max: distillation and every evaluation",
-  "the cell runs), the largest peak RSS of the processes that ran them, and the commits that ran them."
+  "the cell runs), the largest peak RSS of the processes that ran them, the native thread counts they computed with (float",
+  "results depend on the count; – where the cells predate its record), and the commits that ran them."
 ].join("\n")
 
 /** The columns of the runs table (results.md and report.html). */
-export const runsHeader = ["arm", "cells", "bags", "purity %", "loss first → last epoch", "minutes per cell", "peak RSS MiB", "commits"]
+export const runsHeader = [
+  "arm",
+  "cells",
+  "bags",
+  "purity %",
+  "loss first → last epoch",
+  "minutes per cell",
+  "peak RSS MiB",
+  "threads",
+  "commits"
+]
+
+/** `2`, `1, 2`, `2; 1 unrecorded`, or – when no cell recorded a count. */
+const threadsText = (t: ArmRuns["threads"]): string =>
+  t.counts.length === 0 ? "–" : `${t.counts.join(", ")}${t.unrecorded > 0 ? `; ${t.unrecorded} unrecorded` : ""}`
 
 const minutes = (s: number): string => (s / 60).toFixed(1)
 
@@ -282,6 +297,7 @@ export const runRows = (results: StudyResults): Array<Array<string>> =>
     r.firstLoss === undefined || r.lastLoss === undefined ? "–" : `${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`,
     r.seconds === undefined ? "–" : `${minutes(r.seconds.mean)} (${minutes(r.seconds.min)}-${minutes(r.seconds.max)})`,
     r.peakRssMiB === undefined ? "–" : String(r.peakRssMiB),
+    threadsText(r.threads),
     r.commits.join(", ") || "–"
   ])
 
