@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { join, relative, resolve } from "node:path"
-import { atomicWrite, computeThreads, removeStaleTempFiles, Rng, Runtime } from "@bingo/runtime"
+import { atomicWrite, computeThreadsField, removeStaleTempFiles, Rng, Runtime } from "@bingo/runtime"
 import { createEncoder, disposeEncoder, type EncoderSpec, exportTfjsModel, parameterCount, saveWeights } from "@bingo/backbones"
 import { type AugmentConfig, DatasetSource, type ImageSource, resolveAugmentConfig } from "@bingo/data"
 import { BagMiner, bagPurity, type Bags } from "@bingo/bag-miner"
@@ -446,7 +446,7 @@ export const runPipeline = Effect.fn("runPipeline")(function* (config: PipelineC
   const result: PipelineResult = {
     name: config.name,
     backend: runtime.backend,
-    ...threadsField(),
+    ...computeThreadsField(),
     dataset: { name: datasetName(config, train), train: train.size, test: test?.size ?? 0 },
     bagPurity: purity,
     distillLosses: distilled.epochLosses,
@@ -474,8 +474,3 @@ export const formatPipelineResult = (r: PipelineResult): string =>
   ]
     .filter((l) => l !== "")
     .join("\n")
-
-const threadsField = (): { readonly computeThreads?: number } => {
-  const n = computeThreads()
-  return n === undefined ? {} : { computeThreads: n }
-}

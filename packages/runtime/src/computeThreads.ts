@@ -8,6 +8,12 @@ import { nativeKernelsRegistered, nativeKernelThreads, registerNativeKernels } f
  */
 export const computeThreads = (): number | undefined => (nativeKernelsRegistered() ? nativeKernelThreads() : undefined)
 
+/** `{ computeThreads }` to spread into a record, or `{}` where there is no count (other backends). */
+export const computeThreadsField = (): { computeThreads?: number } => {
+  const n = computeThreads()
+  return n === undefined ? {} : { computeThreads: n }
+}
+
 /**
  * A run resumed from a checkpoint written with `started` threads: use that count again, so the
  * rest of the run is bit-identical to an uninterrupted one, unless `BINGO_NATIVE_THREADS` asks

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
 import { Effect } from "effect"
-import { computeThreads, keepComputeThreads, Rng, variableGrads } from "@bingo/runtime"
+import { computeThreadsField, keepComputeThreads, Rng, variableGrads } from "@bingo/runtime"
 import { type OptimisationOptions, Sgd } from "@bingo/optim"
 import { checkpointExists, loadCheckpoint, type LoopState, saveCheckpoint } from "./LoopCheckpoint.ts"
 import { type EpochAccumulator, emptyAccumulator, type EpochSummary, type EpochTiming, type LoopProgress } from "./LoopProgress.ts"
@@ -122,13 +122,8 @@ const freshProgress = (seed: number): LoopProgress => ({
   augRng: Rng.fromSeed(seed + 2).state(),
   epochs: [],
   partial: emptyAccumulator(),
-  ...threadsNow()
+  ...computeThreadsField()
 })
-
-const threadsNow = (): { computeThreads?: number } => {
-  const n = computeThreads()
-  return n === undefined ? {} : { computeThreads: n }
-}
 
 const trainEpochs = <In, E>(objective: Objective<In, E>, options: TrainingLoopOptions, state: LoopState) =>
   Effect.gen(function* () {
@@ -142,7 +137,7 @@ const trainEpochs = <In, E>(objective: Objective<In, E>, options: TrainingLoopOp
       )
       const threads = keepComputeThreads(progress.computeThreads)
       if (threads !== undefined) yield* Effect.logInfo(`${options.stage}: ${threads}`)
-      progress = { ...progress, ...threadsNow() }
+      progress = { ...progress, ...computeThreadsField() }
     }
     if (options.metrics !== undefined) prepareMetrics(options.metrics.path, options.stage, progress.epoch, progress.globalStep)
     const run: EpochRun<In, E> = {
